@@ -1,0 +1,1 @@
+"""Agents: who decides (demand, responders, operators)."""

@@ -1,0 +1,1 @@
+"""district-twin: the living twin (build, runtime, kernels, store, viewer, CLI)."""

@@ -1,0 +1,1 @@
+"""Vectorized simulation kernels: pure functions over arrays."""
