@@ -141,7 +141,7 @@ def main() -> None:
                      f"load {r['load_s']:.2f} s, build {r['build_s']:.2f} s"))
     ours = measure("file", str(large), repeats)
     peer = measure("cjio", str(large), repeats)
-    rows.append((f"large file, ours load+build", ours["objects"], ours["wall_s"],
+    rows.append(("large file, ours load+build", ours["objects"], ours["wall_s"],
                  ours["peak_mem_mb"], f"load {ours['load_s']:.2f} s"))
     rows.append(("large file, cjio load", peer["objects"], peer["wall_s"], peer["peak_mem_mb"],
                  "cjio.cityjson.reader"))
