@@ -30,7 +30,7 @@ def make_large(path: Path, n_buildings: int, seed: int = 7) -> Path:
     import numpy as np
 
     import cim
-    from cim.geometry import PolygonSetBuilder
+    from cim.geometry import PolygonSet, PolygonSetBuilder
     from cim.model import Attributes, Buildings, CityModel, _obj
     from cim.roads import RoadNetworkBuilder
 
@@ -57,7 +57,7 @@ def make_large(path: Path, n_buildings: int, seed: int = 7) -> Path:
         base_height=base, roof_height=roof, storeys=storeys,
         use=_obj(rng.choice(["residential", "office", "commercial"], n_buildings)),
         floor_area=area, residents=np.round(area / 35.0), jobs=np.zeros(n_buildings),
-        lod=np.ones(n_buildings, np.float32), surfaces=PolygonSetBuilder(3).build(),
+        lod=np.ones(n_buildings, np.float32), surfaces=PolygonSet.empty(n_buildings, 3),
         attributes=Attributes(n_buildings, {}), parts=_obj([None] * n_buildings))
     rb = RoadNetworkBuilder()
     blocks = side // 5 + 1

@@ -110,11 +110,18 @@ class PolygonSet:
 
     def select(self, idx: np.ndarray) -> PolygonSet:
         """Return a new PolygonSet with only the objects ``idx`` (in that order)."""
-        b = PolygonSetBuilder(self.dim)
-        for i in np.asarray(idx, dtype=np.int64):
-            p0, p1 = self.object_offsets[i], self.object_offsets[i + 1]
-            b.add_object(self.polygons_of(i), self.semantics[p0:p1])
-        return b.build()
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) and (idx.min() < 0 or idx.max() >= self.n_objects):
+            raise IndexError(f"object index out of range 0..{self.n_objects - 1}")
+        polys, poly_counts = _ranges(self.object_offsets, idx)
+        rings, ring_counts = _ranges(self.polygon_offsets, polys)
+        verts, vert_counts = _ranges(self.ring_offsets, rings)
+        z = np.zeros(1, np.int64)
+        return PolygonSet(self.vertices[verts],
+                          np.concatenate([z, np.cumsum(vert_counts)]),
+                          np.concatenate([z, np.cumsum(ring_counts)]),
+                          np.concatenate([z, np.cumsum(poly_counts)]),
+                          self.semantics[polys])
 
     @staticmethod
     def concat(sets: list[PolygonSet]) -> PolygonSet:
@@ -149,6 +156,17 @@ class PolygonSet:
             v[:, 0], v[:, 1] = x, y
         return PolygonSet(v, self.ring_offsets, self.polygon_offsets, self.object_offsets,
                           self.semantics)
+
+
+def _ranges(offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (concatenated ranges offsets[i]..offsets[i+1]-1 for i in idx, their lengths)."""
+    starts = offsets[idx]
+    counts = offsets[idx + 1] - starts
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, np.int64), counts.astype(np.int64)
+    shift = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return np.arange(total, dtype=np.int64) + shift, counts.astype(np.int64)
 
 
 def _ring_signed_areas(xy: np.ndarray, ring_offsets: np.ndarray) -> np.ndarray:

@@ -72,10 +72,12 @@ class Table:
         return len(self.ids)
 
     def index_of(self, obj_id: str) -> int:
-        """Return the dense index of ``obj_id`` (KeyError if absent)."""
+        """Return the dense index of ``obj_id`` (its first row; KeyError if absent)."""
         m = getattr(self, "_index", None)
         if m is None or len(m) != len(self.ids):
-            m = {k: i for i, k in enumerate(self.ids)}
+            m = {}
+            for i, k in enumerate(self.ids):
+                m.setdefault(k, i)
             self._index = m
         return m[obj_id]
 
