@@ -1,0 +1,651 @@
+"""CityGML 2.0 and 3.0 reader (buildings, LoD0–LoD4), streamed with lxml ``iterparse``.
+
+One top-level city object at a time is parsed and then freed. A Building's geometry is read
+from its own LoD properties (``lod1Solid``, ``lod2Solid``, ``lod2MultiSurface``…) and from its
+thematic boundary surfaces (2.0 ``bldg:boundedBy``, 3.0 ``core:boundary``: Wall/Roof/Ground…
+with Window/Door openings), BuildingParts are merged into their Building, and
+``xlink:href`` references to geometry anywhere in the file are resolved (a solid that only
+references its boundary polygons is not counted twice). Per building the surfaces of one LoD
+are kept (LoD2 preferred, else the most detailed one). Interior rooms, furniture,
+installations, implicit geometry and Application Domain Extension (ADE) properties are
+skipped (noted in the report); ADE subclasses of the standard surfaces (e.g.
+``test:IndustrialBuildingRoofSurface``) count as the surface they extend.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+import numpy as np
+import shapely
+
+from ..crs import resolve_crs
+from ..errors import (
+    CIMError,
+    FormatError,
+    GeometryError,
+    LoadReport,
+    MissingReferenceError,
+    Problems,
+    SchemaError,
+    ValueRangeError,
+)
+from ..geometry import SURFACE_CODE, check_ring
+from ..model import CityModel
+from . import Source
+from ._common import BuildingRows, floor_area, polygon_area
+from ._xml import free, iterparse, local_name, namespace
+
+GML_NS = ("http://www.opengis.net/gml", "http://www.opengis.net/gml/3.2")
+CITYGML_PREFIX = "http://www.opengis.net/citygml/"
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+GML_IDS = tuple("{%s}id" % ns for ns in GML_NS)
+_NOT_ADE = ("http://www.w3.org/", "urn:oasis:names:tc:ciq:")
+
+#: Thematic surface element names -> SURFACE_CODE (3.0 openings are Window/DoorSurface).
+THEMATIC = {n: c for n, c in SURFACE_CODE.items() if n.endswith("Surface") or n in ("Window",
+                                                                                    "Door")}
+THEMATIC.update(WindowSurface=SURFACE_CODE["Window"], DoorSurface=SURFACE_CODE["Door"])
+_ADE_SUFFIXES = sorted(THEMATIC, key=len, reverse=True)
+GROUND = SURFACE_CODE["GroundSurface"]
+
+#: Building properties whose geometry is not the building's outer shell.
+EXCLUDED = {"interiorRoom", "interiorFurniture", "interiorBuildingInstallation",
+            "outerBuildingInstallation", "buildingRoom", "buildingFurniture",
+            "buildingInstallation", "buildingConstructiveElement", "buildingSubdivision",
+            "appearance", "appearanceMember", "address", "externalReference",
+            "generalizesTo", "relatedTo", "adeOfAbstractBuilding"}
+_LOD = re.compile(r"^lod([0-4])(\w*)$")
+_NCNAME = re.compile(r"^[^\W\d][\w.\-\u00b7]*$")
+_LOD_PREFERENCE = (2, 3, 4, 1, 0)
+_HEIGHT_STATUS = ("measured", "estimated")
+_FLAT_TOL_M = 0.01
+_GEN_TYPES = {"stringAttribute": str, "intAttribute": int, "doubleAttribute": float,
+              "measureAttribute": float, "dateAttribute": str, "uriAttribute": str,
+              "StringAttribute": str, "IntAttribute": int, "DoubleAttribute": float,
+              "MeasureAttribute": float, "DateAttribute": str, "UriAttribute": str,
+              "CodeAttribute": str}
+_SCALARS = ("name", "description", "class", "function", "usage", "roofType",
+            "yearOfConstruction", "yearOfDemolition", "dateOfConstruction",
+            "dateOfDemolition", "measuredHeight", "storeysAboveGround", "storeysBelowGround",
+            "storeyHeightsAboveGround", "storeyHeightsBelowGround")
+
+
+def sniff(head: bytes, name: str) -> bool:
+    """Return True when ``head`` looks like a CityGML document."""
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and \
+        CITYGML_PREFIX.encode() in head
+
+
+def read(source: Source, *, lenient: bool) -> CityModel:
+    """Return the buildings of a CityGML 2.0/3.0 file as a CityModel (see module docstring)."""
+    return _Reader(source, lenient).run()
+
+
+class _Item:
+    """One polygon (``rings``) or one ``xlink:href`` reference (``ref``) met in a building."""
+
+    __slots__ = ("piece", "lod", "sem", "include", "rings", "ref", "flip", "line")
+
+    def __init__(self, piece, lod, sem, include, rings=None, ref=None, line=None):
+        self.piece, self.lod, self.sem, self.include = piece, lod, sem, include
+        self.rings, self.ref, self.flip, self.line = rings, ref, False, line
+
+
+class _Draft:
+    """A building as parsed: pieces (the Building, then its parts), items and local ids."""
+
+    def __init__(self, bid: str, line):
+        self.id, self.line = bid, line
+        self.pieces: list[tuple[str, int | None, dict]] = []
+        self.items: list[_Item] = []
+        self.ids: dict[str, tuple[int, int]] = {}
+
+
+def _gml_id(el) -> str | None:
+    return el.get(GML_IDS[0]) or el.get(GML_IDS[1])
+
+
+def _href(el) -> str | None:
+    h = el.get(XLINK_HREF)
+    if h is None:
+        return None
+    return h.strip().rpartition("#")[2] or None
+
+
+def _dim(el, default: int) -> int:
+    try:
+        return int(el.get("srsDimension", default))
+    except ValueError:
+        raise GeometryError(f"srsDimension {el.get('srsDimension')!r} is not an integer",
+                            line=el.sourceline) from None
+
+
+def _num(text, kind=float):
+    return kind(float(text)) if kind is int else kind(text)
+
+
+class _Reader:
+    def __init__(self, source: Source, lenient: bool):
+        self.source = source
+        self.report = LoadReport(files=[str(source.path)])
+        self.problems = Problems(source.path, lenient, self.report)
+        self.index: dict[str, list] = {}
+        self.results: list = []
+        self.pending: list = []
+        self.srs: tuple[str, int | None] | None = None
+        self.other_srs: set[str] = set()
+        self.ignored: Counter = Counter()
+        self.ade: set[str] = set()
+        self.not_kept: Counter = Counter()
+        self.version: str | None = None
+        self.n_buildings = 0
+
+    # ---- streaming ------------------------------------------------------------------
+    def run(self) -> CityModel:
+        depth = 0
+        in_building = 0
+        for event, el in iterparse(self.source):
+            tag = el.tag
+            is_bldg = local_name(tag) == "Building" and namespace(tag).startswith(CITYGML_PREFIX)
+            if event == "start":
+                depth += 1
+                if depth == 1:
+                    self._root(el)
+                srs = el.get("srsName")
+                if srs:
+                    self._note_srs(srs, el.sourceline)
+                if is_bldg:
+                    in_building += 1
+                continue
+            depth -= 1
+            if is_bldg:
+                in_building -= 1
+                if in_building == 0:
+                    self._building(el)
+                    free(el)
+            elif in_building == 0 and depth == 2 and isinstance(tag, str):
+                parent = el.getparent()
+                if parent is not None and local_name(parent.tag).lower().endswith("member"):
+                    self._other(el)
+                    free(el)
+            elif depth == 1:
+                free(el)
+        for slot, draft in self.pending:
+            self._finish(slot, draft, final=True)
+        return self._model()
+
+    def _root(self, el) -> None:
+        ns = namespace(el.tag)
+        if not ns.startswith(CITYGML_PREFIX) and local_name(el.tag) not in (
+                "CityModel", "FeatureCollection"):
+            raise FormatError(f"root element {local_name(el.tag)!r} is not a CityGML "
+                              "CityModel", path=self.source.path, line=el.sourceline)
+        for uri in [ns] + list(el.nsmap.values()):
+            m = re.match(r"http://www\.opengis\.net/citygml/(?:\w+/)?(\d\.\d)$", uri or "")
+            if m:
+                self.version = m.group(1)
+                break
+
+    def _note_srs(self, srs: str, line) -> None:
+        if self.srs is None:
+            self.srs = (srs, line)
+        elif srs != self.srs[0]:
+            self.other_srs.add(srs)
+
+    def _other(self, el) -> None:
+        """Index the geometry ids of a non-building city object, then drop it."""
+        ns = namespace(el.tag)
+        self.ignored[f"{_prefix(el)}:{local_name(el.tag)}" if ns else local_name(el.tag)] += 1
+        draft = _Draft(_gml_id(el) or "", el.sourceline)
+        ade = set(self.ade)
+        try:
+            self._walk(draft, el, 0, None, -1, False, 3)
+            self._publish(draft)
+        except CIMError:
+            pass  # geometry of objects this reader does not keep cannot break the load
+        self.ade = ade
+
+    # ---- one building ---------------------------------------------------------------
+    def _building(self, el) -> None:
+        self.n_buildings += 1
+        bid = _gml_id(el) or f"{self.source.name}#{self.n_buildings - 1}"
+        draft = _Draft(bid, el.sourceline)
+        try:
+            if _gml_id(el):
+                self._check_id(bid, el)
+            draft.pieces.append((bid, el.sourceline, self._attributes(el)))
+            self._walk(draft, el, 0, None, -1, True, 3)
+        except CIMError as e:
+            self.problems.handle(e, obj_id=bid, line=el.sourceline)
+            return
+        slot = len(self.results)
+        self.results.append(None)
+        self._finish(slot, draft, final=False)
+
+    def _finish(self, slot: int, draft: _Draft, *, final: bool) -> None:
+        try:
+            items = self._resolve(draft, final)
+            if items is None:
+                self.pending.append((slot, draft))
+                return
+            self._publish(draft)
+            self.results[slot] = self._assemble(draft, items)
+        except CIMError as e:
+            self.problems.handle(e, obj_id=draft.id, line=draft.line)
+
+    def _check_id(self, gid: str, el) -> None:
+        if not _NCNAME.match(gid):
+            raise SchemaError(f"gml:id {gid!r} is not a valid XML name (an id must not start "
+                              "with a digit or contain spaces or colons)", line=el.sourceline)
+
+    def _attributes(self, el) -> dict:
+        """Return the scalar and generic attributes of a Building/BuildingPart element."""
+        attrs: dict = {}
+        for ch in el:
+            name, ns = local_name(ch.tag), namespace(ch.tag)
+            if not name:
+                continue
+            if not (ns.startswith(CITYGML_PREFIX) or ns in GML_NS):
+                if _is_ade(ns):
+                    self.ade.add(f"{_prefix(ch)}:{name}")
+                continue
+            if name in _SCALARS and len(ch) == 0 and (ch.text or "").strip():
+                attrs.setdefault(name, ch.text.strip())
+            elif name in _GEN_TYPES or name in ("genericAttribute", "genericAttributeSet"):
+                self._generic(ch, attrs)
+            elif name == "height" and len(ch):
+                self._height30(ch, attrs)
+        for key, kind in (("measuredHeight", float), ("storeysAboveGround", int),
+                          ("storeysBelowGround", int)):
+            if key in attrs:
+                try:
+                    v = _num(attrs[key], kind)
+                except ValueError:
+                    raise ValueRangeError(f"{key} = {attrs[key]!r} is not a number",
+                                          line=el.sourceline) from None
+                if not math.isfinite(v) or v < 0:
+                    raise ValueRangeError(f"{key} = {attrs[key]} must be >= 0",
+                                          line=el.sourceline)
+                attrs[key] = v
+        return attrs
+
+    def _generic(self, el, attrs: dict) -> None:
+        name = local_name(el.tag)
+        if name in ("genericAttribute", "genericAttributeSet", "GenericAttributeSet"):
+            for ch in el:
+                if local_name(ch.tag) in _GEN_TYPES or local_name(ch.tag) in (
+                        "genericAttribute", "GenericAttributeSet", "genericAttributeSet"):
+                    self._generic(ch, attrs)
+            return
+        key = el.get("name")
+        value = None
+        for ch in el:
+            n = local_name(ch.tag)
+            if n == "name" and key is None:
+                key = (ch.text or "").strip()
+            elif n == "value":
+                value = (ch.text or "").strip()
+        if not key or value is None:
+            return
+        try:
+            attrs[key] = _GEN_TYPES[name](float(value)) if _GEN_TYPES[name] is int else \
+                _GEN_TYPES[name](value)
+        except ValueError:
+            raise ValueRangeError(f"generic attribute {key} = {value!r} is not a "
+                                  f"{_GEN_TYPES[name].__name__}", line=el.sourceline) from None
+
+    def _height30(self, el, attrs: dict) -> None:
+        for h in el:
+            if local_name(h.tag) != "Height":
+                continue
+            fields = {local_name(c.tag): (c.text or "").strip() for c in h}
+            status = fields.get("status")
+            if status and status not in _HEIGHT_STATUS:
+                raise SchemaError(f"height status {status!r} is not one of "
+                                  f"{', '.join(_HEIGHT_STATUS)}", line=h.sourceline)
+            if "value" in fields:
+                attrs.setdefault("measuredHeight", fields["value"])
+
+    # ---- geometry walk --------------------------------------------------------------
+    def _walk(self, draft: _Draft, el, piece, lod, sem, include, dim) -> None:
+        """Collect the polygons and references under ``el`` into ``draft.items``."""
+        for ch in el:
+            tag = ch.tag
+            if not isinstance(tag, str):
+                continue
+            ns, name = namespace(tag), local_name(tag)
+            gid = _gml_id(ch)
+            start = len(draft.items)
+            d = _dim(ch, dim)
+            if ns in GML_NS:
+                if name in ("boundedBy", "Envelope", "name", "description"):
+                    continue
+                if name in ("Polygon", "Triangle", "PolygonPatch", "Rectangle"):
+                    try:
+                        rings = self._polygon(ch, d)
+                    except GeometryError:
+                        if include:
+                            raise
+                        continue  # bad geometry in a part this reader does not keep
+                    draft.items.append(_Item(piece, lod, sem, include, rings,
+                                             line=ch.sourceline))
+                else:
+                    href = _href(ch)
+                    if href is not None and len(ch) == 0:
+                        draft.items.append(_Item(piece, lod, sem, include, ref=href,
+                                                 line=ch.sourceline))
+                    else:
+                        self._walk(draft, ch, piece, lod, sem, include, d)
+                    if name == "OrientableSurface" and ch.get("orientation") == "-":
+                        for it in draft.items[start:]:
+                            it.flip = not it.flip
+                            if it.rings is not None:
+                                it.rings = [r[::-1] for r in it.rings]
+                                it.flip = False
+            else:
+                cg = ns.startswith(CITYGML_PREFIX)
+                inc, s, lod_, piece_ = include, sem, lod, piece
+                if not cg:
+                    if not _is_ade(ns):
+                        continue
+                    ade_sem = next((THEMATIC[t] for t in _ADE_SUFFIXES if name.endswith(t)),
+                                   None)
+                    if ade_sem is None:
+                        if include:
+                            self.ade.add(f"{_prefix(ch)}:{name}")
+                        inc = False
+                    else:
+                        s = ade_sem
+                elif name in EXCLUDED or "ImplicitRepresentation" in name:
+                    if include and name not in ("address", "externalReference"):
+                        self.not_kept[name] += 1
+                    inc = False
+                elif name == "BuildingPart" and include:
+                    if gid:
+                        self._check_id(gid, ch)
+                    pid = gid or f"{draft.id}/part{len(draft.pieces)}"
+                    draft.pieces.append((pid, ch.sourceline, self._attributes(ch)))
+                    piece_ = len(draft.pieces) - 1
+                elif name in THEMATIC:
+                    s = THEMATIC[name]
+                m = _LOD.match(name)
+                if m:
+                    lod_ = int(m.group(1))
+                    if lod_ == 0 and s < 0:
+                        s = {"FootPrint": GROUND, "RoofEdge": SURFACE_CODE["RoofSurface"]}.get(
+                            m.group(2), -1)
+                href = _href(ch)
+                if href is not None and len(ch) == 0:
+                    draft.items.append(_Item(piece_, lod_, s, inc, ref=href,
+                                             line=ch.sourceline))
+                else:
+                    self._walk(draft, ch, piece_, lod_, s, inc, d)
+            if gid and len(draft.items) > start:
+                draft.ids[gid] = (start, len(draft.items))
+
+    def _polygon(self, el, dim) -> list[np.ndarray]:
+        exterior, holes = None, []
+        for b in el:
+            name = local_name(b.tag)
+            if name not in ("exterior", "interior", "outerBoundaryIs", "innerBoundaryIs"):
+                continue
+            ring = next((r for r in b if local_name(r.tag)), None)
+            if ring is None or local_name(ring.tag) != "LinearRing":
+                raise GeometryError(f"polygon boundary must be a gml:LinearRing, found "
+                                    f"{local_name(ring.tag) if ring is not None else 'nothing'}",
+                                    line=b.sourceline)
+            try:
+                r = check_ring(self._coords(ring, _dim(ring, dim)),
+                               closed_required=True)
+            except GeometryError as e:
+                raise e.located(line=ring.sourceline) from None
+            if name in ("exterior", "outerBoundaryIs"):
+                exterior = r
+            else:
+                holes.append(r)
+        if exterior is None:
+            raise GeometryError("polygon has no exterior ring", line=el.sourceline)
+        return [exterior] + holes
+
+    def _coords(self, ring, dim) -> np.ndarray:
+        rows = []
+        for c in ring:
+            name = local_name(c.tag)
+            text = (c.text or "").split()
+            try:
+                if name == "posList":
+                    d = _dim(c, dim)
+                    vals = np.array(text, float)
+                    if d < 2 or len(vals) % d:
+                        raise GeometryError(f"posList has {len(vals)} numbers, not a multiple "
+                                            f"of srsDimension {d}", line=c.sourceline)
+                    rows.extend(vals.reshape(-1, d))
+                elif name == "pos":
+                    rows.append(np.array(text, float))
+                elif name == "coordinates":
+                    cs, ts = c.get("cs", ","), c.get("ts", " ")
+                    for tup in (c.text or "").strip().split(ts if ts.strip() else None):
+                        rows.append(np.array(tup.split(cs), float))
+            except ValueError:
+                raise GeometryError(f"non-numeric coordinate in gml:{name}",
+                                    line=c.sourceline) from None
+        if not rows or len({len(r) for r in rows}) != 1 or len(rows[0]) < 2:
+            raise GeometryError("ring has no coordinates or mixed dimensions",
+                                line=ring.sourceline)
+        xyz = np.array(rows, float)
+        if xyz.shape[1] == 2:
+            xyz = np.column_stack([xyz, np.zeros(len(xyz))])
+        return xyz[:, :3]
+
+    # ---- references -----------------------------------------------------------------
+    def _lookup(self, draft: _Draft, target: str, depth: int = 0):
+        """Return [(rings, sem, local item or None)] of geometry ``target``; None if absent."""
+        if depth > 16:
+            raise GeometryError(f"xlink:href '#{target}' is part of a reference cycle")
+        rng = draft.ids.get(target)
+        if rng is not None:
+            out = []
+            for it in draft.items[rng[0]:rng[1]]:
+                if it.ref is None:
+                    out.append((it.rings, it.sem, it))
+                    continue
+                sub = self._lookup(draft, it.ref, depth + 1)
+                if sub is None:
+                    return None
+                out += [([r[::-1] for r in rings] if it.flip else rings,
+                         it.sem if it.sem >= 0 else s, li) for rings, s, li in sub]
+            return out
+        hit = self.index.get(target)
+        return None if hit is None else [(r, s, None) for r, s in hit]
+
+    def _resolve(self, draft: _Draft, final: bool) -> list[_Item] | None:
+        """Return the building's kept polygons with references replaced by their targets;
+        None while a target is still unknown (it may come later in the file)."""
+        out = []
+        for it in draft.items:
+            if not it.include:
+                continue
+            if it.ref is None:
+                out.append(it)
+                continue
+            hit = self._lookup(draft, it.ref)
+            if hit is None:
+                if final:
+                    raise MissingReferenceError(
+                        f"xlink:href '#{it.ref}' points to no geometry in the file",
+                        line=it.line)
+                return None
+            if hit and all(li is not None and li.include and li.lod == it.lod
+                           for _, _, li in hit):
+                continue  # a solid that references its own boundary surfaces
+            for rings, s, _ in hit:
+                out.append(_Item(it.piece, it.lod, it.sem if it.sem >= 0 else s, True,
+                                 [r[::-1] for r in rings] if it.flip else rings))
+        return out
+
+    def _publish(self, draft: _Draft) -> None:
+        for gid in draft.ids:
+            try:
+                hit = self._lookup(draft, gid)
+            except CIMError:
+                hit = None
+            if hit is not None:
+                self.index[gid] = [(r, s) for r, s, _ in hit]
+
+    # ---- assembly -------------------------------------------------------------------
+    def _assemble(self, draft: _Draft, items: list[_Item]):
+        pieces = []
+        for k, (pid, line, attrs) in enumerate(draft.pieces):
+            mine = [it for it in items if it.piece == k]
+            if not mine:
+                continue
+            lods = {it.lod for it in mine}
+            lod = next((x for x in _LOD_PREFERENCE if x in lods), None)
+            polys = [(it.rings, it.sem) for it in mine if it.lod == lod]
+            pieces.append(_piece(polys, 1 if lod is None else lod, attrs, pid, line))
+        if not pieces:
+            raise GeometryError("building has no polygon geometry (LoD0–4)", line=draft.line)
+        attrs = draft.pieces[0][2]
+        storeys = attrs.get("storeysAboveGround")
+        if storeys is None:
+            known = [p["storeys"] for p in pieces if p["storeys"] >= 0]
+            storeys = max(known) if known else -1
+        use = _use(attrs) or next((_use(a) for _, _, a in draft.pieces[1:] if _use(a)), "other")
+        gen = {k.lower(): v for k, v in attrs.items()}
+        return dict(
+            obj_id=draft.id, footprint=[fp for p in pieces for fp in p["footprint"]],
+            base=min(p["base"] for p in pieces), roof=max(p["roof"] for p in pieces),
+            storeys=int(storeys), use=use,
+            floor_area_m2=sum(p["floor_area"] for p in pieces),
+            residents=_float(gen.get("residents", gen.get("population", 0))),
+            jobs=_float(gen.get("jobs", gen.get("employees", 0))),
+            lod=max(p["lod"] for p in pieces),
+            surfaces=[s for p in pieces for s in p["surfaces"]],
+            attributes=attrs,
+            parts=[pid for pid, _, _ in draft.pieces[1:]] or None)
+
+    def _model(self) -> CityModel:
+        rows = BuildingRows()
+        for r in self.results:
+            if r is not None:
+                rows.add(**r)
+        crs = None
+        if self.srs is None:
+            self.report.notes.append(f"{self.source.path}: no srsName: loaded in file "
+                                     "coordinates (crs None)")
+        else:
+            try:
+                crs = resolve_crs(self.srs[0], path=self.source.path)
+            except CIMError as e:
+                self.problems.handle(e, line=self.srs[1])
+                self.report.notes.append(f"{self.source.path}: unknown srsName "
+                                         f"{self.srs[0]!r}: loaded in file coordinates")
+        if self.other_srs:
+            self.report.notes.append(f"{self.source.path}: several srsNames; used "
+                                     f"{self.srs[0]!r}, ignored {sorted(self.other_srs)}")
+        if self.ignored:
+            self.report.notes.append(f"{self.source.path}: city objects other than buildings "
+                                     f"ignored: {dict(sorted(self.ignored.items()))}")
+        if self.not_kept:
+            self.report.notes.append(f"{self.source.path}: building content not kept (not "
+                                     f"the outer shell): {dict(sorted(self.not_kept.items()))}")
+        if self.ade:
+            self.report.notes.append(f"{self.source.path}: ADE content ignored: "
+                                     f"{', '.join(sorted(self.ade))}")
+        meta = {"source_format": "CityGML " + (self.version or "?")}
+        return CityModel(buildings=rows.build(), crs=crs, metadata=meta, report=self.report)
+
+
+def _piece(polys, lod, attrs, pid, line) -> dict:
+    """Return footprint, heights, surfaces and floor area of one Building/BuildingPart."""
+    z = np.concatenate([r[:, 2] for rings, _ in polys for r in rings])
+    base, roof = float(z.min()), float(z.max())
+    mh = attrs.get("measuredHeight")
+    if mh is not None and roof - base < _FLAT_TOL_M:
+        roof = base + mh  # LoD0 footprint only: the height comes from the attribute
+    footprint = _footprint(polys, base)
+    if not footprint:
+        raise GeometryError("no footprint can be derived (no ground surface, no horizontal "
+                            "face, zero projected area)", obj_id=pid, line=line)
+    storeys = attrs.get("storeysAboveGround", -1)
+    return dict(footprint=footprint, base=base, roof=roof, lod=lod, storeys=storeys,
+                surfaces=polys if lod and lod >= 1 else [],
+                floor_area=floor_area(footprint, roof - base, storeys))
+
+
+def _footprint(polys, base: float) -> list[list[np.ndarray]]:
+    """Return the footprint polygons (x/y rings): ground surfaces, else the lowest horizontal
+    faces, else the 2D union of all faces' projections."""
+    ground = [rings for rings, s in polys if s == GROUND]
+    if not ground:
+        ground = [rings for rings, _ in polys
+                  if np.ptp(rings[0][:, 2]) < _FLAT_TOL_M
+                  and rings[0][:, 2].min() - base < _FLAT_TOL_M]
+    fp = [[r[:, :2] for r in rings] for rings in ground]
+    fp = [p for p in fp if polygon_area(p) > 1e-9]
+    if fp:
+        return fp
+    shapes = [shapely.Polygon(rings[0][:, :2], [h[:, :2] for h in rings[1:]])
+              for rings, _ in polys]
+    shapes = [s.buffer(0) if not s.is_valid else s for s in shapes]
+    union = shapely.union_all([s for s in shapes if s.area > 1e-9])
+    out = []
+    for g in getattr(union, "geoms", [union]):
+        if g.geom_type == "Polygon" and g.area > 1e-9:
+            out.append([np.asarray(g.exterior.coords)[:-1]]
+                       + [np.asarray(h.coords)[:-1] for h in g.interiors])
+    return out
+
+
+def _use(attrs: dict) -> str | None:
+    """Return the use class from a building's function/usage (words or the AdV/SIG3D
+    numeric codes: 1xxx residential, 2020 office, 21xx industrial, 2xxx commercial,
+    302x education, 3xxx public); None when neither says."""
+    for key in ("function", "usage"):
+        v = str(attrs.get(key, "")).strip().lower()
+        if not v:
+            continue
+        if v.isdigit():
+            if v.startswith("1"):
+                return "residential"
+            if v.startswith("2020"):
+                return "office"
+            if v.startswith("21"):
+                return "industrial"
+            if v.startswith("2"):
+                return "commercial"
+            if v.startswith("302"):
+                return "education"
+            if v.startswith("3"):
+                return "public"
+            return "other"
+        for words, use in (("resid dwell hous habitation apartment", "residential"),
+                           ("office", "office"), ("commerc retail shop trade", "commercial"),
+                           ("industr factory", "industrial"),
+                           ("school educat univers", "education"),
+                           ("hospital health clinic", "health"),
+                           ("public government administr", "public")):
+            if any(w in v for w in words.split()):
+                return use
+        return "other"
+    return None
+
+
+def _float(v) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return 0.0
+    return f if math.isfinite(f) and f >= 0 else 0.0
+
+
+def _is_ade(ns: str) -> bool:
+    return bool(ns) and not ns.startswith(CITYGML_PREFIX) and ns not in GML_NS and \
+        not ns.startswith(_NOT_ADE)
+
+
+def _prefix(el) -> str:
+    return el.prefix or namespace(el.tag)
