@@ -1,0 +1,340 @@
+"""Demand given by planners: an OD matrix or a trip list (CSV), checked before any run.
+
+Trip list (:func:`read_trips`) — header with at least ``id,depart,origin,destination``:
+
+- ``depart``: seconds from the scenario start, or a clock time "HH:MM[:SS]" (converted with
+  the scenario ``start``; a clock time before the start is an error);
+- ``origin`` / ``destination``: a road node id, else a building id (the building's access
+  node; see :mod:`agents.network`);
+- optional ``origin_building``, ``destination_building`` (building ids, empty = none) and
+  ``purpose`` (a name of :data:`agents.trips.PURPOSES`), as written by
+  :meth:`Trips.to_csv`, so that a written file reads back to identical arrays.
+
+OD matrix (:func:`read_od_matrix`) — vehicle trips in the scenario window, either long
+(header ``origin,destination,trips``) or wide (first row: a label, then destination zones;
+each further row: origin zone, then one count per destination). A zone is, in this order, a
+name in ``zones`` (mapping zone → node/building ids, or a CSV ``zone,node``), a road node id or
+a building id. A trip of a multi-node zone starts/ends at one of its nodes, chosen uniformly.
+Fractional counts are rounded stochastically (seeded); departures follow ``profile`` within
+the window (uniform by default: an OD matrix is normally given for a period).
+
+Every bad line raises :class:`~agents.errors.DemandError` naming file, line and value: missing
+columns, non-numeric or negative or NaN numbers, unknown zones or nodes, nodes outside the
+largest strongly connected component (unroutable), duplicate trip ids. With ``lenient=True``
+bad lines are skipped instead and listed in ``trips.meta["skipped"]``.
+
+Trips whose origin and destination are the same node (or OD cells on the diagonal) are
+**dropped** — they never enter the network — with a ``UserWarning`` giving the count, which
+``trips.meta["dropped_same_od"]`` also records.
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .demand import as_generator, stochastic_round
+from .errors import DemandError
+from .network import attach_buildings, routable_nodes
+from .profiles import Profile, format_clock, parse_clock
+from .trips import GIVEN, PURPOSE_CODE, Trips
+
+_REQUIRED = ("id", "depart", "origin", "destination")
+
+
+class _Places:
+    """Resolves node ids, building ids and named zones of one city to routable nodes."""
+
+    def __init__(self, city, path):
+        self.city = city
+        self.path = path
+        self.routable = routable_nodes(city.roads)
+        self.node_index = {str(k): i for i, k in enumerate(city.roads.node_ids)}
+        self.building_index = {str(k): i for i, k in enumerate(city.buildings.ids)}
+        self._access = None
+
+    @property
+    def building_node(self) -> np.ndarray:
+        if self._access is None:
+            self._access = attach_buildings(self.city, self.routable)
+        return self._access.building_node
+
+    def place(self, ref: str, *, line, what) -> tuple[int, int]:
+        """Return (node, building or −1) of a node id or building id."""
+        i = self.node_index.get(ref)
+        if i is not None:
+            if not self.routable[i]:
+                raise DemandError(f"{what} node is outside the largest strongly connected "
+                                  "component of the road network: trips from/to it cannot "
+                                  "be routed", path=self.path, line=line, value=ref)
+            return i, -1
+        b = self.building_index.get(ref)
+        if b is not None:
+            node = int(self.building_node[b])
+            if node < 0:
+                raise DemandError(f"{what} building has no footprint, so no access node",
+                                  path=self.path, line=line, value=ref)
+            return node, b
+        raise DemandError(f"unknown {what}: neither a road node id nor a building id",
+                          path=self.path, line=line, value=ref)
+
+    def building(self, ref: str, *, line, what) -> int:
+        if ref == "":
+            return -1
+        b = self.building_index.get(ref)
+        if b is None:
+            raise DemandError(f"unknown {what}", path=self.path, line=line, value=ref)
+        return b
+
+
+def _rows(path):
+    """Yield (line number, list of stripped cells) of the non-blank rows of a CSV file."""
+    try:
+        fh = open(path, newline="", encoding="utf-8-sig")
+    except OSError as e:
+        raise DemandError(f"cannot read the file: {e.strerror}", path=path) from None
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            for row in reader:
+                if row and any(c.strip() for c in row):
+                    yield reader.line_num, [c.strip() for c in row]
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise DemandError(f"malformed CSV: {e}", path=path, line=reader.line_num) from None
+
+
+class _Problems:
+    def __init__(self, lenient):
+        self.lenient = lenient
+        self.skipped: list[str] = []
+
+    def __call__(self, err: DemandError):
+        if not self.lenient:
+            raise err
+        self.skipped.append(str(err))
+
+
+def _drop_note(meta, n_same, path, what="trips"):
+    meta["dropped_same_od"] = n_same
+    if n_same:
+        warnings.warn(f"{path}: dropped {n_same} {what} whose origin and destination are the "
+                      "same", UserWarning, stacklevel=3)
+
+
+def read_trips(path, city, *, start="00:00", lenient: bool = False) -> Trips:
+    """Return the trips of a trip-list CSV (see the module docstring), sorted by departure.
+
+    start : scenario start clock time, used to convert "HH:MM[:SS]" departures.
+    """
+    path = str(path)
+    t0 = parse_clock(start, what="start")
+    places = _Places(city, path)
+    problems = _Problems(lenient)
+    rows = _rows(path)
+    try:
+        hline, header = next(rows)
+    except StopIteration:
+        raise DemandError("the trip list is empty (no header)", path=path) from None
+    cols = {c.lower(): k for k, c in enumerate(header)}
+    missing = [c for c in _REQUIRED if c not in cols]
+    if missing:
+        raise DemandError(f"header lacks column(s) {', '.join(missing)}; expected "
+                          f"{','.join(_REQUIRED)}", path=path, line=hline, value=",".join(header))
+    ci = [cols[c] for c in _REQUIRED]
+    cob, cdb, cp = cols.get("origin_building"), cols.get("destination_building"), cols.get(
+        "purpose")
+    ids, dep, on, dn, ob, db, pur = [], [], [], [], [], [], []
+    seen: set[str] = set()
+    n_same = 0
+    for line, row in rows:
+        try:
+            if len(row) != len(header):
+                raise DemandError(f"expected {len(header)} columns ({','.join(header)}), "
+                                  f"found {len(row)}", path=path, line=line, value=",".join(row))
+            tid, d, o, t = (row[k] for k in ci)
+            if tid == "":
+                raise DemandError("empty trip id", path=path, line=line)
+            if tid in seen:
+                raise DemandError("duplicate trip id", path=path, line=line, value=tid)
+            depart = parse_clock(d, path=path, line=line, what="depart")
+            if ":" in d:
+                if depart < t0:
+                    raise DemandError(f"depart is before the scenario start "
+                                      f"{format_clock(t0)}", path=path, line=line, value=d)
+                depart -= t0
+            onode, obld = places.place(o, line=line, what="origin")
+            dnode, dbld = places.place(t, line=line, what="destination")
+            if cob is not None and row[cob] != "":
+                obld = places.building(row[cob], line=line, what="origin_building")
+            if cdb is not None and row[cdb] != "":
+                dbld = places.building(row[cdb], line=line, what="destination_building")
+            code = GIVEN
+            if cp is not None and row[cp] != "":
+                code = PURPOSE_CODE.get(row[cp], -1)
+                if code < 0:
+                    raise DemandError(f"unknown purpose; known: {', '.join(PURPOSE_CODE)}",
+                                      path=path, line=line, value=row[cp])
+        except DemandError as e:
+            problems(e)
+            continue
+        seen.add(tid)
+        if onode == dnode:
+            n_same += 1
+            continue
+        ids.append(tid)
+        dep.append(depart)
+        on.append(onode)
+        dn.append(dnode)
+        ob.append(obld)
+        db.append(dbld)
+        pur.append(code)
+    trips = Trips(np.asarray(ids, dtype=object).reshape(-1), np.asarray(dep, float), on, dn, ob,
+                  db, np.asarray(pur, np.int8), city.roads.node_ids, city.buildings.ids, t0,
+                  {"source": path, "skipped": problems.skipped})
+    _drop_note(trips.meta, n_same, path)
+    return trips.select(np.argsort(trips.depart_s, kind="stable"))
+
+
+def _zone_table(zones, places: _Places) -> dict[str, list[str]]:
+    """Return {zone name: [node or building ids]} from a mapping or a ``zone,node`` CSV."""
+    if zones is None:
+        return {}
+    if isinstance(zones, (str, Path)):
+        table: dict[str, list[str]] = {}
+        rows = _rows(zones)
+        next(rows, None)  # header
+        for line, row in rows:
+            if len(row) < 2 or not row[0] or not row[1]:
+                raise DemandError("a zone row needs `zone,node`", path=zones, line=line,
+                                  value=",".join(row))
+            table.setdefault(row[0], []).append(row[1])
+        return table
+    return {str(k): [str(v)] if isinstance(v, (str, int)) else [str(x) for x in v]
+            for k, v in zones.items()}
+
+
+def read_od_matrix(path, city, *, start="07:00", duration_s: float = 3600.0, seed=0,
+                   zones=None, profile: Profile | None = None, scale: float = 1.0,
+                   lenient: bool = False) -> Trips:
+    """Return the trips of an OD-matrix CSV (long or wide; see the module docstring).
+
+    start, duration_s : the window the counts cover ("HH:MM[:SS]" or s after midnight; s).
+    seed : int | numpy.random.Generator — node choice in multi-node zones, rounding, departures.
+    zones : mapping {zone: node/building id or list of them} or a CSV path (``zone,node``).
+    profile : time-of-day profile of departures within the window; None = uniform.
+    scale : multiplies every count.
+    """
+    path = str(path)
+    t0 = parse_clock(start, what="start")
+    if not (np.isfinite(duration_s) and duration_s > 0):
+        raise DemandError("duration_s must be positive", value=duration_s)
+    if not (np.isfinite(scale) and scale >= 0):
+        raise DemandError("scale must be >= 0", value=scale)
+    rng = as_generator(seed)
+    places = _Places(city, path)
+    table = _zone_table(zones, places)
+    problems = _Problems(lenient)
+    resolved: dict[str, list[tuple[int, int]]] = {}
+
+    def zone(ref, line, what):
+        z = resolved.get(ref)
+        if z is None:
+            if ref in table:
+                z = [places.place(r, line=line, what=f"node of zone {ref!r}") for r in table[ref]]
+            else:
+                z = [places.place(ref, line=line, what=what)]
+            resolved[ref] = z
+        return ref
+
+    rows = _rows(path)
+    try:
+        hline, header = next(rows)
+    except StopIteration:
+        raise DemandError("the OD matrix is empty (no header)", path=path) from None
+    low = [c.lower() for c in header]
+    cells: list[tuple[str, str, float]] = []
+    n_same = 0
+
+    def count(v, line):
+        try:
+            x = float(v)
+        except ValueError:
+            raise DemandError("trips is not a number", path=path, line=line, value=v) from None
+        if not np.isfinite(x):
+            raise DemandError("trips is not finite", path=path, line=line, value=v)
+        if x < 0:
+            raise DemandError("trips is negative", path=path, line=line, value=v)
+        return x
+
+    if {"origin", "destination", "trips"} <= set(low):
+        ko, kd, kt = low.index("origin"), low.index("destination"), low.index("trips")
+        for line, row in rows:
+            try:
+                if len(row) != len(header):
+                    raise DemandError(f"expected {len(header)} columns ({','.join(header)}), "
+                                      f"found {len(row)}", path=path, line=line,
+                                      value=",".join(row))
+                x = count(row[kt], line)
+                o = zone(row[ko], line, "origin zone")
+                d = zone(row[kd], line, "destination zone")
+            except DemandError as e:
+                problems(e)
+                continue
+            cells.append((o, d, x))
+    else:
+        if len(header) < 2:
+            raise DemandError("header is neither `origin,destination,trips` nor a wide "
+                              "matrix (label, destination zones…)", path=path, line=hline,
+                              value=",".join(header))
+        dests = []
+        for ref in header[1:]:
+            dests.append(zone(ref, hline, "destination zone"))
+        for line, row in rows:
+            try:
+                if len(row) != len(header):
+                    raise DemandError(f"expected {len(header)} columns, found {len(row)}",
+                                      path=path, line=line, value=",".join(row))
+                o = zone(row[0], line, "origin zone")
+                xs = [count(v, line) for v in row[1:]]
+            except DemandError as e:
+                problems(e)
+                continue
+            cells.extend((o, d, x) for d, x in zip(dests, xs))
+
+    kept = []
+    for o, d, x in cells:
+        if x == 0:
+            continue
+        if o == d or (len(resolved[o]) == 1 and resolved[o] == resolved[d]):
+            n_same += 1
+            continue
+        kept.append((o, d, x))
+    counts = stochastic_round(rng, np.array([x for _, _, x in kept]) * scale)
+    # flatten the zones' (node, building) candidates to arrays for vectorised picks
+    names = list(resolved)
+    zid = {z: k for k, z in enumerate(names)}
+    size = np.array([len(resolved[z]) for z in names], np.int64)
+    off = np.concatenate([[0], np.cumsum(size)])
+    flat = np.array([nb for z in names for nb in resolved[z]], np.int64).reshape(-1, 2)
+    zo = np.repeat(np.array([zid[o] for o, _, _ in kept], np.int64), counts)
+    zd = np.repeat(np.array([zid[d] for _, d, _ in kept], np.int64), counts)
+    po = off[zo] + (rng.random(len(zo)) * size[zo]).astype(np.int64)
+    pd = off[zd] + (rng.random(len(zd)) * size[zd]).astype(np.int64)
+    o_nb, d_nb = flat[po], flat[pd]
+    same = o_nb[:, 0] == d_nb[:, 0]
+    n_same_nodes = int(same.sum())
+    n = len(zo)
+    depart = (rng.random(n) * duration_s if profile is None
+              else profile.sample(rng, n, t0, duration_s))
+    trips = Trips(np.zeros(n, object), depart, o_nb[:, 0], d_nb[:, 0], o_nb[:, 1], d_nb[:, 1],
+                  np.full(n, GIVEN, np.int8), city.roads.node_ids, city.buildings.ids, t0,
+                  {"source": path, "skipped": problems.skipped, "duration_s": duration_s,
+                   "scale": scale, "od_pairs": len(kept),
+                   "dropped_same_node_trips": n_same_nodes})
+    trips = trips.select(~same).sorted()
+    trips.trip_id = np.arange(len(trips)).astype(str).astype(object)
+    _drop_note(trips.meta, n_same, path, "OD cells")
+    return trips
