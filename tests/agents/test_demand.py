@@ -164,3 +164,14 @@ def test_gravity_probabilities_match_the_formula():
     lone = gravity_destinations(np.random.default_rng(0), np.array([1]), np.array([0, 1.0, 0]),
                                 xy, node, beta)
     assert lone[0] == -1
+
+
+def test_city_without_buildings_gives_only_through_traffic():
+    from cim.model import CityModel
+
+    from .conftest import grid_roads
+
+    city = CityModel(roads=grid_roads())
+    assert len(generate_trips(city, seed=1)) == 0
+    t = generate_trips(city, seed=1, through_veh_per_h=100, duration_s=3600)
+    assert len(t) == 100 and (t.purpose == THROUGH).all()
