@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyproj
 
+from ..errors import ValueRangeError
 from ..geometry import PolygonSetBuilder
 from ..model import Areas, Attributes, Buildings, Sites, _obj
 
@@ -161,3 +163,84 @@ class SiteRows:
         return Sites(_obj(self.ids), _obj(self.kind), _obj(self.name),
                      np.asarray(self.xyz, float).reshape(-1, 3),
                      np.asarray(self.capacity, float), Attributes.from_dicts(self.attributes))
+
+
+# ---- tag parsing shared by the GeoJSON and OSM readers ---------------------------------
+
+_LENGTH_UNITS = {"": 1.0, "m": 1.0, "meter": 1.0, "meters": 1.0, "metre": 1.0, "metres": 1.0,
+                 "km": 1000.0, "ft": 0.3048, "feet": 0.3048, "'": 0.3048}
+_USE_WORDS = (
+    ("residential", "residential house apartments detached semidetached_house terrace "
+                    "dormitory bungalow dwelling housing"),
+    ("office", "office"),
+    ("commercial", "commercial retail shop supermarket mall hotel kiosk"),
+    ("industrial", "industrial warehouse factory manufacture"),
+    ("education", "school university college kindergarten education"),
+    ("health", "hospital clinic health"),
+    ("public", "public civic government townhall fire_station police train_station "
+               "transportation"),
+)
+
+
+def parse_number(value, what: str, *, minimum: float | None = 0.0) -> float | None:
+    """Return ``value`` as a float (None when absent). Strings may carry a length unit
+    ("12 m", "40 ft"). Raises ValueRangeError when it is not a finite number or below
+    ``minimum``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueRangeError(f"{what} = {value!r} is not a number")
+    if isinstance(value, (int, float)):
+        v = float(value)
+    else:
+        s = str(value).strip().lower().replace(",", ".")
+        num = s.rstrip("abcdefghijklmnopqrstuvwxyz' ")
+        unit = s[len(num):].strip()
+        try:
+            v = float(num) * _LENGTH_UNITS[unit]
+        except (ValueError, KeyError):
+            raise ValueRangeError(f"{what} = {value!r} is not a number") from None
+    if not math.isfinite(v) or (minimum is not None and v < minimum):
+        raise ValueRangeError(f"{what} = {value!r} is not valid"
+                              + ("" if minimum is None else f" (must be >= {minimum:g})"))
+    return v
+
+
+def use_from_tags(*values) -> str:
+    """Return the use class named by the first tag value that says one (OSM ``building``
+    values, ``building:use``, plain words), else "other"."""
+    for v in values:
+        if not isinstance(v, str) or v.lower() in ("", "yes", "no"):
+            continue
+        v = v.lower()
+        for use, words in _USE_WORDS:
+            if any(w in v for w in words.split()):
+                return use
+        return "other"
+    return "other"
+
+
+def extrusion(height=None, levels=None, min_height=None, base_height=None):
+    """Return (base m, roof m, storeys, height_source) of a LoD1 building from OSM-style
+    tags: ``height`` the top above ground (``min_height`` the bottom), or ``levels`` × 3 m;
+    ``base_height`` an elevation added to both. One 3 m storey when nothing is given."""
+    offset = base_height or 0.0
+    bottom = min_height or 0.0
+    storeys = -1 if levels is None else int(round(levels))
+    if height is not None:
+        top, source = height, "height"
+    elif levels is not None:
+        top, source = bottom + levels * STOREY_HEIGHT_M, "levels"
+    else:
+        top, source = bottom + STOREY_HEIGHT_M, "default"
+    if top < bottom:
+        raise ValueRangeError(f"height {top:g} m is below min_height {bottom:g} m")
+    return offset + bottom, offset + top, storeys, source
+
+
+def geodesic_length(xy: np.ndarray) -> float:
+    """Return the WGS84 geodesic length (m) of an (n, 2) lon/lat polyline."""
+    return float(_GEOD.line_length(xy[:, 0], xy[:, 1]))
+
+
+_GEOD = pyproj.Geod(ellps="WGS84")
