@@ -20,7 +20,7 @@ def ring_signed_area(ring: np.ndarray) -> float:
     """Return the shoelace area (m², CCW positive) of an open (n, >=2) ring."""
     x = ring[:, 0] - ring[0, 0]
     y = ring[:, 1] - ring[0, 1]
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
+    return 0.5 * float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]))
 
 
 def oriented_footprint(rings: list[np.ndarray]) -> list[np.ndarray]:

@@ -18,9 +18,6 @@ import math
 import re
 from collections import Counter
 
-import numpy as np
-import shapely
-
 from ..crs import resolve_crs
 from ..errors import (
     CIMError,
@@ -32,10 +29,18 @@ from ..errors import (
     SchemaError,
     ValueRangeError,
 )
-from ..geometry import SURFACE_CODE, check_ring
+from ..geometry import SURFACE_CODE
 from ..model import CityModel
 from . import Source
-from ._common import BuildingRows, floor_area, polygon_area
+from ._common import BuildingRows
+from ._gml import (
+    GROUND,
+    building_piece,
+    nonnegative,
+    parse_polygon,
+    srs_dimension,
+    use_from_function,
+)
 from ._xml import free, iterparse, local_name, namespace
 
 GML_NS = ("http://www.opengis.net/gml", "http://www.opengis.net/gml/3.2")
@@ -49,7 +54,6 @@ THEMATIC = {n: c for n, c in SURFACE_CODE.items() if n.endswith("Surface") or n 
                                                                                     "Door")}
 THEMATIC.update(WindowSurface=SURFACE_CODE["Window"], DoorSurface=SURFACE_CODE["Door"])
 _ADE_SUFFIXES = sorted(THEMATIC, key=len, reverse=True)
-GROUND = SURFACE_CODE["GroundSurface"]
 
 #: Building properties whose geometry is not the building's outer shell.
 EXCLUDED = {"interiorRoom", "interiorFurniture", "interiorBuildingInstallation",
@@ -61,7 +65,6 @@ _LOD = re.compile(r"^lod([0-4])(\w*)$")
 _NCNAME = re.compile(r"^[^\W\d][\w.\-\u00b7]*$")
 _LOD_PREFERENCE = (2, 3, 4, 1, 0)
 _HEIGHT_STATUS = ("measured", "estimated")
-_FLAT_TOL_M = 0.01
 _GEN_TYPES = {"stringAttribute": str, "intAttribute": int, "doubleAttribute": float,
               "measureAttribute": float, "dateAttribute": str, "uriAttribute": str,
               "StringAttribute": str, "IntAttribute": int, "DoubleAttribute": float,
@@ -115,14 +118,6 @@ def _href(el) -> str | None:
     return h.strip().rpartition("#")[2] or None
 
 
-def _dim(el, default: int) -> int:
-    try:
-        return int(el.get("srsDimension", default))
-    except ValueError:
-        raise GeometryError(f"srsDimension {el.get('srsDimension')!r} is not an integer",
-                            line=el.sourceline) from None
-
-
 def _num(text, kind=float):
     return kind(float(text)) if kind is int else kind(text)
 
@@ -149,7 +144,8 @@ class _Reader:
         in_building = 0
         for event, el in iterparse(self.source):
             tag = el.tag
-            is_bldg = local_name(tag) == "Building" and namespace(tag).startswith(CITYGML_PREFIX)
+            is_bldg = isinstance(tag, str) and tag.endswith("}Building") and \
+                tag.startswith("{" + CITYGML_PREFIX)
             if event == "start":
                 depth += 1
                 if depth == 1:
@@ -316,16 +312,16 @@ class _Reader:
             tag = ch.tag
             if not isinstance(tag, str):
                 continue
-            ns, name = namespace(tag), local_name(tag)
+            ns, _, name = tag[1:].partition("}") if tag[0] == "{" else ("", "", tag)
             gid = _gml_id(ch)
             start = len(draft.items)
-            d = _dim(ch, dim)
+            d = srs_dimension(ch, dim)
             if ns in GML_NS:
                 if name in ("boundedBy", "Envelope", "name", "description"):
                     continue
                 if name in ("Polygon", "Triangle", "PolygonPatch", "Rectangle"):
                     try:
-                        rings = self._polygon(ch, d)
+                        rings = parse_polygon(ch, d)
                     except GeometryError:
                         if include:
                             raise
@@ -385,60 +381,6 @@ class _Reader:
                     self._walk(draft, ch, piece_, lod_, s, inc, d)
             if gid and len(draft.items) > start:
                 draft.ids[gid] = (start, len(draft.items))
-
-    def _polygon(self, el, dim) -> list[np.ndarray]:
-        exterior, holes = None, []
-        for b in el:
-            name = local_name(b.tag)
-            if name not in ("exterior", "interior", "outerBoundaryIs", "innerBoundaryIs"):
-                continue
-            ring = next((r for r in b if local_name(r.tag)), None)
-            if ring is None or local_name(ring.tag) != "LinearRing":
-                raise GeometryError(f"polygon boundary must be a gml:LinearRing, found "
-                                    f"{local_name(ring.tag) if ring is not None else 'nothing'}",
-                                    line=b.sourceline)
-            try:
-                r = check_ring(self._coords(ring, _dim(ring, dim)),
-                               closed_required=True)
-            except GeometryError as e:
-                raise e.located(line=ring.sourceline) from None
-            if name in ("exterior", "outerBoundaryIs"):
-                exterior = r
-            else:
-                holes.append(r)
-        if exterior is None:
-            raise GeometryError("polygon has no exterior ring", line=el.sourceline)
-        return [exterior] + holes
-
-    def _coords(self, ring, dim) -> np.ndarray:
-        rows = []
-        for c in ring:
-            name = local_name(c.tag)
-            text = (c.text or "").split()
-            try:
-                if name == "posList":
-                    d = _dim(c, dim)
-                    vals = np.array(text, float)
-                    if d < 2 or len(vals) % d:
-                        raise GeometryError(f"posList has {len(vals)} numbers, not a multiple "
-                                            f"of srsDimension {d}", line=c.sourceline)
-                    rows.extend(vals.reshape(-1, d))
-                elif name == "pos":
-                    rows.append(np.array(text, float))
-                elif name == "coordinates":
-                    cs, ts = c.get("cs", ","), c.get("ts", " ")
-                    for tup in (c.text or "").strip().split(ts if ts.strip() else None):
-                        rows.append(np.array(tup.split(cs), float))
-            except ValueError:
-                raise GeometryError(f"non-numeric coordinate in gml:{name}",
-                                    line=c.sourceline) from None
-        if not rows or len({len(r) for r in rows}) != 1 or len(rows[0]) < 2:
-            raise GeometryError("ring has no coordinates or mixed dimensions",
-                                line=ring.sourceline)
-        xyz = np.array(rows, float)
-        if xyz.shape[1] == 2:
-            xyz = np.column_stack([xyz, np.zeros(len(xyz))])
-        return xyz[:, :3]
 
     # ---- references -----------------------------------------------------------------
     def _lookup(self, draft: _Draft, target: str, depth: int = 0):
@@ -505,7 +447,7 @@ class _Reader:
             lods = {it.lod for it in mine}
             lod = next((x for x in _LOD_PREFERENCE if x in lods), None)
             polys = [(it.rings, it.sem) for it in mine if it.lod == lod]
-            pieces.append(_piece(polys, 1 if lod is None else lod, attrs, pid, line))
+            pieces.append(building_piece(polys, 1 if lod is None else lod, attrs, pid, line))
         if not pieces:
             raise GeometryError("building has no polygon geometry (LoD0–4)", line=draft.line)
         attrs = draft.pieces[0][2]
@@ -513,15 +455,15 @@ class _Reader:
         if storeys is None:
             known = [p["storeys"] for p in pieces if p["storeys"] >= 0]
             storeys = max(known) if known else -1
-        use = _use(attrs) or next((_use(a) for _, _, a in draft.pieces[1:] if _use(a)), "other")
+        use = use_from_function(attrs) or next((use_from_function(a) for _, _, a in draft.pieces[1:] if use_from_function(a)), "other")
         gen = {k.lower(): v for k, v in attrs.items()}
         return dict(
             obj_id=draft.id, footprint=[fp for p in pieces for fp in p["footprint"]],
             base=min(p["base"] for p in pieces), roof=max(p["roof"] for p in pieces),
             storeys=int(storeys), use=use,
             floor_area_m2=sum(p["floor_area"] for p in pieces),
-            residents=_float(gen.get("residents", gen.get("population", 0))),
-            jobs=_float(gen.get("jobs", gen.get("employees", 0))),
+            residents=nonnegative(gen.get("residents", gen.get("population", 0))),
+            jobs=nonnegative(gen.get("jobs", gen.get("employees", 0))),
             lod=max(p["lod"] for p in pieces),
             surfaces=[s for p in pieces for s in p["surfaces"]],
             attributes=attrs,
@@ -557,89 +499,6 @@ class _Reader:
                                      f"{', '.join(sorted(self.ade))}")
         meta = {"source_format": "CityGML " + (self.version or "?")}
         return CityModel(buildings=rows.build(), crs=crs, metadata=meta, report=self.report)
-
-
-def _piece(polys, lod, attrs, pid, line) -> dict:
-    """Return footprint, heights, surfaces and floor area of one Building/BuildingPart."""
-    z = np.concatenate([r[:, 2] for rings, _ in polys for r in rings])
-    base, roof = float(z.min()), float(z.max())
-    mh = attrs.get("measuredHeight")
-    if mh is not None and roof - base < _FLAT_TOL_M:
-        roof = base + mh  # LoD0 footprint only: the height comes from the attribute
-    footprint = _footprint(polys, base)
-    if not footprint:
-        raise GeometryError("no footprint can be derived (no ground surface, no horizontal "
-                            "face, zero projected area)", obj_id=pid, line=line)
-    storeys = attrs.get("storeysAboveGround", -1)
-    return dict(footprint=footprint, base=base, roof=roof, lod=lod, storeys=storeys,
-                surfaces=polys if lod and lod >= 1 else [],
-                floor_area=floor_area(footprint, roof - base, storeys))
-
-
-def _footprint(polys, base: float) -> list[list[np.ndarray]]:
-    """Return the footprint polygons (x/y rings): ground surfaces, else the lowest horizontal
-    faces, else the 2D union of all faces' projections."""
-    ground = [rings for rings, s in polys if s == GROUND]
-    if not ground:
-        ground = [rings for rings, _ in polys
-                  if np.ptp(rings[0][:, 2]) < _FLAT_TOL_M
-                  and rings[0][:, 2].min() - base < _FLAT_TOL_M]
-    fp = [[r[:, :2] for r in rings] for rings in ground]
-    fp = [p for p in fp if polygon_area(p) > 1e-9]
-    if fp:
-        return fp
-    shapes = [shapely.Polygon(rings[0][:, :2], [h[:, :2] for h in rings[1:]])
-              for rings, _ in polys]
-    shapes = [s.buffer(0) if not s.is_valid else s for s in shapes]
-    union = shapely.union_all([s for s in shapes if s.area > 1e-9])
-    out = []
-    for g in getattr(union, "geoms", [union]):
-        if g.geom_type == "Polygon" and g.area > 1e-9:
-            out.append([np.asarray(g.exterior.coords)[:-1]]
-                       + [np.asarray(h.coords)[:-1] for h in g.interiors])
-    return out
-
-
-def _use(attrs: dict) -> str | None:
-    """Return the use class from a building's function/usage (words or the AdV/SIG3D
-    numeric codes: 1xxx residential, 2020 office, 21xx industrial, 2xxx commercial,
-    302x education, 3xxx public); None when neither says."""
-    for key in ("function", "usage"):
-        v = str(attrs.get(key, "")).strip().lower()
-        if not v:
-            continue
-        if v.isdigit():
-            if v.startswith("1"):
-                return "residential"
-            if v.startswith("2020"):
-                return "office"
-            if v.startswith("21"):
-                return "industrial"
-            if v.startswith("2"):
-                return "commercial"
-            if v.startswith("302"):
-                return "education"
-            if v.startswith("3"):
-                return "public"
-            return "other"
-        for words, use in (("resid dwell hous habitation apartment", "residential"),
-                           ("office", "office"), ("commerc retail shop trade", "commercial"),
-                           ("industr factory", "industrial"),
-                           ("school educat univers", "education"),
-                           ("hospital health clinic", "health"),
-                           ("public government administr", "public")):
-            if any(w in v for w in words.split()):
-                return use
-        return "other"
-    return None
-
-
-def _float(v) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return 0.0
-    return f if math.isfinite(f) and f >= 0 else 0.0
 
 
 def _is_ade(ns: str) -> bool:
