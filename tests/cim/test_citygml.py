@@ -356,3 +356,33 @@ def test_invalid_sample_strict_and_lenient():
 def test_detect_by_content(tmp_path):
     path = write(tmp_path, doc2(GOOD), name="noext.xml")
     assert cim.detect_format(path) == "citygml"
+
+
+def test_citygml3_building_part_and_filling_surface(tmp_path):
+    f = box_faces(0, 0, 6, 6, 0, 3)
+    win = [(1, 0, 1), (2, 0, 1), (2, 0, 2), (1, 0, 2), (1, 0, 1)]
+    bnd = "".join(
+        f"<boundary><con:{sem}><lod2MultiSurface><gml:MultiSurface><gml:surfaceMember>{polygon(r)}"
+        f"</gml:surfaceMember></gml:MultiSurface></lod2MultiSurface>"
+        + ("<con:fillingSurface><con:WindowSurface><lod3MultiSurface><gml:MultiSurface>"
+           f"<gml:surfaceMember>{polygon(win)}</gml:surfaceMember></gml:MultiSurface>"
+           "</lod3MultiSurface></con:WindowSurface></con:fillingSurface>" if k == 0 and sem == "WallSurface" else "")
+        + f"</con:{sem}></boundary>" for sem, rings in f.items() for k, r in enumerate(rings))
+    b = ('<bldg:Building gml:id="P"><bldg:buildingPart><bldg:BuildingPart gml:id="P-1">'
+         + bnd + "</bldg:BuildingPart></bldg:buildingPart></bldg:Building>")
+    text = f'<?xml version="1.0"?>\n<CityModel {NS3}>' + member(b) + "</CityModel>"
+    bl = cim.load(write(tmp_path, text)).buildings
+    assert len(bl) == 1 and bl.parts[0] == ("P-1",) and bl.lod[0] == 2
+    assert bl.surfaces.n_polygons == 6  # the LoD3 window is not mixed into the LoD2 shell
+    assert bl.roof_height[0] == 3 and bl.footprint.areas()[0] == pytest.approx(36)
+
+
+def test_gml_coordinates_and_2d_rings(tmp_path):
+    poly = ("<gml:Polygon><gml:exterior><gml:LinearRing><gml:coordinates>0,0 4,0 4,4 0,4 0,0"
+            "</gml:coordinates></gml:LinearRing></gml:exterior></gml:Polygon>")
+    b = ('<bldg:Building gml:id="F"><bldg:measuredHeight>9</bldg:measuredHeight>'
+         '<bldg:lod0FootPrint><gml:MultiSurface><gml:surfaceMember>' + poly
+         + '</gml:surfaceMember></gml:MultiSurface></bldg:lod0FootPrint></bldg:Building>')
+    bl = cim.load(write(tmp_path, doc2(member(b)))).buildings
+    assert bl.lod[0] == 0 and bl.roof_height[0] == 9 and bl.footprint.areas()[0] == 16
+    assert bl.surfaces.n_polygons == 0
