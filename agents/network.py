@@ -94,17 +94,30 @@ def _all_classes(roads, excluded) -> list[str]:
 
 def boundary_nodes(roads, routable: np.ndarray, margin_m: float | None = None,
                    classes=MAIN_CLASSES) -> dict[str, np.ndarray]:
-    """Return {side: int64 node indices} of routable nodes on ``classes`` roads within
-    ``margin_m`` of the edge of the network's extent (default: 5 % of the larger extent
-    side, at least 150 m). Each node counts for its nearest side only."""
+    """Return {side: int64 node indices} where through traffic enters and leaves: routable
+    nodes of ``classes`` roads within ``margin_m`` of the edge of the network's extent
+    (default: 5 % of the larger extent side, at least 150 m), each counted for its nearest
+    side only. Where a side has main-road *ends* (nodes with one main-road neighbour: a road
+    leaving the modelled area), only those are kept, so that a main road running along the
+    edge does not count as a string of entries."""
     xy = roads.node_xy
     x0, y0 = xy.min(axis=0)
     x1, y1 = xy.max(axis=0)
     if margin_m is None:
         margin_m = max(150.0, 0.05 * max(x1 - x0, y1 - y0))
-    cand = np.flatnonzero(routable & _nodes_touching(roads, classes))
+    hit = np.isin(roads.link_class.astype(str), list(classes))
+    u, v = roads.link_from[hit], roads.link_to[hit]
+    pairs = np.unique(np.column_stack([np.concatenate([u, v]), np.concatenate([v, u])]), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    main_degree = np.bincount(pairs[:, 0], minlength=roads.n_nodes)
+    cand = np.flatnonzero(routable & (main_degree > 0))
     p = xy[cand]
     dist = np.column_stack([p[:, 0] - x0, x1 - p[:, 0], p[:, 1] - y0, y1 - p[:, 1]])
     side = np.argmin(dist, axis=1)
     near = dist[np.arange(len(cand)), side] <= margin_m
-    return {name: cand[near & (side == k)] for k, name in enumerate(SIDES)}
+    end = main_degree[cand] == 1
+    out = {}
+    for k, name in enumerate(SIDES):
+        on_side = near & (side == k)
+        out[name] = cand[on_side & end] if (on_side & end).any() else cand[on_side]
+    return out

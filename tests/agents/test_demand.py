@@ -175,3 +175,20 @@ def test_city_without_buildings_gives_only_through_traffic():
     assert len(generate_trips(city, seed=1)) == 0
     t = generate_trips(city, seed=1, through_veh_per_h=100, duration_s=3600)
     assert len(t) == 100 and (t.purpose == THROUGH).all()
+
+
+def test_main_road_along_the_edge_is_not_a_string_of_entries():
+    from cim.roads import RoadNetworkBuilder
+
+    b = RoadNetworkBuilder()
+    # a primary road along the east edge (x = 1000) and one crossing west→east at y = 500
+    for j in range(4):
+        b.add_segment(f"e{j}", f"e{j}", f"e{j + 1}", [(1000, 250 * j), (1000, 250 * (j + 1))],
+                      cls="primary")
+    b.add_segment("x0", "w", "m", [(0, 500), (500, 500)], cls="primary")
+    b.add_segment("x1", "m", "e2", [(500, 500), (1000, 500)], cls="primary")
+    roads = b.build()
+    sides = agents.boundary_nodes(roads, agents.routable_nodes(roads), margin_m=100)
+    names = {s: sorted(roads.node_ids[v]) for s, v in sides.items()}
+    assert names["west"] == ["w"]
+    assert "e1" not in names["east"] and "e3" not in names["east"]
