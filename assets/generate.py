@@ -125,7 +125,11 @@ def _blocks(streets, ctx, parks):
     blocked = shapely.union_all([corridor, ctx.water, parks] +
                                 ([ctx.barriers] if ctx.barriers is not None else []) +
                                 ([ctx.no_street] if ctx.no_street is not None else []))
-    blocks = shapely.difference(faces, blocked)
+    # clip the blocked area to each face's box first: one global difference is very slow
+    b = shapely.bounds(faces)
+    boxes = shapely.box(b[:, 0] - 1, b[:, 1] - 1, b[:, 2] + 1, b[:, 3] + 1)
+    local_blocked = [shapely.clip_by_rect(blocked, *bb.bounds) for bb in boxes]
+    blocks = shapely.difference(faces, local_blocked)
     blocks = shapely.make_valid(blocks)
     keep = shapely.area(blocks) > 800
     blocks = blocks[keep]
@@ -199,7 +203,8 @@ def build_district(name: str, seed: int = DEFAULT_SEED) -> District:
     parks = _parks(spec, ctx)
     blocks = _blocks(streets, ctx, parks)
     mixes, zone_names = _zone_mix(blocks, spec, ctx)
-    lay = layout(blocks, mixes, rng)
+    lay = layout(blocks, mixes, rng, **{k: v for k, v in spec.get("layout", {}).items()
+                                        if k != "source"})
     terrain = make_terrain(spec, ctx, rng, cell=float(spec.get("terrain_cell_m", 25.0)))
     o = ctx.origin
 
