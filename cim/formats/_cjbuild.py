@@ -61,7 +61,29 @@ class _Flat:
             idx = np.where(bad, 0, idx)
         self.gidx = idx + _excl_cumsum(sizes)[vblock]
         self.xyz = self.vertices[self.gidx]
+        self._drop_repeated_vertices()
         self._drop_degenerate_rings()
+
+    def _drop_repeated_vertices(self) -> None:
+        """Drop a vertex equal to the one before it in its ring (closing repeats included)."""
+        xyz, rl = self.xyz, self.ring_len
+        if not len(xyz):
+            return
+        k = np.arange(len(xyz))
+        prev = np.where(k == self.ring_start[:-1][self.vert_ring],
+                        self.ring_start[1:][self.vert_ring] - 1, k - 1)
+        rep = (xyz == xyz[prev]).all(axis=1) & (rl[self.vert_ring] > 1)
+        if not rep.any():
+            return
+        # keep the first of a run of equal vertices (a ring of identical vertices keeps one)
+        first = k == self.ring_start[:-1][self.vert_ring]
+        rep &= ~(first & (np.bincount(self.vert_ring, rep, minlength=len(rl)) ==
+                          rl)[self.vert_ring])
+        keep = ~rep
+        self.notes.append(f"dropped {int(rep.sum())} repeated ring vertices")
+        self.gidx, self.xyz = self.gidx[keep], xyz[keep]
+        self.ring_len = np.bincount(self.vert_ring[keep], minlength=len(rl)).astype(np.int64)
+        self._derive()
 
     def _derive(self) -> None:
         n_poly, n_ring = len(self.poly_nr), len(self.ring_len)
@@ -173,6 +195,22 @@ def _orient(xy: np.ndarray, ring_len: np.ndarray, poly_nr: np.ndarray) -> np.nda
     return xy[src]
 
 
+def _flat_exteriors(xy, ring_len, poly_nr) -> np.ndarray:
+    """Return (n_polygons,) bool: exterior rings with no area at all (collinear vertices),
+    measured as the sum of the absolute areas of the ring's fan triangles (a bow-tie's
+    signed area can be 0, its fan's absolute area is not)."""
+    if not len(poly_nr):
+        return np.zeros(0, bool)
+    starts = _excl_cumsum(ring_len)
+    r = np.repeat(np.arange(len(ring_len)), ring_len)
+    d = xy - xy[starts[:-1]][r]
+    k = np.arange(len(xy))
+    nxt = np.where(k + 1 == starts[1:][r], k, k + 1)
+    fan = np.abs(d[:, 0] * d[nxt, 1] - d[:, 1] * d[nxt, 0])
+    area = np.bincount(r, fan, minlength=len(ring_len))
+    return area[_excl_cumsum(poly_nr)[:-1]] <= 2e-6
+
+
 def _invalid_footprints(xy, ring_len, poly_nr) -> np.ndarray:
     """Return (n_polygons,) bool: polygons that are not simple. Single convex rings are
     recognised with numpy; the others go to shapely (vectorised)."""
@@ -259,15 +297,33 @@ def _buildings(c: Collector, f: _Flat, alive: np.ndarray):
     has_ground = np.bincount(gi, ground, minlength=len(ug)) > 0
     low = (pzmax - pzmin <= Z_TOL) & (pzmin - gzmin[gi] <= Z_TOL)
     fp = np.where(has_ground[gi], ground, low)
-    no_fp = np.bincount(gi, fp, minlength=len(ug)) == 0
     fsel = np.nonzero(fp)[0]
     fv, frl, fpn = f.polygons(pids[fsel])
-    fxy = f.xyz[fv][:, :2]
-    frow = prow[fsel]
-    if no_fp.any():  # rare: no horizontal bottom; union of the faces' projections
+    fxy = _orient(f.xyz[fv][:, :2], frl, fpn)
+    frow, fgi, fground = prow[fsel], gi[fsel], ground[fsel]
+    drop = _flat_exteriors(fxy, frl, fpn)
+    if drop.any():  # zero-area (collinear) faces are no footprint
+        f.notes.append(f"dropped {int(drop.sum())} zero-area footprint polygon(s)")
+    errors: dict[int, CIMError] = {}
+    invalid = _invalid_footprints(fxy, frl, fpn) & ~drop
+    live_rows = np.nonzero(alive)[0]
+    for p in np.nonzero(invalid & fground)[0][::-1]:
+        errors[int(live_rows[frow[p]])] = GeometryError(
+            "the footprint (ground surface) ring intersects itself")
+    fallback = np.bincount(fgi[~drop], minlength=len(ug)) == 0
+    if (invalid & ~fground).any():  # a guessed bottom face that is not simple: use the union
+        bad_g = np.unique(fgi[invalid & ~fground])
+        fallback[bad_g] = True
+        drop |= np.isin(fgi, bad_g)
+        f.notes.append(f"{len(bad_g)} self-intersecting bottom face(s) without GroundSurface "
+                       "semantics: footprint taken as the union of the faces' projections")
+    if drop.any():
+        keep = np.nonzero(~drop)[0]
+        (fxy, frl, fpn), frow = _take(fxy, frl, fpn, keep), frow[keep]
+    if fallback.any():  # rare: no horizontal bottom; union of the faces' projections
         extra_xy, extra_rl, extra_pn, extra_row = [fxy], [frl], [fpn], [frow]
         g_row_new = (np.cumsum(alive) - 1)[f.g_row]
-        for g in ug[no_fp]:
+        for g in ug[fallback]:
             for rings in _fallback_footprint(f, int(g)):
                 extra_xy.append(np.concatenate(rings))
                 extra_rl.append(np.array([len(r) for r in rings], np.int64))
@@ -278,18 +334,7 @@ def _buildings(c: Collector, f: _Flat, alive: np.ndarray):
         frow = np.concatenate(extra_row)
         order = np.argsort(frow, kind="stable")
         (fxy, frl, fpn), frow = _take(fxy, frl, fpn, order), frow[order]
-    fxy = _orient(fxy, frl, fpn)
-    ext_area = np.abs(_ring_signed_areas(fxy, _excl_cumsum(frl)))[_excl_cumsum(fpn)[:-1]] \
-        if len(fpn) else np.zeros(0)
-    flat = ext_area <= 1e-6
-    if flat.any():  # zero-area (collinear) ground faces: not a footprint
-        f.notes.append(f"dropped {int(flat.sum())} zero-area footprint polygon(s)")
-        keep = np.nonzero(~flat)[0]
-        (fxy, frl, fpn), frow = _take(fxy, frl, fpn, keep), frow[keep]
-    errors: dict[int, CIMError] = {}
-    for p in np.nonzero(_invalid_footprints(fxy, frl, fpn))[0][::-1]:
-        errors[int(np.nonzero(alive)[0][frow[p]])] = GeometryError(
-            "the footprint (ground surface) ring intersects itself")
+        fxy = _orient(fxy, frl, fpn)
     footprint = _polyset(fxy, frl, fpn, np.bincount(frow, minlength=n),
                          np.full(len(fpn), -1, np.int16))
     lod = np.asarray(rows["lod"], np.float32)[alive]

@@ -160,13 +160,13 @@ class Collector:
                 t = o.get("type")
                 if not isinstance(t, str) or not t:
                     raise SchemaError("city object has no type")
-                for member in ("parents", "children"):
+                for member, what in (("parents", "parent"), ("children", "child")):
                     refs = o.get(member)
                     if refs:
                         for ref in refs:
                             if ref not in objects:
                                 raise MissingReferenceError(
-                                    f"{member[:-1]} {ref!r} is not in the file")
+                                    f"{what} {ref!r} is not in the file")
                 if t == "BuildingPart":
                     root = self._root_building(oid, objects)
                     if root is not None:

@@ -474,6 +474,21 @@ def _roads(rn, inv, road0, objects) -> None:
                                       "boundaries": [line]}]}
 
 
+def _no_default(o):
+    raise TypeError(f"{type(o).__name__} is not JSON serializable")
+
+
+def _dumps(doc) -> str:
+    """Return compact JSON of ``doc`` with the C encoder of the standard library, called
+    directly: some libraries (cjio) patch ``json.encoder`` globally to round floats."""
+    try:
+        from _json import encode_basestring, make_encoder
+    except ImportError:  # pragma: no cover - CPython always has _json
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    enc = make_encoder({}, _no_default, encode_basestring, None, ":", ",", False, False, False)
+    return "".join(enc(doc, 0))
+
+
 def write(city: CityModel, path: Path, *, version: str = "2.0", scale=None) -> Path:
     """Write ``city`` as CityJSON (``version`` "2.0" or "1.1"); gzip when the name ends in
     ``.gz``. ``scale``: the transform's scale (default 1 mm; 1e-9° x/y for geographic CRSs).
@@ -482,8 +497,7 @@ def write(city: CityModel, path: Path, *, version: str = "2.0", scale=None) -> P
         raise FormatError(f"cannot write CityJSON version {version!r} (1.1 or 2.0)", path=path)
     path = Path(path)
     doc = _document(city, version, scale)
-    data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    data = _dumps(doc).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.name.lower().endswith(".gz"):
         with open(path, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh,
