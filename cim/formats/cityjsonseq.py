@@ -42,9 +42,10 @@ def sniff(head: bytes, name: str) -> bool:
             doc = json.loads(first)
         except ValueError:
             return False
+        # a complete CityJSON object on the first line followed by more values is a sequence
         return (isinstance(doc, dict) and doc.get("type") == "CityJSON"
-                and (bool(_FEATURE.search(rest)) or (not rest.strip()
-                                                    and name.endswith(".jsonl"))))
+                and (rest.lstrip().startswith(b"{") or (not rest.strip()
+                                                        and name.endswith(".jsonl"))))
     return bool(_FEATURE.search(h[:4096])) and not _CITYJSON.search(h[:4096])
 
 

@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pyproj
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import cim
 from cim.errors import (
@@ -567,3 +569,78 @@ def test_no_crs_model_round_trip(tmp_path):
     city.crs = None
     back = cim.load(cim.write_cityjson(city, tmp_path / "x.city.json"))
     assert back.crs is None and math.isclose(back.buildings.roof_height[0], 19.5)
+
+
+# ---- property: round trip of random small models -------------------------------------------
+
+_RESERVED = {"storeysAboveGround", "function", "usage", "use", "floor_area_m2", "residents",
+             "jobs", "measuredHeight", "height", "site_kind", "name", "capacity"}
+_values = st.one_of(st.integers(-10**6, 10**6), st.booleans(),
+                    st.floats(-1e6, 1e6, allow_nan=False), st.text(max_size=8))
+_attrs = st.dictionaries(st.text(min_size=1, max_size=6).filter(lambda k: k not in _RESERVED),
+                         _values, max_size=3)
+
+
+@st.composite
+def _building(draw, k):
+    n = draw(st.integers(3, 7))
+    r = draw(st.floats(2.0, 40.0))
+    a0 = draw(st.floats(0, 2 * math.pi))
+    cx, cy = 500000.0 + 200.0 * k, 3500000.0 + draw(st.floats(-50, 50))
+    ang = a0 + 2 * math.pi * np.arange(n) / n
+    rings = [np.column_stack([cx + r * np.cos(ang), cy + r * np.sin(ang)])]
+    if draw(st.booleans()):
+        rings.append(np.column_stack([cx + 0.4 * r * np.cos(ang), cy + 0.4 * r * np.sin(ang)])
+                     [::-1])
+    base = draw(st.floats(-5, 50))
+    return dict(rings=rings, base=base, roof=base + draw(st.floats(0.5, 150)),
+                storeys=draw(st.integers(-1, 40)), use=draw(st.sampled_from(
+                    ["", "residential", "office", "mixed"])),
+                floor_area=draw(st.floats(0, 1e5)), residents=float(draw(st.integers(0, 500))),
+                jobs=float(draw(st.integers(0, 500))), attrs=draw(_attrs))
+
+
+@st.composite
+def _models(draw):
+    nb = draw(st.integers(0, 4))
+    blds = [draw(_building(k)) for k in range(nb)]
+    fp = PolygonSetBuilder(2)
+    for d in blds:
+        fp.add_object([d["rings"]])
+    ids = draw(st.lists(st.text(min_size=1, max_size=8), min_size=nb + 2, max_size=nb + 2,
+                        unique=True))
+    b = Buildings(
+        ids=_obj(ids[:nb]), footprint=fp.build(),
+        base_height=np.array([d["base"] for d in blds]),
+        roof_height=np.array([d["roof"] for d in blds]),
+        storeys=np.array([d["storeys"] for d in blds], np.int32),
+        use=_obj([d["use"] for d in blds]), floor_area=np.array([d["floor_area"] for d in blds]),
+        residents=np.array([d["residents"] for d in blds]),
+        jobs=np.array([d["jobs"] for d in blds]), lod=np.ones(nb, np.float32),
+        surfaces=PolygonSetBuilder(3).build() if nb == 0 else _empty_surfaces(nb),
+        attributes=Attributes.from_dicts([d["attrs"] for d in blds]), parts=_obj([None] * nb))
+    site_xyz = np.array([[draw(st.floats(499000, 501000)), draw(st.floats(3499000, 3501000)),
+                          draw(st.floats(-5, 50))] for _ in range(2)])
+    sites = Sites(_obj(ids[nb:]), _obj(["shelter", "sensor"]), _obj(["", "s"]), site_xyz,
+                  np.array([draw(st.floats(0, 1e4)), np.nan]),
+                  Attributes.from_dicts([draw(_attrs), draw(_attrs)]))
+    return CityModel(buildings=b, sites=sites, crs=pyproj.CRS("EPSG:4549"),
+                     metadata={"title": draw(st.text(max_size=10))})
+
+
+def _empty_surfaces(n):
+    s = PolygonSetBuilder(3)
+    for _ in range(n):
+        s.add_object([])
+    return s.build()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(city=_models())
+def test_round_trip_property(tmp_path, city):
+    out = cim.write_cityjson(city, tmp_path / "p.city.json")
+    check_cityjson(json.loads(out.read_text()))
+    back = cim.load(out)
+    assert_same(city, back)
+    assert back.report.n_skipped == 0
