@@ -63,8 +63,9 @@ def build(city: CityModel, *, progress: bool = False, lod: float = 2,
         state["water"] = area_layer("water", state["city"].water_bodies, state["origin"])
 
     def terrain():
-        state["terrain"] = terrain_layer(state["city"].terrain, state["origin"],
-                                         max_cells=terrain_max_cells)
+        c = state["city"]
+        state["terrain"] = terrain_layer(c.terrain, state["origin"], max_cells=terrain_max_cells,
+                                         water=c.water_bodies)
 
     def sites():
         c = state["city"]

@@ -38,7 +38,7 @@ USE_COLOURS = {
 SITE_COLOURS = {
     "fire_station": (220, 30, 30), "hospital": (250, 250, 250), "shelter": (40, 170, 70),
     "school": (250, 200, 20), "substation": (150, 60, 200), "pumping_station": (0, 190, 210),
-    "sensor": (120, 120, 120), "police": (30, 70, 210), "metro_station": (255, 120, 0),
+    "sensor": (165, 165, 165), "police": (70, 120, 255), "metro_station": (255, 120, 0),
     "landmark": (212, 175, 55),
 }
 ROAD_COLOURS = {"major": (45, 45, 50), "medium": (65, 65, 70), "minor": (88, 88, 92)}
@@ -417,9 +417,14 @@ def area_layer(name: str, areas: Areas, origin: np.ndarray, colour=WATER_COLOUR)
 
 
 def terrain_layer(terrain: Terrain | None, origin: np.ndarray, *,
-                  max_cells: int = 1_000_000) -> Layer:
+                  max_cells: int = 1_000_000, water: Areas | None = None,
+                  water_depth: float = 0.5) -> Layer:
     """Return the terrain as one grid mesh through the DEM cell centres (NaN cells dropped; a
-    DEM larger than ``max_cells`` is subsampled with a uniform stride)."""
+    DEM larger than ``max_cells`` is subsampled with a uniform stride).
+
+    Mesh vertices inside ``water`` bodies are lowered to at least ``water_depth`` m below the
+    water surface, so that lakes show even where the DEM does not carve them (the DEM itself,
+    ``city.terrain``, is not changed)."""
     empty = np.zeros(0, np.int64)
     if terrain is None or terrain.z.size == 0:
         return make_layer("terrain", np.zeros((0, 3)), np.zeros((0, 3)), empty, empty,
@@ -437,6 +442,9 @@ def terrain_layer(terrain: Terrain | None, origin: np.ndarray, *,
     sw, se = vid[1:, :-1].ravel(), vid[1:, 1:].ravel()
     faces = np.concatenate([np.column_stack([sw, se, ne]), np.column_stack([sw, ne, nw])])
     zf = z.ravel()
+    if water is not None and len(water):
+        zf = _below_water(np.column_stack([X.ravel(), Y.ravel()]) + origin[:2], zf, water,
+                          water_depth, reach=terrain.cell * stride)
     ok = np.isfinite(zf)
     faces = faces[ok[faces].all(axis=1)]
     used = np.zeros(len(zf), bool)
@@ -448,6 +456,38 @@ def terrain_layer(terrain: Terrain | None, origin: np.ndarray, *,
     return make_layer("terrain", vertices, faces, zero_v, np.zeros(len(faces), np.int64),
                       np.array(["terrain"], dtype=object), terrain_colours(zf[used]),
                       {"stride": stride})
+
+
+def _below_water(xy: np.ndarray, z: np.ndarray, water: Areas, depth: float,
+                 reach: float) -> np.ndarray:
+    """Return ``z`` lowered to at most (water level − depth) at points inside water bodies or
+    within ``reach`` m of one — a grid vertex next to a narrow river must go down too, or the
+    grid's triangles cover the river (level: the lowest vertex z of each body)."""
+    import shapely
+
+    from .spatial import footprint_geometries
+
+    p = water.polygons
+    if len(p.vertices) == 0:
+        return z
+    level = np.full(len(water), np.inf)
+    vz = p.vertices[:, 2] if p.dim == 3 else np.zeros(len(p.vertices))
+    np.minimum.at(level, p.vertex_object(), vz)
+    geoms = footprint_geometries(p)
+    bounds = shapely.bounds(geoms)
+    out = z.copy()
+    for k, g in enumerate(geoms):
+        if shapely.is_empty(g) or not np.isfinite(level[k]):
+            continue
+        x0, y0, x1, y1 = bounds[k]
+        near = np.flatnonzero((xy[:, 0] >= x0 - reach) & (xy[:, 0] <= x1 + reach)
+                              & (xy[:, 1] >= y0 - reach) & (xy[:, 1] <= y1 + reach))
+        if len(near) == 0:
+            continue
+        shapely.prepare(g)
+        hit = near[shapely.dwithin(g, shapely.points(xy[near]), reach)]
+        out[hit] = np.minimum(out[hit], level[k] - depth)
+    return out
 
 
 def terrain_colours(z: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,10 @@ from .meshes import SITE_COLOURS, USE_COLOURS
 #: Camera: from the south-south-west, this many degrees above the horizon.
 CAMERA_ELEVATION_DEG = 38.0
 CAMERA_AZIMUTH_DEG = 200.0     # compass bearing from the district centre to the camera
+_CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+")
 LAYER_STYLE = {
     "terrain": {"ambient": 0.35, "diffuse": 0.7},
-    "water": {"opacity": 0.9, "ambient": 0.3, "specular": 0.4, "specular_power": 30},
+    "water": {"ambient": 0.3, "specular": 0.4, "specular_power": 30},
     "roads": {"ambient": 0.5, "diffuse": 0.5},
     "buildings": {"ambient": 0.25, "diffuse": 0.8},
     "sites": {"ambient": 0.5, "diffuse": 0.6},
@@ -62,11 +64,12 @@ def snapshot(twin, path, size=(1600, 1200), *, title: str | None = None,
                         smooth_shading=False, **LAYER_STYLE.get(name, {}))
             drawn.append(mesh.bounds)
         if drawn:
-            _frame(pl, twin, np.array(drawn))
+            _frame(pl, np.array(drawn), size[0] / size[1])
         label = title if title is not None else (twin.city.metadata.get("title")
                                                  or "district twin")
         n_b = twin.layers["buildings"].n_objects if "buildings" in twin.layers else 0
-        pl.add_text(f"{label}\n{n_b:,} buildings · {twin.city.roads.n_links:,} road links",
+        n_l = twin.city.roads.n_links
+        pl.add_text(f"{display_title(label)}\n{n_b:,} buildings · {n_l:,} road links",
                     position="upper_left", font_size=12, color="black")
         if legend and "buildings" in names:
             _legend(pl, twin)
@@ -76,25 +79,47 @@ def snapshot(twin, path, size=(1600, 1200), *, title: str | None = None,
     return path
 
 
-def _frame(pl, twin, bounds: np.ndarray) -> None:
-    """Point the camera at the district from the south-south-west so it fills the view."""
+def _frame(pl, bounds: np.ndarray, aspect: float) -> None:
+    """Point the camera at the district from the south-south-west, as close as it can be
+    with the whole extent (ground and roofs) in view."""
     lo = bounds[:, 0].min(axis=0)
     hi = bounds[:, 1].max(axis=0)
-    # frame the ground extent; tall outliers should not push the camera away
-    centre = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
-    if "terrain" in twin.layers and len(twin.layers["terrain"].mesh.vertices):
-        centre[2] = float(np.median(twin.layers["terrain"].mesh.vertices[:, 2]))
-    span = float(max(hi[0] - lo[0], hi[1] - lo[1], 1.0))
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1])
+                        for z in (lo[2], hi[2])])
+    centre = (lo + hi) / 2
     el, az = np.radians(CAMERA_ELEVATION_DEG), np.radians(CAMERA_AZIMUTH_DEG)
-    direction = np.array([np.sin(az) * np.cos(el), np.cos(az) * np.cos(el), np.sin(el)])
+    back = np.array([np.sin(az) * np.cos(el), np.cos(az) * np.cos(el), np.sin(el)])
+    forward = -back
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
     view_angle = 30.0
-    distance = 0.62 * span / np.tan(np.radians(view_angle / 2))
+    t_v = np.tan(np.radians(view_angle / 2)) * 0.94        # a small margin
+    t_h = t_v * aspect
+    for _ in range(3):
+        rel = corners - centre
+        d, h, v = rel @ forward, rel @ right, rel @ up
+        distance = float(np.max(np.maximum(np.abs(h) / t_h, np.abs(v) / t_v) - d))
+        # re-centre on the middle of the projected extent, then fit again
+        sh, sv = h / (d + distance), v / (d + distance)
+        centre = centre + distance * (right * (sh.max() + sh.min()) / 2
+                                      + up * (sv.max() + sv.min()) / 2)
     cam = pl.camera
     cam.view_angle = view_angle
     cam.focal_point = tuple(centre)
-    cam.position = tuple(centre + distance * direction)
-    cam.up = (0.0, 0.0, 1.0)
-    pl.renderer.ResetCameraClippingRange()
+    cam.position = tuple(centre + distance * back)
+    cam.up = tuple(up)
+    # a tight depth range: with VTK's default (near = far / 1000) water half a metre above
+    # the lake bed z-fights with it kilometres away
+    depth = (corners - (centre + distance * back)) @ forward
+    cam.clipping_range = (max(0.5 * float(depth.min()), 1.0), 1.5 * float(depth.max()))
+
+
+def display_title(text: str) -> str:
+    """Return ``text`` without the CJK characters VTK's bundled fonts cannot draw (and the
+    brackets left empty by removing them)."""
+    text = _CJK.sub("", text)
+    return re.sub(r"\s*[(（]\s*[)）]", "", text).strip()
 
 
 def _legend(pl, twin) -> None:
@@ -110,5 +135,6 @@ def _legend(pl, twin) -> None:
         if kind in kinds:
             entries.append([kind.replace("_", " ") + " ▼", np.array(rgb) / 255.0])
     if entries:
-        pl.add_legend(entries, bcolor="#3a3a3a", border=True, size=(0.17, 0.03 * len(entries)),
-                      loc="lower right", face="rectangle")
+        pl.add_legend(entries, bcolor="#4a4a4a", border=True,
+                      size=(0.15, min(0.022 * len(entries), 0.4)), loc="lower left",
+                      face="rectangle")

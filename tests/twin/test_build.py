@@ -246,3 +246,19 @@ def test_triangulate_is_exact_on_holes_and_orientation():
     a, b, c = xy[tri[:, 0]], xy[tri[:, 1]], xy[tri[:, 2]]
     cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
     assert np.all(cross > 0) and np.all(poly == 0)
+
+
+def test_terrain_mesh_goes_below_water_the_dem_does_not_carve():
+    city = make_city()
+    city.terrain.z[:] = 5.0                              # above the lake surface (3 m)
+    before = city.terrain.z.copy()
+    t = twin.build(city)
+    v = t.to_world(t.layers["terrain"].mesh.vertices)
+    lake = shapely.Polygon([(X0 + 150, Y0), (X0 + 260, Y0), (X0 + 260, Y0 + 80),
+                            (X0 + 150, Y0 + 80)])
+    inside = shapely.contains_xy(lake, v[:, 0], v[:, 1])
+    assert inside.sum() > 50
+    assert np.all(v[inside, 2] <= 2.5 + 1e-9)
+    far = ~shapely.contains_xy(lake.buffer(30), v[:, 0], v[:, 1])
+    assert np.all(v[far, 2] == 5.0)
+    np.testing.assert_array_equal(city.terrain.z, before)   # the DEM itself is untouched
