@@ -1,0 +1,664 @@
+"""Microscopic traffic kernel: vehicles on lanes, signals, routing — vectorized and batched.
+
+Plain arrays in, plain arrays out; no runtime needed::
+
+    net = traffic.Network(node_xy, link_from, link_to, link_length, link_lanes,
+                          link_free_speed, signals=traffic.two_phase_plan(...))
+    trips = traffic.Trips(depart, origin_link, destination_link, member=member)
+    state = traffic.init_state(net, trips, traffic.TrafficParams(), seed=[1, 2, 3])
+    stats = traffic.step(net, state, t=0.0, dt=1.0)     # one step; stats.flow (B, n_links)
+    result = traffic.run(net, trips, params, until=7200.0)
+
+Model
+-----
+*Lanes as arrays.* Every lane is a slot range holding the indices of its vehicles sorted front
+to back; vehicles of all **members** (independent runs on the same network: other seeds, other
+demand, other events) live in one set of vehicle arrays, lanes and signals carry a leading
+member axis, and one compiled pass moves them all.
+
+*Car following*: Newell's simplified car-following model (G. F. Newell, "A simplified
+car-following theory: a lower order model", Transp. Res. B 36, 2002) with bounded acceleration
+(J. A. Laval and L. Leclercq, Transp. Res. B 42, 2008), plus the Krauss safe speed
+(S. Krauss, "Microscopic modeling of traffic flow", DLR report 98-08, 1998; SUMO's default
+model) for comfortable braking towards standing obstacles. Its fundamental diagram is exactly
+triangular: free speed ``u`` (the link's), jam spacing ``s_j = vehicle_length + min_gap``,
+backward wave speed ``w = s_j / headway`` and capacity ``u / (s_j + u * headway)`` per lane —
+2,070 veh/h/lane at 13.9 m/s with the defaults (:func:`fundamental_diagram`). The update is
+collision free by construction, and vehicles never move backwards.
+
+*Intersections*: a vehicle's next link is known when it enters a link (next-hop tables), and it
+enters the lane of that link that serves its following turn (right turns: rightmost lane, left
+turns: leftmost, through: any), choosing the one with most room. At the stop line it may cross
+when its approach has green (or yellow and it cannot stop with ``yellow_decel``), the next link
+is open, the link's outflow capacity allows it, it need not give way (permissive left turns
+yield to opposing through and right traffic; at unsignalized nodes lower-priority approaches
+yield to higher ones) and the chosen lane downstream has room; transfers are resolved in
+priority order, so merging vehicles never overlap.
+
+*Signals*: fixed-time plans (cycle, per-phase green and yellow, offset per node; arrays,
+changeable at run time with :func:`set_signal_plan`) and actuated plans (min/max green and
+gap-out on presence detectors of ``detector_length`` m before the stop line; a phase ends only
+when another phase has a call).
+
+*Demand and routing*: trips enter at the upstream end of their origin link, through a FIFO
+entry queue when it is full (never lost), and leave at the downstream end of their destination
+link. Routes are next-hop tables from batched Dijkstra on the turn graph
+(:mod:`twin.kernels._traffic_routing`) with link costs = current travel times; every
+``reroute_period`` s a share ``reroute_share`` of the drivers in the network (drawn from the
+member's seeded generator) adopts the new table.
+
+Units are SI throughout (m, s, m/s); shapes are given as ``(n_members, n_links)`` etc.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _traffic_kernel as _k
+from ._traffic_network import Network, SignalPlan, two_phase_plan
+from ._traffic_routing import measured_link_cost, next_hop_tables
+
+__all__ = [
+    "TrafficError", "NetworkError", "TripError", "InvariantError",
+    "Network", "SignalPlan", "two_phase_plan", "TrafficParams", "Trips", "TrafficState",
+    "StepStats", "RunResult", "fundamental_diagram",
+    "init_state", "step", "advance", "run", "reroute",
+    "close_link", "open_link", "set_link_capacity", "set_signal_plan",
+    "link_stats", "vehicle_positions", "completed_trips", "counts",
+]
+
+from ._traffic_network import InvariantError, NetworkError, TrafficError, TripError  # noqa: E402
+
+
+@dataclass(frozen=True)
+class TrafficParams:
+    """Driver, vehicle and control parameters (SI units).
+
+    Attributes
+    ----------
+    vehicle_length : float, m
+        Length of every vehicle (5.0, SUMO's passenger car).
+    min_gap : float, m
+        Bumper-to-bumper gap at standstill (2.5, SUMO's default); jam spacing
+        ``s_j = vehicle_length + min_gap``.
+    headway : float, s
+        Newell's wave travel time per vehicle ``tau`` (time gap in steady following); must
+        satisfy ``dt <= headway <= 2 dt``. 1.2 s gives 2,070 veh/h/lane at 13.9 m/s.
+    max_accel : float, m/s^2
+        Acceleration bound ``a`` (2.6, SUMO's default).
+    comfort_decel : float, m/s^2
+        Deceleration ``b`` of the Krauss anticipation term (4.5, SUMO's default).
+    yellow_decel : float, m/s^2
+        A vehicle that would need more than this to stop at a yellow light goes on.
+    critical_gap : float, s
+        A yielding vehicle waits while a conflicting vehicle is less than this from the node.
+    detector_length : float, m
+        Presence detection zone before the stop line (actuated signals).
+    queue_speed : float, m/s
+        Vehicles slower than this, contiguous from the stop line, form the queue.
+    turn_speed_right, turn_speed_left : float, m/s
+        Speed limits through right and left turns (what SUMO's junction geometry gives on
+        the reference grid: 6.51 and 9.26 m/s); vehicles brake with ``comfort_decel``.
+    left_turn_penalty : float, s
+        Routing cost added to left turns (SUMO's ``--weights.minor-penalty`` for the
+        permissive left turns of its default signal programs).
+    reroute_period : float, s
+        Period of route-table updates (``inf``: static free-flow routes, as SUMO's default).
+    reroute_share : float
+        Share of the drivers in the network that adopt each new route table.
+    debug : bool
+        Check conservation, overlap and monotonic motion every step; raise on violation.
+    """
+
+    vehicle_length: float = 5.0
+    min_gap: float = 2.5
+    headway: float = 1.2
+    max_accel: float = 2.6
+    comfort_decel: float = 4.5
+    yellow_decel: float = 4.0
+    critical_gap: float = 3.0
+    detector_length: float = 30.0
+    queue_speed: float = 1.0
+    turn_speed_right: float = 6.5
+    turn_speed_left: float = 9.3
+    left_turn_penalty: float = 1.5
+    reroute_period: float = np.inf
+    reroute_share: float = 0.1
+    debug: bool = False
+
+    @property
+    def jam_spacing(self) -> float:
+        """Front-to-front spacing in a standing queue, m."""
+        return self.vehicle_length + self.min_gap
+
+    def vector(self) -> np.ndarray:
+        p = np.zeros(_k.N_PARAMS)
+        p[_k.P_VEH_LEN] = self.vehicle_length
+        p[_k.P_JAM_SPACING] = self.jam_spacing
+        p[_k.P_TAU] = self.headway
+        p[_k.P_ACCEL] = self.max_accel
+        p[_k.P_DECEL] = self.comfort_decel
+        p[_k.P_YELLOW_DECEL] = self.yellow_decel
+        p[_k.P_GAP_CRIT] = self.critical_gap
+        p[_k.P_DET_LEN] = self.detector_length
+        p[_k.P_QUEUE_SPEED] = self.queue_speed
+        p[_k.P_TURN_RIGHT] = self.turn_speed_right
+        p[_k.P_TURN_LEFT] = self.turn_speed_left
+        return p
+
+
+def fundamental_diagram(params: TrafficParams, free_speed: float) -> dict:
+    """Return the model's triangular fundamental diagram for one lane.
+
+    Returns a dict with ``capacity`` (veh/s), ``critical_density`` and ``jam_density``
+    (veh/m), ``free_speed`` and ``wave_speed`` (m/s, the speed at which a congested state
+    moves upstream, positive number).
+    """
+    s_j, tau, u = params.jam_spacing, params.headway, float(free_speed)
+    q = u / (s_j + u * tau)
+    return {"capacity": q, "critical_density": q / u, "jam_density": 1.0 / s_j,
+            "free_speed": u, "wave_speed": s_j / tau}
+
+
+@dataclass
+class Trips:
+    """Trips to simulate (struct of arrays, one row a vehicle).
+
+    Attributes
+    ----------
+    depart : (n,) float64, s
+        Scheduled departure time.
+    origin, destination : (n,) int
+        Link indices: the vehicle enters at the upstream end of ``origin`` and arrives at the
+        downstream end of ``destination``.
+    member : (n,) int, optional
+        Batch member of each trip (0..B-1); all 0 when omitted.
+    trip_id : (n,) int64, optional
+        Caller's ids, echoed in outputs; ``arange(n)`` when omitted.
+    """
+
+    depart: np.ndarray
+    origin: np.ndarray
+    destination: np.ndarray
+    member: np.ndarray | None = None
+    trip_id: np.ndarray | None = None
+
+    def __post_init__(self):
+        self.depart = np.asarray(self.depart, dtype=np.float64).ravel()
+        n = self.depart.size
+        self.origin = np.asarray(self.origin, dtype=np.int64).ravel()
+        self.destination = np.asarray(self.destination, dtype=np.int64).ravel()
+        self.member = (np.zeros(n, np.int64) if self.member is None
+                       else np.asarray(self.member, dtype=np.int64).ravel())
+        self.trip_id = (np.arange(n, dtype=np.int64) if self.trip_id is None
+                        else np.asarray(self.trip_id, dtype=np.int64).ravel())
+        for name in ("origin", "destination", "member", "trip_id"):
+            if getattr(self, name).size != n:
+                raise TripError(f"trips: '{name}' has {getattr(self, name).size} entries, "
+                                f"'depart' has {n}")
+        bad = ~np.isfinite(self.depart) | (self.depart < 0)
+        if bad.any():
+            raise TripError(f"trips: departure time of trip {self.trip_id[bad][0]} is "
+                            f"{self.depart[bad][0]!r} (must be finite and >= 0)")
+        if n and self.member.min() < 0:
+            raise TripError(f"trips: negative member index for trip "
+                            f"{self.trip_id[self.member < 0][0]}")
+
+    @classmethod
+    def concat(cls, parts: list[Trips]) -> Trips:
+        """Return the trips of ``parts`` as one batch, part k becoming member k."""
+        return cls(np.concatenate([p.depart for p in parts]),
+                   np.concatenate([p.origin for p in parts]),
+                   np.concatenate([p.destination for p in parts]),
+                   np.concatenate([np.full(p.depart.size, k) for k, p in enumerate(parts)]),
+                   np.concatenate([p.trip_id for p in parts]))
+
+
+@dataclass
+class TrafficState:
+    """All mutable arrays of a (batched) simulation; see ``_traffic_kernel.ARG_NAMES``.
+
+    Vehicle arrays ``v_*`` have shape (n_vehicles,) in internal order (sorted by member, then
+    departure); ``v_member`` and ``v_trip_id`` map back. Per-member arrays have a leading
+    ``n_members`` axis. ``time`` is the simulated time (s) reached.
+    """
+
+    n_members: int
+    time: float
+    params: TrafficParams
+    rngs: list
+    arrays: dict = field(repr=False)
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["arrays"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@dataclass
+class StepStats:
+    """Per-link aggregates of the last step (or of the last :func:`advance` call).
+
+    Attributes (all shape (n_members, n_links))
+    ----------
+    flow : int32, veh
+        Vehicles that crossed the downstream end of the link (including arrivals) during the
+        call.
+    count : int32, veh
+        Vehicles on the link at the end.
+    mean_speed : float64, m/s
+        Space-mean speed of those vehicles (NaN where the link is empty).
+    density : float64, veh/m/lane
+    queue_length : float64, m
+        Length of the queue of slow vehicles contiguous from the stop line (longest lane).
+    """
+
+    flow: np.ndarray
+    count: np.ndarray
+    mean_speed: np.ndarray
+    density: np.ndarray
+    queue_length: np.ndarray
+
+
+@dataclass
+class RunResult:
+    """Outcome of :func:`run`: the final state, completed trips and totals per member."""
+
+    state: TrafficState
+    trips: dict
+    veh_seconds: np.ndarray
+    end_time: float
+    counts: dict
+
+
+def _member_rngs(seed, n_members):
+    if seed is None or np.isscalar(seed):
+        if n_members == 1:
+            return [np.random.default_rng(seed)]
+        return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n_members)]
+    seeds = list(seed)
+    if len(seeds) != n_members:
+        raise TripError(f"{len(seeds)} seeds given for {n_members} members")
+    return [np.random.default_rng(s) for s in seeds]
+
+
+def init_state(net: Network, trips: Trips, params: TrafficParams | None = None, seed=0,
+               n_members: int | None = None, t0: float = 0.0) -> TrafficState:
+    """Return the initial state for simulating ``trips`` on ``net`` from time ``t0`` (s).
+
+    ``seed`` is an int (one member: ``default_rng(seed)``; several: spawned children of
+    ``SeedSequence(seed)``) or one seed per member, so that member ``b`` of a batch started
+    with ``seed=[s_0, ..., s_B-1]`` reproduces a single run with ``seed=s_b`` bit for bit.
+    """
+    params = params or TrafficParams()
+    dt_ok = params.headway > 0 and params.vehicle_length > 0 and params.min_gap >= 0
+    if not dt_ok:
+        raise TrafficError("params: headway and vehicle_length must be > 0, min_gap >= 0")
+    n_links = net.n_links
+    for name in ("origin", "destination"):
+        a = getattr(trips, name)
+        if a.size and (a.min() < 0 or a.max() >= n_links):
+            bad = trips.trip_id[(a < 0) | (a >= n_links)][0]
+            raise TripError(f"trips: trip {bad} has {name} link outside 0..{n_links - 1}")
+    B = int(n_members if n_members is not None else (trips.member.max() + 1 if trips.depart.size
+                                                     else 1))
+    if trips.depart.size and trips.member.max() >= B:
+        raise TripError(f"trips: member index {trips.member.max()} >= n_members={B}")
+    n = trips.depart.size
+    order = np.lexsort((np.arange(n), trips.depart, trips.member))
+    member = trips.member[order]
+    dest_links, dest_idx = np.unique(trips.destination[order], return_inverse=True)
+    m_start = np.searchsorted(member, np.arange(B + 1))
+    a = {}
+    for name in net.kernel_arrays:
+        a[name] = net.kernel_arrays[name]
+    lane_cap = (np.floor(net.link_length[net.lane_link] / params.vehicle_length) + 2).astype(
+        np.int64)
+    a["lane_cap"] = lane_cap
+    a["lane_slot0"] = np.concatenate([[0], np.cumsum(lane_cap)]).astype(np.int64)
+    a["dest_links"] = dest_links.astype(np.int64)
+    sig = net.signals.broadcast(B)
+    a.update(sig)
+    nn = net.n_nodes
+    a["act_phase"] = np.zeros((B, nn), np.int64)
+    a["act_elapsed"] = np.zeros((B, nn))
+    a["act_yellow"] = np.zeros((B, nn), np.uint8)
+    a["act_gap_timer"] = np.zeros((B, nn))
+    a["node_phase"] = np.full((B, nn), -1, np.int64)
+    a["node_color"] = np.full((B, nn), _k.FREE, np.int64)
+    a["link_open"] = np.ones((B, n_links), np.uint8)
+    a["link_out_cap"] = np.full((B, n_links), np.inf)
+    a["link_credit"] = np.zeros((B, n_links))
+    a["lane_count"] = np.zeros((B, net.n_lanes), np.int64)
+    a["lane_buf"] = np.full((B, int(a["lane_slot0"][-1])), -1, np.int64)
+    a["v_dest"] = dest_idx.astype(np.int64)
+    a["v_orig"] = trips.origin[order].copy()
+    a["v_depart"] = trips.depart[order].copy()
+    a["v_status"] = np.zeros(n, np.int64)
+    for name in ("v_link", "v_lane", "v_next", "v_qnext", "v_tlane", "v_nn"):
+        a[name] = np.full(n, -1, np.int64)
+    a["v_ver"] = np.zeros(n, np.int64)
+    for name in ("v_pos", "v_prev", "v_speed", "v_pos_new", "v_speed_new", "v_link_enter"):
+        a[name] = np.zeros(n)
+    a["v_enter"] = np.full(n, np.nan)
+    a["v_arrive"] = np.full(n, np.nan)
+    a["v_member"] = member
+    a["v_trip_id"] = trips.trip_id[order]
+    a["q_head"] = np.full((B, n_links), -1, np.int64)
+    a["q_tail"] = np.full((B, n_links), -1, np.int64)
+    a["m_next"] = m_start[:-1].astype(np.int64).copy()
+    a["m_end"] = m_start[1:].astype(np.int64).copy()
+    a["m_start"] = m_start[:-1].astype(np.int64).copy()
+    a["ltt_sum"] = np.zeros((B, n_links))
+    a["ltt_cnt"] = np.zeros((B, n_links), np.int64)
+    a["counters"] = np.zeros((B, 4), np.int64)
+    a["veh_seconds"] = np.zeros(B)
+    a["agg_flow"] = np.zeros((B, n_links), np.int32)
+    a["agg_count"] = np.zeros((B, n_links), np.int32)
+    a["agg_speed_sum"] = np.zeros((B, n_links))
+    a["agg_queue"] = np.zeros((B, n_links))
+    a["link_cost"] = np.broadcast_to(net.free_time, (B, n_links)).copy()
+    a["par"] = params.vector()
+    nxt, dist = _tables(net, params, dest_links, a["link_cost"], a["link_open"])
+    a["route_next"] = nxt[None].astype(np.int64)
+    a["route_dist"] = dist
+    a["latest_ver"] = np.zeros(1, np.int64)
+    state = TrafficState(B, float(t0), params, _member_rngs(seed, B), a)
+    state.arrays["next_reroute"] = np.array([t0 + params.reroute_period])
+    return state
+
+
+_TURN_RANK = np.array([1, 0, 2, 3])  # by turn kind (right, through, left, U): through first
+
+
+def _tables(net, params, dest_links, link_cost, link_open):
+    penalty = np.where(net.turn_kind == _k.TURN_LEFT, params.left_turn_penalty, 0.0)
+    return next_hop_tables(net.turn_from, net.turn_to_arr, penalty, _TURN_RANK[net.turn_kind],
+                           net.turn_pad, net.n_links, dest_links, link_cost, link_open)
+
+
+def _kernel_args(state):
+    a = state.arrays
+    return tuple(a[name] for name in _k.ARG_NAMES)
+
+
+def _raise_kernel_error(state, err):
+    code, rest = divmod(int(err), 2**40)
+    member, idx = divmod(rest, 2**20)
+    what = {_k.ERR_OVERLAP: "vehicle overlaps its leader",
+            _k.ERR_BACKWARDS: "vehicle moved backwards",
+            _k.ERR_CONSERVATION: "vehicle count not conserved (entered != in network + "
+                                 "arrived + waiting)",
+            _k.ERR_LANE_FULL: "lane slot overflow"}.get(code, f"error {code}")
+    who = "" if code == _k.ERR_CONSERVATION else f", trip {state.v_trip_id[idx]}"
+    raise InvariantError(f"traffic kernel at t={state.time:.1f} s, member {member}{who}: {what}")
+
+
+def advance(net: Network, state: TrafficState, n_steps: int, dt: float = 1.0) -> None:
+    """Advance ``state`` by ``n_steps`` steps of ``dt`` s (no re-routing inside the call).
+
+    ``state.agg_flow`` then counts crossings over the whole call; the other aggregates
+    describe the end of the call.
+    """
+    p = state.params
+    if not (dt <= p.headway + 1e-12 and p.headway <= 2 * dt + 1e-12):
+        raise TrafficError(f"dt={dt} s: the kernel needs dt <= headway <= 2 dt "
+                           f"(headway={p.headway} s)")
+    if n_steps <= 0:
+        return
+    err = _k.advance(*_kernel_args(state), state.par, float(state.time), float(dt),
+                     int(n_steps), bool(p.debug))
+    state.time = float(state.time) + n_steps * dt
+    if err:
+        _raise_kernel_error(state, err)
+
+
+def step(net: Network, state: TrafficState, t: float | None = None, dt: float = 1.0
+         ) -> StepStats:
+    """Advance by one step from time ``t`` (s, default ``state.time``) and return its stats.
+
+    Re-routes first when the re-routing period has elapsed.
+    """
+    if t is not None:
+        state.time = float(t)
+    if state.time >= state.next_reroute[0]:
+        reroute(net, state)
+    advance(net, state, 1, dt)
+    return link_stats(net, state)
+
+
+def run(net: Network, trips: Trips, params: TrafficParams | None = None,
+        until: float = 86400.0, dt: float = 1.0, seed=0, n_members: int | None = None,
+        on_step=None, stop_when_done: bool = True, chunk: float = 60.0,
+        state: TrafficState | None = None) -> RunResult:
+    """Simulate until ``until`` s (or until every trip has arrived) and return the result.
+
+    ``on_step(state, stats)`` is called after every step when given (slower: one kernel call
+    per step); otherwise the kernel advances ``chunk`` s per call.
+    """
+    params = params or TrafficParams()
+    if state is None:
+        state = init_state(net, trips, params, seed=seed, n_members=n_members)
+    n_total = state.v_status.size
+    while state.time < until - 1e-9:
+        if state.time >= state.next_reroute[0]:
+            reroute(net, state)
+        if on_step is not None:
+            stats = step(net, state, dt=dt)
+            on_step(state, stats)
+        else:
+            horizon = min(until, state.next_reroute[0], state.time + chunk)
+            n = max(1, int(round((horizon - state.time) / dt)))
+            advance(net, state, n, dt)
+        if stop_when_done and state.counters[:, _k.C_ARRIVED].sum() == n_total:
+            break
+    return RunResult(state, completed_trips(state), state.veh_seconds.copy(), state.time,
+                     counts(state))
+
+
+def reroute(net: Network, state: TrafficState, share: float | None = None) -> None:
+    """Recompute route tables from current link travel times; ``share`` of drivers adopt them.
+
+    Departing vehicles always use the newest table. Each member draws who re-routes from its
+    own generator.
+    """
+    p = state.params
+    share = p.reroute_share if share is None else float(share)
+    a = state.arrays
+    B, n_links = state.n_members, net.n_links
+    active = a["v_status"] == _k.ACTIVE
+    age = np.zeros((B, n_links))
+    if active.any():
+        np.maximum.at(age, (a["v_member"][active], a["v_link"][active]),
+                      state.time - a["v_link_enter"][active])
+    a["link_cost"] = measured_link_cost(net.free_time, a["link_cost"], a["ltt_sum"],
+                                        a["ltt_cnt"], age)
+    a["ltt_sum"][:] = 0.0
+    a["ltt_cnt"][:] = 0
+    _new_tables(net, state)
+    new = a["latest_ver"][0]
+    if share > 0:
+        for b in range(B):
+            lo, hi = a["m_start"][b], a["m_end"][b]
+            idx = lo + np.flatnonzero(a["v_status"][lo:hi] == _k.ACTIVE)
+            pick = state.rngs[b].random(idx.size) < share
+            a["v_ver"][idx[pick]] = new
+    if np.isfinite(p.reroute_period):
+        a["next_reroute"][0] = state.time + p.reroute_period
+
+
+def _new_tables(net, state):
+    """Append a route-table version from ``link_cost``; drop versions no vehicle uses."""
+    a = state.arrays
+    nxt, dist = _tables(net, state.params, a["dest_links"], a["link_cost"], a["link_open"])
+    a["route_dist"] = dist
+    used = np.unique(a["v_ver"][a["v_status"] == _k.ACTIVE])
+    remap = np.full(a["route_next"].shape[0], -1, np.int64)
+    remap[used] = np.arange(used.size)
+    a["route_next"] = np.concatenate([a["route_next"][used], nxt[None].astype(np.int64)])
+    active = a["v_status"] == _k.ACTIVE
+    a["v_ver"][active] = remap[a["v_ver"][active]]
+    a["latest_ver"][0] = used.size
+
+
+def _members(state, member):
+    return np.arange(state.n_members) if member is None else np.atleast_1d(member)
+
+
+def close_link(net: Network, state: TrafficState, link, member=None) -> None:
+    """Close link(s) to entering traffic (vehicles on it still leave) and re-route everyone.
+
+    Drivers learn of a closure at once: all adopt the new tables, and those about to turn
+    into the closed link choose another turn, preferably one their lane serves.
+    """
+    a = state.arrays
+    m = _members(state, member)
+    a["link_open"][np.ix_(m, np.atleast_1d(link))] = 0
+    _replan_after_closure(net, state)
+
+
+def open_link(net: Network, state: TrafficState, link, member=None) -> None:
+    """Reopen closed link(s); new route tables are computed and adopted by all drivers."""
+    a = state.arrays
+    a["link_open"][np.ix_(_members(state, member), np.atleast_1d(link))] = 1
+    _replan_after_closure(net, state)
+
+
+def _replan_after_closure(net, state):
+    a = state.arrays
+    _new_tables(net, state)
+    active = a["v_status"] == _k.ACTIVE
+    a["v_ver"][active] = a["latest_ver"][0]
+    nx = a["v_next"]
+    mem = a["v_member"]
+    blocked = active & (nx >= 0)
+    blocked[blocked] = a["link_open"][mem[blocked], nx[blocked]] == 0
+    idx = np.flatnonzero(blocked)
+    if idx.size == 0:
+        return
+    # candidate turns per vehicle, padded: cost = cost(next) + cost-to-go, +penalty if the
+    # vehicle's lane does not serve the turn
+    lnk = a["v_link"][idx]
+    cand = net.turn_pad_to[lnk]                                # (n, k)
+    mask = net.turn_pad_mask[lnk]
+    lane_in_link = a["v_lane"][idx] - net.link_lane0[lnk]
+    valid = cand >= 0
+    c = np.where(valid, cand, 0)
+    dest = a["v_dest"][idx]
+    cost = a["link_cost"][mem[idx, None], c] + a["route_dist"][mem[idx, None], dest[:, None], c]
+    is_dest = c == a["dest_links"][dest][:, None]
+    cost = np.where(is_dest, a["link_cost"][mem[idx, None], c], cost)
+    cost = np.where(valid & (a["link_open"][mem[idx, None], c] == 1), cost, np.inf)
+    serves = ((mask >> lane_in_link[:, None]) & 1) == 1
+    cost = cost + np.where(serves, 0.0, 1e6)
+    best = np.argmin(cost, axis=1)
+    ok = np.isfinite(cost[np.arange(idx.size), best])
+    nx[idx] = np.where(ok, cand[np.arange(idx.size), best], -1)
+
+
+def set_link_capacity(net: Network, state: TrafficState, link, factor, member=None) -> None:
+    """Limit the outflow of link(s) to ``factor`` x its lanes' capacity (``None``: no limit).
+
+    Models a capacity drop (incident, works): vehicles leave the link at most at that rate.
+    """
+    a = state.arrays
+    links = np.atleast_1d(link)
+    m = _members(state, member)
+    if factor is None:
+        a["link_out_cap"][np.ix_(m, links)] = np.inf
+        return
+    if not np.all(np.asarray(factor) >= 0):
+        raise TrafficError(f"capacity factor must be >= 0, got {factor!r}")
+    p = state.params
+    u = net.link_free_speed[links]
+    cap = net.link_lanes[links] * u / (p.jam_spacing + u * p.headway)
+    a["link_out_cap"][np.ix_(m, links)] = np.asarray(factor) * cap
+    a["link_credit"][np.ix_(m, links)] = 0.0
+
+
+def set_signal_plan(net: Network, state: TrafficState, node, *, green=None, yellow=None,
+                    offset=None, cycle=None, kind=None, min_green=None, max_green=None,
+                    gap=None, member=None) -> None:
+    """Change the signal plan of node(s) at run time (values in s; ``kind`` 0/1/2 = none,
+    fixed-time, actuated). Per-phase arrays have shape (n_phases,) or (n_nodes_given,
+    n_phases). The cycle defaults to the sum of green and yellow times."""
+    a = state.arrays
+    nodes = np.atleast_1d(node)
+    m = _members(state, member)
+    ix2 = np.ix_(m, nodes)
+    for name, val in (("sig_green", green), ("sig_yellow", yellow),
+                      ("sig_min_green", min_green), ("sig_max_green", max_green)):
+        if val is not None:
+            val = np.asarray(val, dtype=float)
+            P = val.shape[-1]
+            if P > a[name].shape[2]:
+                raise TrafficError(f"signal plan: {P} phases, at most {a[name].shape[2]}")
+            a[name][np.ix_(m, nodes, np.arange(P))] = val
+            if name == "sig_green":
+                a["sig_nph"][ix2] = P
+    for name, val in (("sig_offset", offset), ("sig_gap", gap), ("sig_kind", kind)):
+        if val is not None:
+            a[name][ix2] = val
+    if cycle is not None:
+        a["sig_cycle"][ix2] = cycle
+    elif green is not None or yellow is not None:
+        P = a["sig_green"].shape[2]
+        on = np.arange(P)[None, None, :] < a["sig_nph"][ix2][..., None]
+        tot = ((a["sig_green"][ix2] + a["sig_yellow"][ix2]) * on).sum(-1)
+        a["sig_cycle"][ix2] = tot
+    bad = (a["sig_kind"] == 1) & ~(a["sig_cycle"] > 0)
+    if bad.any():
+        raise TrafficError(f"signal plan: node {np.argwhere(bad)[0][1]} has no positive cycle")
+    a["act_phase"][ix2] = np.minimum(a["act_phase"][ix2], a["sig_nph"][ix2] - 1).clip(0)
+
+
+def link_stats(net: Network, state: TrafficState) -> StepStats:
+    """Return the per-link aggregates of the last step (see :class:`StepStats`)."""
+    a = state.arrays
+    cnt = a["agg_count"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_speed = np.where(cnt > 0, a["agg_speed_sum"] / cnt, np.nan)
+    density = cnt / (net.link_length * net.link_lanes)[None, :]
+    return StepStats(a["agg_flow"].copy(), cnt.copy(), mean_speed, density,
+                     a["agg_queue"].copy())
+
+
+def vehicle_positions(net: Network, state: TrafficState) -> dict:
+    """Return the vehicles now in the network as arrays of shape (n_active,).
+
+    Keys: ``member``, ``trip_id``, ``link``, ``lane`` (0 = rightmost lane of the link),
+    ``offset`` (m, front bumper from the link's upstream end), ``speed`` (m/s).
+    """
+    a = state.arrays
+    act = a["v_status"] == _k.ACTIVE
+    lnk = a["v_link"][act]
+    return {"member": a["v_member"][act], "trip_id": a["v_trip_id"][act], "link": lnk,
+            "lane": a["v_lane"][act] - net.link_lane0[lnk], "offset": a["v_pos"][act],
+            "speed": a["v_speed"][act]}
+
+
+def completed_trips(state: TrafficState) -> dict:
+    """Return the completed trips as arrays of shape (n_done,).
+
+    Keys: ``member``, ``trip_id``, ``depart`` (scheduled, s), ``enter`` (entered the first
+    link, s), ``arrival`` (s), ``travel_time`` (arrival - enter, s: time in the network, as
+    SUMO's tripinfo duration), ``entry_delay`` (enter - depart, s).
+    """
+    a = state.arrays
+    done = a["v_status"] == _k.ARRIVED
+    enter, arr = a["v_enter"][done], a["v_arrive"][done]
+    return {"member": a["v_member"][done], "trip_id": a["v_trip_id"][done],
+            "depart": a["v_depart"][done], "enter": enter, "arrival": arr,
+            "travel_time": arr - enter, "entry_delay": enter - a["v_depart"][done]}
+
+
+def counts(state: TrafficState) -> dict:
+    """Return per-member vehicle counts, each (n_members,) int64: ``released`` (departure time
+    reached), ``waiting`` (in an entry queue), ``in_network``, ``arrived``.
+    Always ``released == waiting + in_network + arrived``."""
+    c = state.counters
+    return {"released": c[:, _k.C_RELEASED].copy(), "waiting": c[:, _k.C_WAITING].copy(),
+            "in_network": c[:, _k.C_ACTIVE].copy(), "arrived": c[:, _k.C_ARRIVED].copy()}
