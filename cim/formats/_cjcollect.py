@@ -78,6 +78,16 @@ def number(attrs: dict, key: str, default, *, lo=0.0, hi=math.inf, integer=False
     return int(f) if integer else f
 
 
+def _fast_number(attrs: dict, key: str, default, hi: float):
+    """:func:`number` for the common case (absent, or a plain int/float in [0, hi])."""
+    v = attrs.pop(key, None)
+    if v is None:
+        return default
+    if (v.__class__ is float or v.__class__ is int) and 0 <= v <= hi:
+        return float(v)
+    return number({key: v}, key, default, hi=hi)
+
+
 def _excl_cumsum(a: np.ndarray) -> np.ndarray:
     out = np.zeros(len(a) + 1, np.int64)
     np.cumsum(a, out=out[1:])
@@ -303,8 +313,14 @@ class Collector:
             rows["attrs"].append(attrs)
 
     def _building(self, oid, o, attrs, parts, block, templates) -> None:
-        storeys = number(attrs, "storeysAboveGround", -1, hi=500, integer=True) \
-            if "storeysAboveGround" in attrs else -1
+        v = attrs.pop("storeysAboveGround", None)
+        if v is None:
+            storeys = -1
+        elif v.__class__ is int and 0 <= v <= 500:
+            storeys = v
+        else:
+            storeys = number({"storeysAboveGround": v}, "storeysAboveGround", -1, hi=500,
+                             integer=True)
         use = ""
         for key in _USE_KEYS:
             v = attrs.get(key)
@@ -314,10 +330,9 @@ class Collector:
                     v = v[0] if v else ""
                 use = str(v).strip().lower()
                 break
-        floor_area = number(attrs, "floor_area_m2", None, hi=1e8) \
-            if "floor_area_m2" in attrs else None
-        residents = number(attrs, "residents", 0.0, hi=1e6) if "residents" in attrs else 0.0
-        jobs = number(attrs, "jobs", 0.0, hi=1e6) if "jobs" in attrs else 0.0
+        floor_area = _fast_number(attrs, "floor_area_m2", None, 1e8)
+        residents = _fast_number(attrs, "residents", 0.0, 1e6)
+        jobs = _fast_number(attrs, "jobs", 0.0, 1e6)
         for key in ("measuredHeight", "height"):
             v = attrs.get(key)
             if v is not None and isinstance(v, (int, float)) and not isinstance(v, bool) \
