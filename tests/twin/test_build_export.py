@@ -9,6 +9,7 @@ import pytest
 import trimesh
 
 import twin
+from cim.model import CityModel
 from tests.twin.test_build_cities import make_city
 
 
@@ -73,3 +74,30 @@ def test_summary_numbers(tw):
     assert 119.9 < lon0 < lon1 < 120.1 and 31.3 < lat0 < lat1 < 31.5
     assert s["meshes"]["buildings"]["faces"] == len(tw.layers["buildings"].mesh.faces)
     assert s["faces"] == sum(len(layer.mesh.faces) for layer in tw.layers.values())
+
+
+def colours_of(geom) -> np.ndarray:
+    """Return (n_vertices, 4) uint8 colours of a mesh loaded from glTF: its COLOR_0 vertex
+    colours, else its material's base colour on every vertex."""
+    attrs = geom.visual.vertex_attributes
+    if "color" in attrs:
+        return np.asarray(attrs["color"])
+    base = np.asarray(geom.visual.material.baseColorFactor)
+    return np.tile(base, (len(geom.vertices), 1))
+
+
+def test_glb_matches_the_trimesh_scene_and_handles_empty_twins(tw, tmp_path):
+    from twin.gltf import to_scene
+
+    scene = trimesh.load(tw.export_glb(tmp_path / "a.glb"))
+    ref = to_scene(tw)
+    assert set(scene.geometry) == set(ref.geometry)
+    for name in ("ell", "lake", "be2", "fs1", "terrain:mesh"):
+        a, b = scene.geometry[name], ref.geometry[name]
+        np.testing.assert_allclose(a.vertices, b.vertices, atol=1e-3)
+        np.testing.assert_array_equal(a.faces, b.faces)
+        np.testing.assert_array_equal(colours_of(a), b.visual.vertex_colors)
+    empty = twin.build(CityModel())
+    path = empty.export_glb(tmp_path / "empty.glb")
+    reloaded = trimesh.load(path)
+    assert len(reloaded.geometry) == 0
