@@ -46,6 +46,7 @@ WATER_COLOUR = (55, 115, 190)
 MAJOR_ROADS = ("motorway", "trunk", "primary", "motorway_link", "trunk_link", "primary_link")
 MEDIUM_ROADS = ("secondary", "tertiary", "secondary_link", "tertiary_link")
 DEFAULT_STOREY_M = 3.0
+MIN_RELIEF_M = 40.0
 
 
 @dataclass
@@ -491,11 +492,12 @@ def _below_water(xy: np.ndarray, z: np.ndarray, water: Areas, depth: float,
 
 
 def terrain_colours(z: np.ndarray) -> np.ndarray:
-    """Return (n, 4) uint8 earth tones by elevation (relative to the layer's own range)."""
+    """Return (n, 4) uint8 earth tones by elevation: green lowland to brown hills over the
+    layer's own range, but over at least ``MIN_RELIEF_M`` so a flat plain stays green."""
     if len(z) == 0:
         return np.zeros((0, 4), np.uint8)
     lo, hi = np.nanpercentile(z, 2), np.nanpercentile(z, 98)
-    t = np.clip((z - lo) / max(hi - lo, 1e-6), 0, 1)
+    t = np.clip((z - lo) / max(hi - lo, MIN_RELIEF_M), 0, 1)
     stops = np.array([0.0, 0.3, 0.6, 0.85, 1.0])
     rgb = np.array([[118, 150, 92], [150, 165, 105], [176, 160, 112], [150, 120, 85],
                     [125, 105, 90]], float)
