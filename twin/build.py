@@ -5,13 +5,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from cim.model import CityModel
 
-from .graph import RoadGraph
-from .meshes import area_layer, building_layer, road_layer, site_layer, terrain_layer
-from .spatial import SpatialIndex
 from .twin import Twin
 
 #: Origin rounding (m): the mesh origin is the extent's lower-left corner rounded down to this.
@@ -41,6 +37,13 @@ def build(city: CityModel, *, progress: bool = False, lod: float = 2,
     colour_by : "use" or "height" — building colours.
     terrain_max_cells : int — the terrain mesh subsamples larger DEMs to about this many cells.
     """
+    # imported here so that `import twin` stays cheap for code that only runs kernels
+    from tqdm.auto import tqdm
+
+    from .graph import RoadGraph
+    from .meshes import area_layer, building_layer, road_layer, site_layer, terrain_layer
+    from .spatial import SpatialIndex
+
     if colour_by not in ("use", "height"):
         raise ValueError(f"colour_by must be 'use' or 'height', got {colour_by!r}")
     timings: dict[str, float] = {}

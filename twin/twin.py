@@ -9,14 +9,16 @@ coordinates (``Twin.crs``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cim.model import CityModel
 
-from .graph import RoadGraph
-from .meshes import Layer, road_segments
-from .spatial import SpatialIndex
+if TYPE_CHECKING:
+    from .graph import RoadGraph
+    from .meshes import Layer
+    from .spatial import SpatialIndex
 
 
 class Twin:
@@ -141,6 +143,8 @@ class Twin:
         """Return a JSON-serialisable dict: counts, extents (local CRS and WGS84), building
         totals (floor area m², population, jobs), road totals (km, lane-km, signals) and mesh
         sizes per layer."""
+        from .meshes import road_segments
+
         c = self.city
         b, r = c.buildings, c.roads
         x0, y0, x1, y1 = c.bounds()
