@@ -356,6 +356,30 @@ class Terrain:
         return np.where(inside, v, np.nan)
 
 
+def _reproject_terrain(t: Terrain, src: pyproj.CRS, dst: pyproj.CRS) -> Terrain:
+    """Return ``t`` resampled (bilinear) onto a north-up grid in ``dst`` covering its extent,
+    with the cell size scaled to ``dst`` units at the grid's centre."""
+    fwd = pyproj.Transformer.from_crs(src, dst, always_xy=True)
+    inv = pyproj.Transformer.from_crs(dst, src, always_xy=True)
+    x0, y0, x1, y1 = t.bounds
+    s = np.linspace(0.0, 1.0, 33)
+    ex = np.concatenate([x0 + (x1 - x0) * s, np.full(33, x1), x1 - (x1 - x0) * s, np.full(33, x0)])
+    ey = np.concatenate([np.full(33, y0), y0 + (y1 - y0) * s, np.full(33, y1), y1 - (y1 - y0) * s])
+    bx, by = fwd.transform(ex, ey)
+    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+    px, py = fwd.transform(np.array([cx, cx + t.cell, cx]), np.array([cy, cy, cy + t.cell]))
+    cell = 0.5 * (np.hypot(px[1] - px[0], py[1] - py[0]) + np.hypot(px[2] - px[0], py[2] - py[0]))
+    nx = max(1, int(np.ceil((bx.max() - bx.min()) / cell)))
+    ny = max(1, int(np.ceil((by.max() - by.min()) / cell)))
+    nx0, ny0 = float(bx.min()), float(by.min())
+    xs = nx0 + (np.arange(nx) + 0.5) * cell
+    ys = ny0 + (ny - np.arange(ny) - 0.5) * cell
+    gx, gy = np.meshgrid(xs, ys)
+    sx, sy = inv.transform(gx.ravel(), gy.ravel())
+    z = t.sample(sx, sy).reshape(ny, nx)
+    return Terrain(z, nx0, ny0, float(cell))
+
+
 @dataclass
 class CityModel:
     """A whole city model. Utility networks (``water_network``, ``power_grid``, ``drainage``)
@@ -425,9 +449,9 @@ class CityModel:
     def to_crs(self, crs) -> CityModel:
         """Return a copy with every coordinate transformed to ``crs`` (x/y only; heights kept).
 
-        The terrain grid is resampled only when the transform is a pure shift; otherwise its
-        corner is transformed and the cell size kept (documented approximation for small
-        extents). Raises CRSError when the model has no CRS or ``crs`` cannot be resolved."""
+        The terrain grid is resampled (bilinear) onto a north-up grid of the target CRS with
+        about the same number of cells. Raises CRSError when the model has no CRS or ``crs``
+        cannot be resolved."""
         from .crs import resolve_crs
 
         target = resolve_crs(crs)
@@ -444,10 +468,8 @@ class CityModel:
         sites_xyz = self.sites.xyz.copy()
         if len(sites_xyz):
             sites_xyz[:, 0], sites_xyz[:, 1] = fn(sites_xyz[:, 0], sites_xyz[:, 1])
-        terrain = self.terrain
-        if terrain is not None:
-            tx, ty = fn(np.array([terrain.x0]), np.array([terrain.y0]))
-            terrain = Terrain(terrain.z, float(tx[0]), float(ty[0]), terrain.cell)
+        terrain = None if self.terrain is None else _reproject_terrain(
+            self.terrain, self.crs, target)
         return replace(
             self,
             buildings=replace(b, footprint=b.footprint.transformed(fn),

@@ -103,6 +103,24 @@ def test_crs_transform_bounds_and_merge_rules():
     assert len(merged.buildings) == 4 and merged.crs.to_epsg() == 4549
 
 
+def test_terrain_reprojects_to_geographic_and_back():
+    x = np.arange(40) * 25.0
+    z = np.tile(5.0 + x / 100.0, (30, 1))  # rises eastwards, 0.25 m per cell
+    city = CityModel(buildings=_buildings(), crs=pyproj.CRS("EPSG:4549"),
+                     terrain=Terrain(z, 500000.0, 3490000.0, 25.0))
+    ll = city.to_crs("EPSG:4326")
+    lon0, lat0, lon1, lat1 = ll.terrain.bounds
+    assert 119.9 < lon0 < lon1 < 120.1 and 31.4 < lat0 < lat1 < 31.7
+    assert ll.terrain.cell == pytest.approx(25.0 / 95000, rel=0.1)  # ~25 m in degrees
+    back = ll.to_metric()
+    assert back.crs.to_epsg() == 4549
+    bx0, by0, bx1, by1 = back.terrain.bounds
+    assert abs(bx0 - 500000) < 50 and abs(by1 - 3490750) < 50
+    pts_x = np.array([500300.0, 500600.0, 500900.0])
+    np.testing.assert_allclose(back.terrain.sample(pts_x, np.full(3, 3490400.0)),
+                               city.terrain.sample(pts_x, np.full(3, 3490400.0)), atol=0.05)
+
+
 def test_resolve_crs_names():
     from cim.crs import resolve_crs
 
