@@ -120,8 +120,9 @@ class Buildings(Table):
       several polygons when the building has several parts);
     - ``base_height`` float64 m: elevation of the ground floor (z of the footprint);
     - ``roof_height`` float64 m: elevation of the highest roof point; ``height`` = roof − base;
-    - ``storeys`` int32 (−1 unknown); ``use`` object str (residential, commercial, office,
-      industrial, education, health, public, mixed, other, …);
+    - ``storeys`` int32 (−1 unknown); ``use`` object str: residential, commercial, office,
+      industrial, education, health, public, mixed, … as the source names it; "" when the
+      source gives none, "other" when it gives a code no reader maps;
     - ``floor_area`` float64 m² gross; ``residents`` float64 persons; ``jobs`` float64;
     - ``lod`` float32: highest LoD read (1 = extrusion, 2 / 2.2 = surfaces);
     - ``surfaces`` PolygonSet (dim 3) of LoD2 surfaces with semantics; objects without surfaces
