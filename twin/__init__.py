@@ -10,6 +10,7 @@ _RUNTIME_EXPORTS = {
     "Event": "events", "When": "events", "closure": "events", "capacity_drop": "events",
     "incident": "events", "signal_plan": "events", "failure": "events", "repair": "events",
     "ScenarioError": "errors", "StoreError": "errors", "TwinError": "errors",
+    "TrafficProcess": "traffic_process",
 }
 
 

@@ -54,7 +54,8 @@ class Kernel(Protocol):
         record (or None). ``ctx.record_due`` says whether this step's outputs are recorded.
 
     Optional members: ``outputs`` {var: (dims, units)} (dims without ``time``), ``coords``
-    {dim: values} (read after ``init``), ``event_kinds`` {kind: target id kind or None} with
+    {dim: values, or name: (dims, values) for a static variable such as link lengths} and
+    ``layer_attrs`` (JSON-able; both read after ``init``), ``event_kinds`` {kind: target id kind or None} with
     ``apply_event(event, index, ctx) -> dict | None`` (``event.phase`` is "start" or "end";
     the returned dict is logged with the event), ``get_state() -> dict`` and
     ``set_state(dict)`` (arrays; without them the kernel object is pickled), and
@@ -440,6 +441,7 @@ class _Simulation:
                      "dt_s": self.dt_ticks[i] / TICKS_PER_S, "record_interval_s":
                      ri / TICKS_PER_S, "kpis": (f"{kpis.__module__}:{kpis.__qualname__}"
                                                 if callable(kpis) else "")}
+            attrs.update(json_safe(getattr(p, "layer_attrs", None) or {}))
             store.add_layer(p.name, coords=dict(getattr(p, "coords", None) or {}),
                             dims={k: tuple(v[0]) for k, v in outputs.items()},
                             units={k: v[1] for k, v in outputs.items()}, attrs=attrs,
@@ -544,10 +546,13 @@ def run(scenario: Scenario, out=None, *, resume: bool = False, overwrite: bool =
         if cp is not None and cp[0].get("final"):
             return Run(out)
     if cp is None:
+        if out.exists() and not (overwrite or resume):
+            raise StoreError(f"{out} already exists; pass overwrite=True to replace it "
+                             "or resume=True to continue it")
+        sim.init_processes()  # kernel setup errors come before the store is touched
         store = RunStore.create(out, overwrite=overwrite or resume, attrs={
             "fingerprint": fingerprint, "scenario": json_safe(scenario.describe()),
             "provenance": _provenance(sim), "status": "incomplete", "progress_s": 0.0})
-        sim.init_processes()
         sim.open_layers(store)
         store.consolidate()
     else:

@@ -175,13 +175,16 @@ class RunStore:
     def add_layer(self, name: str, *, coords: dict, dims: dict, units: dict, attrs: dict,
                   time_chunk: int) -> LayerWriter:
         """Create (or reopen, when resuming) layer ``name`` with coordinate arrays ``coords``
-        ({dim: values}), variable ``dims`` ({var: dims without time}) and ``units``."""
+        ({dim: values}; a ``(dims, values)`` tuple makes a static variable), variable ``dims`` ({var: dims without time}) and ``units``."""
         if name in self.root:
             g = self.root[name]
         else:
             g = self.root.create_group(name, attributes=attrs)
-            for dim, values in coords.items():
-                _write_array(g, dim, np.asarray(values), dimension_names=(dim,))
+            for var, values in coords.items():
+                var_dims = (var,)
+                if isinstance(values, tuple):  # a static variable: (dims, values)
+                    var_dims, values = tuple(values[0]), values[1]
+                _write_array(g, var, np.asarray(values), dimension_names=var_dims)
         n = g["time"].shape[0] if "time" in g else 0
         w = self.layers[name] = LayerWriter(g, time_chunk, dims, units, n_records=n)
         return w

@@ -1,0 +1,175 @@
+"""The traffic kernel inside the runtime: network from a hand-made city, trips from a demand
+dict, recorded layers, events (closure, capacity drop, signal plan), KPIs, resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import cim
+import twin
+from cim.roads import RoadNetworkBuilder
+from twin.errors import ScenarioError
+from twin.traffic_process import TrafficProcess, kernel_trips
+
+
+def grid_city(n=3, spacing=300.0) -> cim.CityModel:
+    """Return an n×n grid of two-way secondary streets; the centre node is signalized."""
+    b = RoadNetworkBuilder()
+    name = lambda i, j: f"n{i}{j}"  # noqa: E731
+    for i in range(n):
+        for j in range(n):
+            if i + 1 < n:
+                b.add_segment(f"v{i}{j}", name(i, j), name(i + 1, j),
+                              [(j * spacing, i * spacing), (j * spacing, (i + 1) * spacing)],
+                              cls="secondary", lanes_forward=2)
+            if j + 1 < n:
+                b.add_segment(f"h{i}{j}", name(i, j), name(i, j + 1),
+                              [(j * spacing, i * spacing), ((j + 1) * spacing, i * spacing)],
+                              cls="secondary", lanes_forward=2)
+    c = n // 2
+    b.set_signal(name(c, c), {"cycle_s": 60, "offset_s": 0, "green_s": [27, 27],
+                              "yellow_s": 3})
+    city = cim.CityModel(roads=b.build())
+    city.metadata["district"] = "grid"
+    return city
+
+
+def demand(city, n_trips=400, horizon=480.0, seed=1) -> dict:
+    rng = np.random.default_rng(seed)
+    ids = list(city.roads.node_ids)
+    edge = [ids.index(x) for x in ("n00", "n02", "n20", "n22", "n01", "n10", "n12", "n21")]
+    o = rng.choice(edge, n_trips)
+    d = rng.choice(edge, n_trips)
+    return {"depart_s": np.sort(rng.uniform(0, horizon, n_trips)), "origin_node": o,
+            "destination_node": d}
+
+
+def scenario(duration=600.0, events=(), kernels=None, **kw) -> twin.Scenario:
+    city = grid_city()
+    return twin.Scenario(city=city, duration=duration, seed=5, demand=demand(city),
+                         kernels=kernels or [TrafficProcess(vehicle_slots=64, threads=1)],
+                         events=list(events), record_interval=30.0, chunk_records=5,
+                         name="grid", **kw)
+
+
+class Crash:
+    """A kernel that fails at a given time (to interrupt a run in-process)."""
+
+    name, dt = "crash", 10.0
+
+    def __init__(self, at=None):
+        self.at = at
+
+    def init(self, ctx):
+        pass
+
+    def step(self, t, dt, ctx):
+        if self.at is not None and t >= self.at:
+            raise RuntimeError("crash")
+
+    def get_state(self):  # stateless (else the pickled crash time would come back)
+        return {}
+
+    def set_state(self, state):
+        pass
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+    return twin.run(scenario(), tmp_path_factory.mktemp("t") / "base.zarr", progress=False)
+
+
+def test_traffic_layer_records_link_series(base_run):
+    ds = base_run.open("traffic")
+    for v in ("link_flow", "link_speed", "link_density", "queue_length", "link_count"):
+        assert ds[v].dims == ("time", "link")
+    assert ds.vehicle_x.dims == ("time", "vehicle_slot")
+    assert ds.link_flow.attrs["units"] == "veh/h" and ds.link_speed.attrs["units"] == "m/s"
+    assert ds.sizes["time"] == 20 and float(ds.time[-1]) == 600.0
+    assert ds.link_length.dims == ("link",) and float(ds.link_length.sel(link="h00:f")) == 300.0
+    assert float(ds.link_flow.sum()) > 0
+    assert int(ds.arrived[-1]) > 100
+    speeds = ds.link_speed.values
+    assert np.nanmax(speeds) <= 50 / 3.6 + 1e-6 and np.nanmin(speeds) >= 0
+    # sampled vehicles lie on the grid (x or y on a street line, within lane offsets)
+    x, y = ds.vehicle_x.values, ds.vehicle_y.values
+    ok = np.isfinite(x)
+    assert ok.any()
+    on_street = np.minimum(np.abs(x[ok] - np.round(x[ok] / 300) * 300),
+                           np.abs(y[ok] - np.round(y[ok] / 300) * 300))
+    assert on_street.max() <= 2 * 3.5 + 1e-6
+    k = base_run.kpis()["traffic"]
+    assert k["vehicle_km"] > 0 and 0 < k["mean_speed_kmh"] <= 50
+    assert k["trips_arrived"] == int(ds.arrived[-1])
+
+
+def test_closure_capacity_drop_and_signal_plan(tmp_path, base_run):
+    events = [twin.closure("h11:f", at=120, duration=240),
+              twin.capacity_drop("v01:f", 0.2, at=60),
+              twin.signal_plan("n11", {"cycle_s": 100, "green_s": [70, 24], "yellow_s": 3},
+                               at=90)]
+    run = twin.run(scenario(events=events), tmp_path / "ev.zarr", progress=False)
+    ds = run.open("traffic")
+    is_open = ds.link_open.sel(link="h11:f")
+    assert int(is_open.sel(time=90)) == 1 and int(is_open.sel(time=150)) == 0
+    assert int(is_open.sel(time=390)) == 1
+    ev = run.events
+    plan = ev[ev.kind == "signal_plan"].iloc[0]
+    assert plan.details["previous_plan"]["green_s"] == [27.0, 27.0]
+    # the capacity drop lowers what leaves v01:f compared with the base run
+    base = base_run.open("traffic").link_flow.sel(link="v01:f", time=slice(120, 600)).sum()
+    assert float(ds.link_flow.sel(link="v01:f", time=slice(120, 600)).sum()) < float(base)
+
+
+def test_unknown_targets_fail_before_run(tmp_path):
+    with pytest.raises(ScenarioError, match="unknown link 'zz:f'"):
+        twin.run(scenario(events=[twin.closure("zz:f", at=10)]), tmp_path / "x.zarr",
+                 progress=False)
+    with pytest.raises(ScenarioError, match="unknown node 'n99'"):
+        twin.run(scenario(events=[twin.signal_plan("n99", {"cycle_s": 60}, at=10)]),
+                 tmp_path / "x.zarr", progress=False)
+    with pytest.raises(ScenarioError, match="headway"):
+        twin.run(scenario(kernels=[TrafficProcess(dt=2.0, substep=2.0, threads=1)]),
+                 tmp_path / "x.zarr", progress=False)
+    assert not (tmp_path / "x.zarr").exists()
+
+
+def test_traffic_resume_is_bit_identical(tmp_path, base_run):
+    events = [twin.closure("h11:f", at=100, duration=200)]
+    ref = twin.run(scenario(events=events, kernels=[TrafficProcess(vehicle_slots=64, threads=1),
+                                                    Crash()]),
+                   tmp_path / "ref.zarr", progress=False)
+    with pytest.raises(RuntimeError, match="crash"):
+        twin.run(scenario(events=events, kernels=[TrafficProcess(vehicle_slots=64, threads=1),
+                                                  Crash(at=400)]),
+                 tmp_path / "r.zarr", progress=False)
+    part = xr.open_zarr(str(tmp_path / "r.zarr"), group="traffic")
+    assert 0 < part.sizes["time"] < 20
+    run = twin.run(scenario(events=events, kernels=[TrafficProcess(vehicle_slots=64, threads=1),
+                                                    Crash()]),
+                   tmp_path / "r.zarr", resume=True, progress=False)
+    a, b = ref.open("traffic"), run.open("traffic")
+    for v in a.variables:
+        np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
+
+
+def test_kernel_trips_from_nodes_spreads_over_links():
+    city = grid_city()
+    roads = city.roads
+    n00 = list(roads.node_ids).index("n00")
+    trips, dropped = kernel_trips({"depart": np.zeros(4), "origin": np.full(4, n00),
+                                   "destination": np.full(4, n00)}, roads)
+    assert dropped == 4 and trips.depart.size == 0           # origin == destination
+    n22 = list(roads.node_ids).index("n22")
+    trips, dropped = kernel_trips({"depart_s": np.arange(4.0), "origin_node": np.full(4, n00),
+                                   "destination_node": np.full(4, n22)}, roads)
+    assert dropped == 0
+    assert set(roads.link_from[trips.origin]) == {n00}
+    assert set(roads.link_to[trips.destination]) == {n22}
+    assert len(set(trips.origin)) == 2                       # both links out of the corner
+    rec = np.zeros(2, dtype=[("depart_s", float), ("origin_link", int),
+                             ("destination_link", int)])
+    trips, _ = kernel_trips(rec, roads)
+    assert trips.depart.size == 2

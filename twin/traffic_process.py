@@ -1,0 +1,393 @@
+"""The traffic kernel as a runtime process: network from the twin, trips from the demand.
+
+``TrafficProcess`` builds :class:`twin.kernels.traffic.Network` arrays from the city's road
+network (node positions, link lengths, lanes, free speeds; signal plans from
+``city.roads.node_signal_plan``), turns the scenario's demand into kernel trips (origin node →
+one of its outgoing links, destination node → one of its incoming links, spread round-robin
+over the links in trip order), steps the kernel every ``dt`` seconds and records, per link,
+``link_flow`` (veh/h over the recording interval), ``link_speed`` (space-mean m/s, NaN when
+empty), ``link_density`` (veh/m per lane), ``link_count`` (veh), ``queue_length`` (m), plus
+the network totals, the static link table (``link_length``, ``link_lanes``,
+``link_free_speed``, ``link_name``, ``link_from``/``link_to`` node indices) and a sample of
+vehicle positions (``vehicle_x``/``vehicle_y`` in the
+metric CRS, ``vehicle_link``, ``vehicle_speed``, ``vehicle_trip``; NaN / −1 padded to
+``vehicle_slots``) for the viewer.
+
+Events: ``closure`` (link closed to entering traffic, reopened at the end), ``capacity_drop``
+(``details["factor"]`` × the link's outflow capacity), ``incident`` (``lanes_blocked`` of the
+link's lanes lost from its capacity), ``signal_plan`` (``details["plan"]``: ``cycle_s``,
+``green_s`` per phase, ``yellow_s``, ``offset_s``; the previous plan comes back at the end).
+
+Demand: an ``agents.Trips`` (``depart_s``, ``origin_node``, ``destination_node``), or a dict /
+structured array with ``depart_s`` (or ``depart``) and either ``origin_node`` /
+``destination_node`` (or ``origin`` / ``destination``) node indices or ``origin_link`` /
+``destination_link`` link indices.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .errors import ScenarioError
+from .kernels import traffic
+
+_LANE_WIDTH_M = 3.5
+
+
+class TrafficProcess:
+    """A :class:`twin.Kernel` running :mod:`twin.kernels.traffic` on the scenario's city.
+
+    dt : s between runtime steps (the coupling interval; events act at this resolution);
+    substep : the kernel's own step, s (``dt`` must be a multiple; the kernel needs
+    ``substep <= headway <= 2 substep``); params : TrafficParams; vehicle_slots : how many
+    vehicles are recorded per record (those with the lowest trip ids); demand : trips to use
+    instead of ``scenario.demand``; threads : numba threads for the kernel calls (None: numba's
+    default; 1 is much faster on small networks, where each parallel call costs more in thread
+    wake-ups than the work); name : layer name.
+    """
+
+    event_kinds = {"closure": "link", "capacity_drop": "link", "incident": "link",
+                   "signal_plan": "node"}
+
+    def __init__(self, dt: float = 1.0, *, substep: float = 1.0, params=None,
+                 vehicle_slots: int = 1000, demand=None, threads: int | None = None,
+                 name: str = "traffic"):
+        self.name = name
+        self.dt = float(dt)
+        self.substep = float(substep)
+        self.params = params or traffic.TrafficParams()
+        self.vehicle_slots = int(vehicle_slots)
+        self.demand = demand
+        self.threads = threads
+
+    # ---- setup -------------------------------------------------------------------------------
+    def init(self, ctx) -> None:
+        roads = ctx.city.roads
+        if roads.n_links == 0:
+            raise ScenarioError(f"{self.name}: the city has no road links")
+        dt = ctx.scenario.kernel_dt(self)
+        n_sub = dt / self.substep
+        if abs(n_sub - round(n_sub)) > 1e-9 or round(n_sub) < 1:
+            raise ScenarioError(f"{self.name}: dt = {dt:g} s is not a multiple of the kernel "
+                                f"step {self.substep:g} s")
+        p = self.params
+        if not (self.substep <= p.headway + 1e-12 and p.headway <= 2 * self.substep + 1e-12):
+            raise ScenarioError(f"{self.name}: kernel step {self.substep:g} s must satisfy "
+                                f"step <= headway ({p.headway:g} s) <= 2 step")
+        self.n_sub = int(round(n_sub))
+        try:
+            self.net = traffic.Network(
+                roads.node_xy, roads.link_from, roads.link_to, roads.link_length,
+                np.clip(roads.link_lanes, 1, 16), roads.link_free_speed,
+                signals=signal_plans(roads))
+            trips, self.n_dropped = kernel_trips(
+                self.demand if self.demand is not None else ctx.scenario.demand, roads)
+            self.state = traffic.init_state(self.net, trips, p, seed=ctx.seed, n_members=1)
+        except traffic.TrafficError as e:
+            raise ScenarioError(f"{self.name}: {e}") from e
+        self.n_trips = int(trips.depart.size)
+        self.flow_acc = np.zeros(roads.n_links)
+        self.acc_time = np.zeros(1)
+        self.saved_plans: dict[str, dict] = {}
+        self._geometry(roads)
+        self.coords = {"link": roads.link_ids.astype(str), "node": roads.node_ids.astype(str),
+                       "vehicle_slot": np.arange(self.vehicle_slots),
+                       "link_length": (("link",), roads.link_length),
+                       "link_lanes": (("link",), roads.link_lanes.astype(np.int16)),
+                       "link_free_speed": (("link",), roads.link_free_speed),
+                       "link_name": (("link",), roads.link_name.astype(str)),
+                       "link_from": (("link",), roads.link_from),
+                       "link_to": (("link",), roads.link_to)}
+        self.outputs = {
+            "link_flow": (("link",), "veh/h"), "link_speed": (("link",), "m/s"),
+            "link_density": (("link",), "veh/m/lane"), "link_count": (("link",), "veh"),
+            "queue_length": (("link",), "m"), "link_open": (("link",), "1"),
+            "in_network": ((), "veh"), "arrived": ((), "veh"), "waiting": ((), "veh"),
+            "vehicle_x": (("vehicle_slot",), "m"), "vehicle_y": (("vehicle_slot",), "m"),
+            "vehicle_speed": (("vehicle_slot",), "m/s"),
+            "vehicle_link": (("vehicle_slot",), "1"), "vehicle_trip": (("vehicle_slot",), "1"),
+        }
+        self.layer_attrs = {"n_trips": self.n_trips, "n_trips_dropped": self.n_dropped,
+                            "kernel_step_s": self.substep}
+        self._publish(ctx, traffic.link_stats(self.net, self.state))
+
+    def _geometry(self, roads) -> None:
+        """Cumulative polyline distances, so vehicle offsets map to x/y in one searchsorted."""
+        off = roads.geometry_offsets
+        xy = roads.geometry_xy
+        seg = np.hypot(*np.diff(xy, axis=0).T) if len(xy) > 1 else np.zeros(0)
+        first = np.zeros(len(xy), bool)
+        first[off[:-1][off[:-1] < len(xy)]] = True
+        step = np.concatenate([[0.0], seg]) * ~first
+        poly_len = np.add.reduceat(step, off[:-1]) if len(xy) else np.zeros(0)
+        # scale each polyline to its link's length, then offset links one after another
+        scale = roads.link_length / np.where(poly_len > 0, poly_len, 1.0)
+        link_of_vertex = np.repeat(np.arange(roads.n_links), np.diff(off))
+        base = np.concatenate([[0.0], np.cumsum(roads.link_length + 1.0)])[:-1]
+        within = np.cumsum(step) - np.repeat(np.cumsum(step)[off[:-1]], np.diff(off))
+        self._gcum = base[link_of_vertex] + within * scale[link_of_vertex]
+        self._gbase = base
+        self._gxy = xy
+
+    # ---- stepping ------------------------------------------------------------------------------
+    def step(self, t: float, dt: float, ctx):
+        st = self.state
+        st.time = float(t)
+        if st.time >= st.next_reroute[0]:
+            traffic.reroute(self.net, st)
+        # one kernel call for the n_sub kernel steps: the flow counts the whole call
+        if self.threads:
+            import numba
+
+            before = numba.get_num_threads()
+            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+            try:
+                traffic.advance(self.net, st, self.n_sub, self.substep)
+            finally:
+                numba.set_num_threads(before)
+        else:
+            traffic.advance(self.net, st, self.n_sub, self.substep)
+        stats = traffic.link_stats(self.net, st)
+        self.flow_acc += stats.flow[0]
+        self.acc_time += dt
+        self._publish(ctx, stats)
+        if not ctx.record_due:
+            return None
+        flow_vph = self.flow_acc * (3600.0 / self.acc_time[0])
+        self.flow_acc[:] = 0.0
+        self.acc_time[:] = 0.0
+        c = traffic.counts(st)
+        out = {"link_flow": flow_vph, "link_speed": stats.mean_speed[0],
+               "link_density": stats.density[0], "link_count": stats.count[0],
+               "queue_length": stats.queue_length[0],
+               "link_open": st.arrays["link_open"][0].astype(np.int8),
+               "in_network": c["in_network"][0], "arrived": c["arrived"][0],
+               "waiting": c["waiting"][0]}
+        out.update(self.vehicle_sample())
+        return out
+
+    def _publish(self, ctx, stats) -> None:
+        bus = ctx.bus
+        bus.publish(f"{self.name}/queue_length", stats.queue_length[0], dims=("link",),
+                    units="m")
+        bus.publish(f"{self.name}/link_speed", stats.mean_speed[0], dims=("link",),
+                    units="m/s")
+        bus.publish(f"{self.name}/link_count", stats.count[0], dims=("link",), units="veh")
+
+    def vehicle_sample(self) -> dict:
+        """Return up to ``vehicle_slots`` vehicles (lowest trip ids) as padded arrays."""
+        pos = traffic.vehicle_positions(self.net, self.state)
+        n = self.vehicle_slots
+        order = np.argsort(pos["trip_id"], kind="stable")[:n]
+        link, off = pos["link"][order], pos["offset"][order]
+        lane = pos["lane"][order]
+        x, y = self.positions(link, off, lane)
+        out = {"vehicle_x": np.full(n, np.nan), "vehicle_y": np.full(n, np.nan),
+               "vehicle_speed": np.full(n, np.nan), "vehicle_link": np.full(n, -1, np.int64),
+               "vehicle_trip": np.full(n, -1, np.int64)}
+        k = len(order)
+        out["vehicle_x"][:k], out["vehicle_y"][:k] = x, y
+        out["vehicle_speed"][:k] = pos["speed"][order]
+        out["vehicle_link"][:k] = link
+        out["vehicle_trip"][:k] = pos["trip_id"][order]
+        return out
+
+    def positions(self, link, offset, lane=None) -> tuple[np.ndarray, np.ndarray]:
+        """Return x, y (metric CRS, m) of points ``offset`` m along links ``link``, shifted
+        to the centre of ``lane`` (0 = rightmost) when given."""
+        g = self._gbase[link] + np.clip(offset, 0.0, self.net.link_length[link])
+        j = np.clip(np.searchsorted(self._gcum, g, side="right") - 1, 0, len(self._gcum) - 2)
+        d = self._gcum[j + 1] - self._gcum[j]
+        f = np.clip(np.where(d > 0, (g - self._gcum[j]) / np.where(d > 0, d, 1), 0), 0, 1)
+        a, b = self._gxy[j], self._gxy[j + 1]
+        xy = a + f[:, None] * (b - a)
+        if lane is not None:
+            v = b - a
+            nrm = np.hypot(v[:, 0], v[:, 1])
+            nrm = np.where(nrm > 0, nrm, 1.0)
+            right = np.stack([v[:, 1], -v[:, 0]], axis=1) / nrm[:, None]
+            xy = xy + right * ((np.asarray(lane) + 0.5) * _LANE_WIDTH_M)[:, None]
+        return xy[:, 0], xy[:, 1]
+
+    # ---- events ----------------------------------------------------------------------------------
+    def apply_event(self, ev, index, ctx):
+        net, st = self.net, self.state
+        start = ev.phase == "start"
+        if ev.kind == "closure":
+            (traffic.close_link if start else traffic.open_link)(net, st, index)
+        elif ev.kind == "capacity_drop":
+            factor = float(ev.details.get("factor", 0.5))
+            if not 0 <= factor <= 1:
+                raise ScenarioError(f"capacity_drop on {ev.target}: factor {factor} not in 0..1")
+            traffic.set_link_capacity(net, st, index, factor if start else None)
+        elif ev.kind == "incident":
+            lanes = int(net.link_lanes[index])
+            blocked = min(int(ev.details.get("lanes_blocked", 1)), lanes)
+            traffic.set_link_capacity(net, st, index,
+                                      (lanes - blocked) / lanes if start else None)
+        elif ev.kind == "signal_plan":
+            return self._signal_plan(ev, index, start)
+        return None
+
+    def _signal_plan(self, ev, node, start):
+        a = self.state.arrays
+        key = str(ev.target)
+        if start:
+            nph = int(a["sig_nph"][0, node])
+            old = {"cycle_s": float(a["sig_cycle"][0, node]),
+                   "offset_s": float(a["sig_offset"][0, node]),
+                   "green_s": a["sig_green"][0, node, :nph].tolist(),
+                   "yellow_s": a["sig_yellow"][0, node, :nph].tolist(),
+                   "kind": int(a["sig_kind"][0, node])}
+            self.saved_plans.setdefault(key, old)
+            plan = dict(ev.details.get("plan", {}))
+        else:
+            plan = self.saved_plans.pop(key, None)
+            if plan is None:
+                return None
+            old = None
+        nph = int(a["sig_nph"][0, node])
+        green = np.asarray(plan.get("green_s", a["sig_green"][0, node, :nph]), float)
+        yellow = np.broadcast_to(np.asarray(plan.get("yellow_s", 3.0), float),
+                                 green.shape).copy()
+        cycle = float(plan.get("cycle_s", (green + yellow).sum()))
+        try:
+            traffic.set_signal_plan(self.net, self.state, node, green=green, yellow=yellow,
+                                    offset=float(plan.get("offset_s", 0.0)),
+                                    cycle=max(cycle, float((green + yellow).sum())),
+                                    kind=int(plan.get("kind", 1)))
+        except traffic.TrafficError as e:
+            raise ScenarioError(f"signal_plan on node {ev.target}: {e}") from e
+        return {"previous_plan": old} if old is not None else None
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+    def get_state(self) -> dict:
+        st = self.state
+        static = self.net.kernel_arrays
+        return {"arrays": {k: v for k, v in st.arrays.items() if k not in static},
+                "time": float(st.time),
+                "rngs": [json.dumps(g.bit_generator.state) for g in st.rngs],
+                "flow_acc": self.flow_acc, "acc_time": self.acc_time,
+                "saved_plans": json.dumps(self.saved_plans)}
+
+    def set_state(self, s: dict) -> None:
+        st = self.state
+        arrays = dict(self.net.kernel_arrays)
+        arrays.update({k: np.array(v, copy=True) for k, v in s["arrays"].items()})
+        st.arrays = arrays
+        st.time = float(s["time"])
+        for g, js in zip(st.rngs, s["rngs"]):
+            g.bit_generator.state = json.loads(js)
+        self.flow_acc = np.array(s["flow_acc"], copy=True)
+        self.acc_time = np.array(s["acc_time"], copy=True)
+        self.saved_plans = json.loads(s["saved_plans"])
+
+    # ---- KPIs ------------------------------------------------------------------------------------
+    @staticmethod
+    def kpis(ds) -> dict:
+        """Return network KPIs from a recorded traffic layer: vehicle-km, vehicle-hours, mean
+        speed (km/h), mean and max queue (m), trips arrived."""
+        t = np.asarray(ds.time.values, float)
+        if t.size == 0:
+            return {}
+        interval_h = np.diff(np.concatenate([[0.0], t])) / 3600.0
+        length_km = np.asarray(ds.link_length.values, float) / 1000.0
+        flow = np.nan_to_num(np.asarray(ds.link_flow.values, float))
+        count = np.asarray(ds.link_count.values, float)
+        veh_km = float((flow * interval_h[:, None] * length_km).sum())
+        veh_h = float((count * interval_h[:, None]).sum())
+        q = np.asarray(ds.queue_length.values, float)
+        return {"vehicle_km": veh_km, "vehicle_hours": veh_h,
+                "mean_speed_kmh": veh_km / veh_h if veh_h > 0 else float("nan"),
+                "mean_queue_m": float(np.nanmean(q)), "max_queue_m": float(np.nanmax(q)),
+                "trips_arrived": int(ds.arrived.values[-1])}
+
+
+def signal_plans(roads) -> traffic.SignalPlan:
+    """Return the kernel's signal plans for ``roads``: two phases (north-south, east-west
+    approaches) at each signalized node, with the green/yellow/cycle/offset of its plan in
+    ``node_signal_plan`` (SUMO-like defaults 42 s green, 3 s yellow where none is given)."""
+    sig = np.asarray(roads.node_signal, bool)
+    plan = traffic.two_phase_plan(roads.node_xy, roads.link_from, roads.link_to,
+                                  np.flatnonzero(sig))
+    for i in np.flatnonzero(sig):
+        p = roads.node_signal_plan[i] or {}
+        green = [float(g) for g in (p.get("green_s") or [])][:2]
+        if green:
+            green = (green * 2)[:2]
+            plan.green[i] = green
+        if p.get("yellow_s") is not None:
+            plan.yellow[i] = float(p["yellow_s"])
+        total = float(plan.green[i].sum() + plan.yellow[i].sum())
+        plan.cycle[i] = max(float(p.get("cycle_s") or total), total)
+        plan.offset[i] = float(p.get("offset_s") or 0.0)
+    return plan
+
+
+def kernel_trips(demand, roads) -> tuple[traffic.Trips, int]:
+    """Return (kernel Trips, number of trips dropped) for ``demand`` on ``roads``.
+
+    Node trips start on an outgoing link of their origin node and end on an incoming link of
+    their destination node (round-robin over the node's links, in trip order); trips whose
+    nodes have no such link, or with origin == destination node, are dropped."""
+    if demand is None:
+        return traffic.Trips(np.zeros(0), np.zeros(0, int), np.zeros(0, int)), 0
+    col = _columns(demand)
+    depart = np.asarray(col("depart_s", "depart"), float)
+    if "origin_link" in _names(demand):
+        o = np.asarray(col("origin_link"), np.int64)
+        d = np.asarray(col("destination_link"), np.int64)
+        return traffic.Trips(depart, o, d), 0
+    on = np.asarray(col("origin_node", "origin"), np.int64)
+    dn = np.asarray(col("destination_node", "destination"), np.int64)
+    n_nodes = roads.n_nodes
+    bad = (on < 0) | (on >= n_nodes) | (dn < 0) | (dn >= n_nodes)
+    if bad.any():
+        raise ScenarioError(f"demand: trip {np.flatnonzero(bad)[0]} names a node outside "
+                            f"0..{n_nodes - 1}")
+    o = _pick_links(roads.link_from, on, n_nodes)
+    d = _pick_links(roads.link_to, dn, n_nodes)
+    keep = (o >= 0) & (d >= 0) & (on != dn)
+    trip_id = np.flatnonzero(keep)
+    return traffic.Trips(depart[keep], o[keep], d[keep], trip_id=trip_id), int((~keep).sum())
+
+
+def _pick_links(link_node, nodes, n_nodes) -> np.ndarray:
+    """Return, per entry of ``nodes``, one link whose ``link_node`` is that node (−1 if none),
+    cycling through the node's links in entry order."""
+    order = np.argsort(link_node, kind="stable")
+    start = np.searchsorted(link_node[order], np.arange(n_nodes + 1))
+    deg = np.diff(start)[nodes]
+    seen = np.zeros(len(nodes), np.int64)
+    if len(nodes):
+        srt = np.argsort(nodes, kind="stable")
+        grp = nodes[srt]
+        first = np.searchsorted(grp, grp)
+        seen[srt] = np.arange(len(nodes)) - first       # how many earlier trips share the node
+    k = np.where(deg > 0, seen % np.maximum(deg, 1), 0)
+    return np.where(deg > 0, order[np.minimum(start[nodes] + k, len(order) - 1)], -1)
+
+
+def _names(demand) -> set:
+    if isinstance(demand, dict):
+        return set(demand)
+    if isinstance(demand, np.ndarray) and demand.dtype.names:
+        return set(demand.dtype.names)
+    return {k for k in ("depart_s", "depart", "origin_node", "destination_node", "origin",
+                        "destination", "origin_link", "destination_link")
+            if hasattr(demand, k)}
+
+
+def _columns(demand):
+    names = _names(demand)
+
+    def col(*keys):
+        for k in keys:
+            if k in names:
+                return demand[k] if isinstance(demand, (dict, np.ndarray)) else getattr(
+                    demand, k)
+        raise ScenarioError(f"demand has none of the columns {keys}; it has {sorted(names)}")
+
+    return col
