@@ -23,52 +23,44 @@ towards standing obstacles (red lights, queues).
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-# approach signal states
-RED = 0
-YELLOW = 1
-GREEN = 2
-FREE = 3  # not signal controlled (priority rules apply)
-
-# turn kinds
-TURN_RIGHT = 0
-TURN_THROUGH = 1
-TURN_LEFT = 2
-TURN_UTURN = 3
-
-# vehicle status
-SCHEDULED = 0
-WAITING = 1
-ACTIVE = 2
-ARRIVED = 3
-
-# counters columns
-C_RELEASED = 0
-C_WAITING = 1
-C_ACTIVE = 2
-C_ARRIVED = 3
-
-# parameter vector layout
-P_VEH_LEN = 0
-P_JAM_SPACING = 1
-P_TAU = 2
-P_ACCEL = 3
-P_DECEL = 4
-P_YELLOW_DECEL = 5
-P_GAP_CRIT = 6
-P_DET_LEN = 7
-P_QUEUE_SPEED = 8
-P_TURN_RIGHT = 9
-P_TURN_LEFT = 10
-N_PARAMS = 11
-
-# error codes returned by advance()
-ERR_OK = 0
-ERR_OVERLAP = 1
-ERR_BACKWARDS = 2
-ERR_CONSERVATION = 3
-ERR_LANE_FULL = 4
+from ._traffic_consts import (  # noqa: F401  (re-exported for the Python side)
+    ACTIVE,
+    ARRIVED,
+    C_ACTIVE,
+    C_ARRIVED,
+    C_RELEASED,
+    C_WAITING,
+    ERR_BACKWARDS,
+    ERR_CONSERVATION,
+    ERR_LANE_FULL,
+    ERR_OK,
+    ERR_OVERLAP,
+    FREE,
+    GREEN,
+    N_PARAMS,
+    P_ACCEL,
+    P_DECEL,
+    P_DET_LEN,
+    P_GAP_CRIT,
+    P_JAM_SPACING,
+    P_QUEUE_SPEED,
+    P_TAU,
+    P_TURN_LEFT,
+    P_TURN_RIGHT,
+    P_VEH_LEN,
+    P_YELLOW_DECEL,
+    RED,
+    SCHEDULED,
+    TURN_LEFT,
+    TURN_RIGHT,
+    TURN_THROUGH,
+    TURN_UTURN,
+    WAITING,
+    YELLOW,
+)
+from ._traffic_signals import update_signals
 
 ARG_NAMES = (
     # network (static)
@@ -179,90 +171,6 @@ def _can_enter(b, lnk, tl, link_open, lane_slot0, lane_count, lane_buf, v_pos, p
 
 
 @njit(cache=True)
-def _update_signals(b, t, dt, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green, sig_yellow,
-                    sig_min_green, sig_max_green, sig_gap, act_phase, act_elapsed, act_yellow,
-                    act_gap_timer, node_phase, node_color, link_phase, node_in_ptr, node_in_link,
-                    link_len, link_lane0, lane_slot0, lane_count, lane_buf, v_pos, par):
-    n_nodes = sig_kind.shape[1]
-    for n in range(n_nodes):
-        kind = sig_kind[b, n]
-        if kind == 0:
-            node_phase[b, n] = -1
-            node_color[b, n] = FREE
-        elif kind == 1:
-            c = (t - sig_offset[b, n]) % sig_cycle[b, n]
-            acc = 0.0
-            node_phase[b, n] = -1
-            node_color[b, n] = RED
-            for p in range(sig_nph[b, n]):
-                if c < acc + sig_green[b, n, p]:
-                    node_phase[b, n] = p
-                    node_color[b, n] = GREEN
-                    break
-                acc += sig_green[b, n, p]
-                if c < acc + sig_yellow[b, n, p]:
-                    node_phase[b, n] = p
-                    node_color[b, n] = YELLOW
-                    break
-                acc += sig_yellow[b, n, p]
-        else:
-            # actuated: detector presence in the last det_len m of each approach
-            p = act_phase[b, n]
-            nph = sig_nph[b, n]
-            if act_yellow[b, n]:
-                if act_elapsed[b, n] >= sig_yellow[b, n, p]:
-                    # next phase with a call, else simply the next one
-                    nxt = (p + 1) % nph
-                    for k in range(1, nph + 1):
-                        q = (p + k) % nph
-                        if _phase_called(b, n, q, link_phase, node_in_ptr, node_in_link,
-                                         link_len, link_lane0, lane_slot0, lane_count,
-                                         lane_buf, v_pos, par):
-                            nxt = q
-                            break
-                    act_phase[b, n] = nxt
-                    act_yellow[b, n] = 0
-                    act_elapsed[b, n] = 0.0
-                    act_gap_timer[b, n] = 0.0
-                    p = nxt
-            else:
-                if _phase_called(b, n, p, link_phase, node_in_ptr, node_in_link, link_len,
-                                 link_lane0, lane_slot0, lane_count, lane_buf, v_pos, par):
-                    act_gap_timer[b, n] = 0.0
-                other_call = False
-                for k in range(1, nph):
-                    if _phase_called(b, n, (p + k) % nph, link_phase, node_in_ptr,
-                                     node_in_link, link_len, link_lane0, lane_slot0,
-                                     lane_count, lane_buf, v_pos, par):
-                        other_call = True
-                        break
-                el = act_elapsed[b, n]
-                if (other_call and el >= sig_min_green[b, n, p]
-                        and (act_gap_timer[b, n] >= sig_gap[b, n]
-                             or el >= sig_max_green[b, n, p])):
-                    act_yellow[b, n] = 1
-                    act_elapsed[b, n] = 0.0
-            node_phase[b, n] = p
-            node_color[b, n] = YELLOW if act_yellow[b, n] else GREEN
-            act_elapsed[b, n] += dt
-            act_gap_timer[b, n] += dt
-
-
-@njit(cache=True)
-def _phase_called(b, n, p, link_phase, node_in_ptr, node_in_link, link_len, link_lane0,
-                  lane_slot0, lane_count, lane_buf, v_pos, par):
-    for k in range(node_in_ptr[n], node_in_ptr[n + 1]):
-        lnk = node_in_link[k]
-        if link_phase[b, lnk] != p:
-            continue
-        zone = link_len[lnk] - par[P_DET_LEN]
-        for g in range(link_lane0[lnk], link_lane0[lnk + 1]):
-            if lane_count[b, g] > 0 and v_pos[lane_buf[b, lane_slot0[g]]] >= zone:
-                return True
-    return False
-
-
-@njit(cache=True)
 def _must_yield(b, lnk, kind, st, link_open, link_to, link_opposing, link_priority, link_phase, node_phase,
                 node_color, node_in_ptr, node_in_link, link_len, link_lane0, lane_slot0,
                 lane_count, lane_buf, v_pos, v_speed, v_next, v_tlane, turn_ptr, turn_to, turn_kind,
@@ -296,6 +204,344 @@ def _must_yield(b, lnk, kind, st, link_open, link_to, link_opposing, link_priori
 
 
 @njit(cache=True)
+def _advance_member(b, link_to, link_len, link_speed, link_lane0, link_opposing, link_priority,
+                   turn_ptr, turn_to, turn_kind, turn_mask, node_in_ptr, node_in_link,
+                   cross_order, lane_link, lane_slot0, lane_cap, dest_links,
+                   link_phase, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green, sig_yellow,
+                   sig_min_green, sig_max_green, sig_gap, act_phase, act_elapsed, act_yellow,
+                   act_gap_timer, node_phase, node_color,
+                   link_open, link_out_cap, link_credit, lane_count, lane_buf,
+                   v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
+                   v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver, v_qnext,
+                   v_pos_new, v_speed_new, v_tlane, v_nn,
+                   q_head, q_tail, m_next, m_end, route_next, latest_ver,
+                   ltt_sum, ltt_cnt, counters, veh_seconds, agg_flow, agg_count, agg_speed_sum,
+                   agg_queue,
+                   par, t0, dt, n_steps, debug):
+    """Advance member b by n_steps steps of dt s from time t0; return an error code."""
+    n_lanes = lane_count.shape[1]
+    n_links = link_len.shape[0]
+    veh_len = par[P_VEH_LEN]
+    s_j = par[P_JAM_SPACING]
+    tau = par[P_TAU]
+    acc_max = par[P_ACCEL]
+    dec = par[P_DECEL]
+    theta = (tau - dt) / dt  # fraction of the last step to look back (0 <= theta <= 1)
+    for j in range(agg_flow.shape[1]):
+        agg_flow[b, j] = 0
+    for step in range(n_steps):
+        t = t0 + step * dt
+        t_end = t + dt
+        veh_seconds[b] += counters[b, C_ACTIVE] * dt
+        update_signals(b, t, dt, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green,
+                        sig_yellow, sig_min_green, sig_max_green, sig_gap, act_phase,
+                        act_elapsed, act_yellow, act_gap_timer, node_phase, node_color,
+                        link_phase, node_in_ptr, node_in_link, link_len, link_lane0,
+                        lane_slot0, lane_count, lane_buf, v_pos, par)
+        for lnk in range(n_links):
+            cap = link_out_cap[b, lnk]
+            if cap < np.inf:
+                c = link_credit[b, lnk] + cap * dt
+                lim = max(1.0, cap * dt)
+                link_credit[b, lnk] = c if c < lim else lim
+        # ---- phase A: new speeds and positions from the old state
+        for g in range(n_lanes):
+            cnt = lane_count[b, g]
+            if cnt == 0:
+                continue
+            lnk = lane_link[g]
+            L = link_len[lnk]
+            u = link_speed[lnk]
+            s0 = lane_slot0[g]
+            for k in range(cnt):
+                v = lane_buf[b, s0 + k]
+                x = v_pos[v]
+                sp = v_speed[v]
+                has_leader = False
+                v_turn = np.inf
+                xl = 0.0
+                xlp = 0.0
+                vl = 0.0
+                if k > 0:
+                    ld = lane_buf[b, s0 + k - 1]
+                    has_leader = True
+                    xl = v_pos[ld]
+                    xlp = v_prev[ld]
+                    vl = v_speed[ld]
+                else:
+                    v_tlane[v] = -1
+                    d_link = dest_links[v_dest[v]]
+                    nx = v_next[v]
+                    if lnk != d_link and nx < 0:
+                        # no route when it entered (closure): ask again
+                        nx = route_next[v_ver[v], b, v_dest[v], lnk]
+                        v_next[v] = nx
+                    if lnk != d_link:
+                        st = _approach_state(b, lnk, link_to, link_phase, node_phase,
+                                             node_color)
+                        stop = nx < 0 or link_open[b, nx] == 0
+                        if st == RED:
+                            stop = True
+                        elif st == YELLOW and L - x > sp * sp / (2.0 * par[P_YELLOW_DECEL]):
+                            stop = True
+                        if not stop and link_out_cap[b, lnk] < np.inf:
+                            stop = link_credit[b, lnk] < 1.0
+                        tk = _find_turn(lnk, nx, turn_ptr, turn_to)
+                        kind = turn_kind[tk] if tk >= 0 else TURN_THROUGH
+                        if not stop:
+                            stop = _must_yield(b, lnk, kind, st, link_open, link_to, link_opposing,
+                                               link_priority, link_phase, node_phase,
+                                               node_color, node_in_ptr, node_in_link,
+                                               link_len, link_lane0, lane_slot0,
+                                               lane_count, lane_buf, v_pos, v_speed,
+                                               v_next, v_tlane, turn_ptr, turn_to, turn_kind, par)
+                        has_leader = True
+                        if stop:
+                            xl = L + s_j
+                            xlp = xl
+                            vl = 0.0
+                        else:
+                            if kind == TURN_RIGHT:
+                                v_turn = par[P_TURN_RIGHT]
+                            elif kind != TURN_THROUGH:
+                                v_turn = par[P_TURN_LEFT]
+                            # lane on the next link that serves the turn after it
+                            if nx == d_link:
+                                nn = -1
+                                mask = -1
+                            else:
+                                nn = route_next[v_ver[v], b, v_dest[v], nx]
+                                tk2 = _find_turn(nx, nn, turn_ptr, turn_to)
+                                mask = turn_mask[tk2] if tk2 >= 0 else -1
+                            v_nn[v] = nn
+                            tl = _choose_lane(b, nx, mask, link_lane0, lane_slot0,
+                                              lane_count, lane_buf, v_pos)
+                            v_tlane[v] = tl
+                            tc = lane_count[b, tl]
+                            if tc > 0:
+                                ld = lane_buf[b, lane_slot0[tl] + tc - 1]
+                                xl = L + v_pos[ld]
+                                xlp = L + v_prev[ld]
+                                vl = v_speed[ld]
+                            else:
+                                has_leader = False
+                vn = sp + acc_max * dt
+                if vn > u:
+                    vn = u
+                if v_turn < vn:
+                    # reach the stop line no faster than the turn allows
+                    v_lim = np.sqrt(v_turn * v_turn + 2.0 * dec * max(L - x, 0.0))
+                    if v_lim < vn:
+                        vn = v_lim
+                if has_leader:
+                    xd = xl - theta * (xl - xlp)
+                    v_nw = (xd - s_j - x) / dt
+                    if v_nw < vn:
+                        vn = v_nw
+                    gap = xl - x - s_j
+                    v_kr = vl + (gap - vl * dt) / ((sp + vl) / (2.0 * dec) + dt)
+                    if v_kr < vn:
+                        vn = v_kr
+                if vn < 0.0:
+                    vn = 0.0
+                v_speed_new[v] = vn
+                v_pos_new[v] = x + vn * dt
+        # ---- phase C: node transfers and arrivals, in priority order
+        for ci in range(n_lanes):
+            g = cross_order[ci]
+            cnt = lane_count[b, g]
+            if cnt == 0:
+                continue
+            s0 = lane_slot0[g]
+            v = lane_buf[b, s0]
+            lnk = lane_link[g]
+            L = link_len[lnk]
+            if v_pos_new[v] <= L:
+                continue
+            nx = v_next[v]
+            if lnk != dest_links[v_dest[v]]:
+                tl = v_tlane[v]
+                if tl < 0:  # was told to stop; numerical guard
+                    v_pos_new[v] = L
+                    v_speed_new[v] = (L - v_pos[v]) / dt
+                    continue
+                tc = lane_count[b, tl]
+                xn = v_pos_new[v]
+                if tc > 0:
+                    ld = lane_buf[b, lane_slot0[tl] + tc - 1]
+                    xl = L + v_pos[ld]
+                    xlp = L + v_prev[ld]
+                    bound = xl - theta * (xl - xlp) - s_j
+                    if bound < xn:
+                        xn = bound
+                if xn <= L or tc >= lane_cap[tl]:
+                    if xn > L:
+                        xn = L
+                    if xn < v_pos[v]:
+                        xn = v_pos[v]
+                    v_pos_new[v] = xn
+                    v_speed_new[v] = (xn - v_pos[v]) / dt
+                    continue
+                v_speed_new[v] = (xn - v_pos[v]) / dt
+                # move v from the front of g to the back of tl
+                for k in range(cnt - 1):
+                    lane_buf[b, s0 + k] = lane_buf[b, s0 + k + 1]
+                lane_count[b, g] = cnt - 1
+                lane_buf[b, lane_slot0[tl] + tc] = v
+                lane_count[b, tl] = tc + 1
+                agg_flow[b, lnk] += 1
+                if link_out_cap[b, lnk] < np.inf:
+                    link_credit[b, lnk] -= 1.0
+                ltt_sum[b, lnk] += t_end - v_link_enter[v]
+                ltt_cnt[b, lnk] += 1
+                v_link_enter[v] = t_end
+                v_pos[v] -= L
+                v_prev[v] -= L
+                v_pos_new[v] = xn - L
+                v_link[v] = nx
+                v_lane[v] = tl
+                v_next[v] = v_nn[v]
+            else:
+                # destination reached at the downstream end of the link
+                for k in range(cnt - 1):
+                    lane_buf[b, s0 + k] = lane_buf[b, s0 + k + 1]
+                lane_count[b, g] = cnt - 1
+                agg_flow[b, lnk] += 1
+                ltt_sum[b, lnk] += t_end - v_link_enter[v]
+                ltt_cnt[b, lnk] += 1
+                v_status[v] = ARRIVED
+                v_arrive[v] = t_end
+                v_link[v] = -1
+                v_lane[v] = -1
+                counters[b, C_ACTIVE] -= 1
+                counters[b, C_ARRIVED] += 1
+        # ---- phase E: release departures into entry queues, insert at origins
+        i = m_next[b]
+        while i < m_end[b] and v_depart[i] < t_end:
+            v_status[i] = WAITING
+            v_qnext[i] = -1
+            o = v_orig[i]
+            if q_head[b, o] < 0:
+                q_head[b, o] = i
+            else:
+                v_qnext[q_tail[b, o]] = i
+            q_tail[b, o] = i
+            counters[b, C_RELEASED] += 1
+            counters[b, C_WAITING] += 1
+            i += 1
+        m_next[b] = i
+        if counters[b, C_WAITING] > 0:
+            for o in range(n_links):
+                while q_head[b, o] >= 0 and link_open[b, o]:
+                    v = q_head[b, o]
+                    d = v_dest[v]
+                    ver = latest_ver[0]
+                    if o == dest_links[d]:
+                        nx = -1
+                        mask = -1
+                    else:
+                        nx = route_next[ver, b, d, o]
+                        tk = _find_turn(o, nx, turn_ptr, turn_to)
+                        mask = turn_mask[tk] if tk >= 0 else -1
+                    g = _choose_lane(b, o, mask, link_lane0, lane_slot0, lane_count,
+                                     lane_buf, v_pos_new)
+                    c = lane_count[b, g]
+                    u = link_speed[o]
+                    vin = u
+                    # a fresh departure enters at free speed if there is room for it
+                    # (it entered during the step: at most u (t_end - depart) in)
+                    t_in = v_depart[v] if v_depart[v] > t else t
+                    xin = u * (t_end - t_in)
+                    if xin > link_len[o]:
+                        xin = link_len[o]
+                    fly = v_depart[v] >= t
+                    if c > 0:
+                        ld = lane_buf[b, lane_slot0[g] + c - 1]
+                        if c >= lane_cap[g]:
+                            break
+                        room = v_pos_new[ld] - s_j
+                        if room - u * tau < xin:
+                            xin = room - u * tau
+                            fly = fly and xin >= 0.0
+                    if not fly:
+                        # otherwise it has been queuing upstream of the link: Newell's
+                        # rule puts it on its leader's trajectory shifted by (tau, s_j),
+                        # so it joins once that point is on the link (saturated entry
+                        # then flows at capacity, like a queue discharging)
+                        vin = 0.0
+                        xin = 0.0
+                        if c > 0:
+                            xl = v_pos[ld]
+                            xin = xl - theta * (xl - v_prev[ld]) - s_j
+                            if xin < 0.0:
+                                break
+                            vin = v_speed[ld] if v_speed[ld] < u else u
+                    lane_buf[b, lane_slot0[g] + c] = v
+                    lane_count[b, g] = c + 1
+                    q_head[b, o] = v_qnext[v]
+                    v_status[v] = ACTIVE
+                    v_ver[v] = ver
+                    v_enter[v] = t_end
+                    v_link_enter[v] = t_end
+                    v_link[v] = o
+                    v_lane[v] = g
+                    v_next[v] = nx
+                    v_pos[v] = xin - vin * dt
+                    v_prev[v] = v_pos[v] - vin * dt
+                    v_speed[v] = vin
+                    v_pos_new[v] = xin
+                    v_speed_new[v] = vin
+                    counters[b, C_WAITING] -= 1
+                    counters[b, C_ACTIVE] += 1
+        # ---- phase D: commit, aggregates, debug invariants
+        last = step == n_steps - 1
+        if last:
+            for lnk in range(n_links):
+                agg_count[b, lnk] = 0
+                agg_speed_sum[b, lnk] = 0.0
+                agg_queue[b, lnk] = 0.0
+        n_in = 0
+        for g in range(n_lanes):
+            cnt = lane_count[b, g]
+            if cnt == 0:
+                continue
+            n_in += cnt
+            s0 = lane_slot0[g]
+            lnk = lane_link[g]
+            queuing = last
+            prev_x = np.inf
+            for k in range(cnt):
+                v = lane_buf[b, s0 + k]
+                xn = v_pos_new[v]
+                if debug:
+                    if xn < v_pos[v] - 1e-9:
+                        return ERR_BACKWARDS * 2**40 + b * 2**20 + v
+                    if prev_x - xn < veh_len - 1e-6:
+                        return ERR_OVERLAP * 2**40 + b * 2**20 + v
+                prev_x = xn
+                v_prev[v] = v_pos[v]
+                v_pos[v] = xn
+                v_speed[v] = v_speed_new[v]
+                if last:
+                    agg_speed_sum[b, lnk] += v_speed_new[v]
+                    if queuing:
+                        if v_speed_new[v] < par[P_QUEUE_SPEED]:
+                            q = link_len[lnk] - (xn - veh_len)
+                            if q > agg_queue[b, lnk]:
+                                agg_queue[b, lnk] = q
+                        else:
+                            queuing = False
+            if last:
+                agg_count[b, lnk] += cnt
+        if debug:
+            if n_in != counters[b, C_ACTIVE] or (
+                    counters[b, C_RELEASED] != counters[b, C_WAITING]
+                    + counters[b, C_ACTIVE] + counters[b, C_ARRIVED]):
+                return ERR_CONSERVATION * 2**40 + b * 2**20
+    return ERR_OK
+
+
+@njit(cache=True, parallel=True)
 def advance(link_to, link_len, link_speed, link_lane0, link_opposing, link_priority,
             turn_ptr, turn_to, turn_kind, turn_mask, node_in_ptr, node_in_link,
             cross_order, lane_link, lane_slot0, lane_cap, dest_links,
@@ -310,331 +556,32 @@ def advance(link_to, link_len, link_speed, link_lane0, link_opposing, link_prior
             ltt_sum, ltt_cnt, counters, veh_seconds, agg_flow, agg_count, agg_speed_sum,
             agg_queue,
             par, t0, dt, n_steps, debug):
-    """Advance all members by n_steps steps of dt s from time t0; returns an error code.
+    """Advance all members by n_steps steps of dt s from time t0; return an error code.
 
+    Members are independent and run in parallel (numba prange over the member axis); each
+    member's arithmetic is the same as in a run of its own, so results are bit-identical.
     The error code is ERR_OK, or (code, member, object index) packed as code * 2**40 +
-    member * 2**20 + index when `debug` checks fail (or a lane overflows).
+    member * 2**20 + index when ``debug`` checks fail.
     """
     n_members = lane_count.shape[0]
-    n_lanes = lane_count.shape[1]
-    n_links = link_len.shape[0]
-    veh_len = par[P_VEH_LEN]
-    s_j = par[P_JAM_SPACING]
-    tau = par[P_TAU]
-    acc_max = par[P_ACCEL]
-    dec = par[P_DECEL]
-    theta = (tau - dt) / dt  # fraction of the last step to look back (0 <= theta <= 1)
-    for i in range(agg_flow.shape[0]):
-        for j in range(agg_flow.shape[1]):
-            agg_flow[i, j] = 0
-    for step in range(n_steps):
-        t = t0 + step * dt
-        t_end = t + dt
-        for b in range(n_members):
-            veh_seconds[b] += counters[b, C_ACTIVE] * dt
-            _update_signals(b, t, dt, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green,
-                            sig_yellow, sig_min_green, sig_max_green, sig_gap, act_phase,
-                            act_elapsed, act_yellow, act_gap_timer, node_phase, node_color,
-                            link_phase, node_in_ptr, node_in_link, link_len, link_lane0,
-                            lane_slot0, lane_count, lane_buf, v_pos, par)
-            for lnk in range(n_links):
-                cap = link_out_cap[b, lnk]
-                if cap < np.inf:
-                    c = link_credit[b, lnk] + cap * dt
-                    lim = max(1.0, cap * dt)
-                    link_credit[b, lnk] = c if c < lim else lim
-            # ---- phase A: new speeds and positions from the old state
-            for g in range(n_lanes):
-                cnt = lane_count[b, g]
-                if cnt == 0:
-                    continue
-                lnk = lane_link[g]
-                L = link_len[lnk]
-                u = link_speed[lnk]
-                s0 = lane_slot0[g]
-                for k in range(cnt):
-                    v = lane_buf[b, s0 + k]
-                    x = v_pos[v]
-                    sp = v_speed[v]
-                    has_leader = False
-                    v_turn = np.inf
-                    xl = 0.0
-                    xlp = 0.0
-                    vl = 0.0
-                    if k > 0:
-                        ld = lane_buf[b, s0 + k - 1]
-                        has_leader = True
-                        xl = v_pos[ld]
-                        xlp = v_prev[ld]
-                        vl = v_speed[ld]
-                    else:
-                        v_tlane[v] = -1
-                        d_link = dest_links[v_dest[v]]
-                        nx = v_next[v]
-                        if lnk != d_link and nx < 0:
-                            # no route when it entered (closure): ask again
-                            nx = route_next[v_ver[v], b, v_dest[v], lnk]
-                            v_next[v] = nx
-                        if lnk != d_link:
-                            st = _approach_state(b, lnk, link_to, link_phase, node_phase,
-                                                 node_color)
-                            stop = nx < 0 or link_open[b, nx] == 0
-                            if st == RED:
-                                stop = True
-                            elif st == YELLOW and L - x > sp * sp / (2.0 * par[P_YELLOW_DECEL]):
-                                stop = True
-                            if not stop and link_out_cap[b, lnk] < np.inf:
-                                stop = link_credit[b, lnk] < 1.0
-                            tk = _find_turn(lnk, nx, turn_ptr, turn_to)
-                            kind = turn_kind[tk] if tk >= 0 else TURN_THROUGH
-                            if not stop:
-                                stop = _must_yield(b, lnk, kind, st, link_open, link_to, link_opposing,
-                                                   link_priority, link_phase, node_phase,
-                                                   node_color, node_in_ptr, node_in_link,
-                                                   link_len, link_lane0, lane_slot0,
-                                                   lane_count, lane_buf, v_pos, v_speed,
-                                                   v_next, v_tlane, turn_ptr, turn_to, turn_kind, par)
-                            has_leader = True
-                            if stop:
-                                xl = L + s_j
-                                xlp = xl
-                                vl = 0.0
-                            else:
-                                if kind == TURN_RIGHT:
-                                    v_turn = par[P_TURN_RIGHT]
-                                elif kind != TURN_THROUGH:
-                                    v_turn = par[P_TURN_LEFT]
-                                # lane on the next link that serves the turn after it
-                                if nx == d_link:
-                                    nn = -1
-                                    mask = -1
-                                else:
-                                    nn = route_next[v_ver[v], b, v_dest[v], nx]
-                                    tk2 = _find_turn(nx, nn, turn_ptr, turn_to)
-                                    mask = turn_mask[tk2] if tk2 >= 0 else -1
-                                v_nn[v] = nn
-                                tl = _choose_lane(b, nx, mask, link_lane0, lane_slot0,
-                                                  lane_count, lane_buf, v_pos)
-                                v_tlane[v] = tl
-                                tc = lane_count[b, tl]
-                                if tc > 0:
-                                    ld = lane_buf[b, lane_slot0[tl] + tc - 1]
-                                    xl = L + v_pos[ld]
-                                    xlp = L + v_prev[ld]
-                                    vl = v_speed[ld]
-                                else:
-                                    has_leader = False
-                    vn = sp + acc_max * dt
-                    if vn > u:
-                        vn = u
-                    if v_turn < vn:
-                        # reach the stop line no faster than the turn allows
-                        v_lim = np.sqrt(v_turn * v_turn + 2.0 * dec * max(L - x, 0.0))
-                        if v_lim < vn:
-                            vn = v_lim
-                    if has_leader:
-                        xd = xl - theta * (xl - xlp)
-                        v_nw = (xd - s_j - x) / dt
-                        if v_nw < vn:
-                            vn = v_nw
-                        gap = xl - x - s_j
-                        v_kr = vl + (gap - vl * dt) / ((sp + vl) / (2.0 * dec) + dt)
-                        if v_kr < vn:
-                            vn = v_kr
-                    if vn < 0.0:
-                        vn = 0.0
-                    v_speed_new[v] = vn
-                    v_pos_new[v] = x + vn * dt
-            # ---- phase C: node transfers and arrivals, in priority order
-            for ci in range(n_lanes):
-                g = cross_order[ci]
-                cnt = lane_count[b, g]
-                if cnt == 0:
-                    continue
-                s0 = lane_slot0[g]
-                v = lane_buf[b, s0]
-                lnk = lane_link[g]
-                L = link_len[lnk]
-                if v_pos_new[v] <= L:
-                    continue
-                nx = v_next[v]
-                if lnk != dest_links[v_dest[v]]:
-                    tl = v_tlane[v]
-                    if tl < 0:  # was told to stop; numerical guard
-                        v_pos_new[v] = L
-                        v_speed_new[v] = (L - v_pos[v]) / dt
-                        continue
-                    tc = lane_count[b, tl]
-                    xn = v_pos_new[v]
-                    if tc > 0:
-                        ld = lane_buf[b, lane_slot0[tl] + tc - 1]
-                        xl = L + v_pos[ld]
-                        xlp = L + v_prev[ld]
-                        bound = xl - theta * (xl - xlp) - s_j
-                        if bound < xn:
-                            xn = bound
-                    if xn <= L or tc >= lane_cap[tl]:
-                        if xn > L:
-                            xn = L
-                        if xn < v_pos[v]:
-                            xn = v_pos[v]
-                        v_pos_new[v] = xn
-                        v_speed_new[v] = (xn - v_pos[v]) / dt
-                        continue
-                    v_speed_new[v] = (xn - v_pos[v]) / dt
-                    # move v from the front of g to the back of tl
-                    for k in range(cnt - 1):
-                        lane_buf[b, s0 + k] = lane_buf[b, s0 + k + 1]
-                    lane_count[b, g] = cnt - 1
-                    lane_buf[b, lane_slot0[tl] + tc] = v
-                    lane_count[b, tl] = tc + 1
-                    agg_flow[b, lnk] += 1
-                    if link_out_cap[b, lnk] < np.inf:
-                        link_credit[b, lnk] -= 1.0
-                    ltt_sum[b, lnk] += t_end - v_link_enter[v]
-                    ltt_cnt[b, lnk] += 1
-                    v_link_enter[v] = t_end
-                    v_pos[v] -= L
-                    v_prev[v] -= L
-                    v_pos_new[v] = xn - L
-                    v_link[v] = nx
-                    v_lane[v] = tl
-                    v_next[v] = v_nn[v]
-                else:
-                    # destination reached at the downstream end of the link
-                    for k in range(cnt - 1):
-                        lane_buf[b, s0 + k] = lane_buf[b, s0 + k + 1]
-                    lane_count[b, g] = cnt - 1
-                    agg_flow[b, lnk] += 1
-                    ltt_sum[b, lnk] += t_end - v_link_enter[v]
-                    ltt_cnt[b, lnk] += 1
-                    v_status[v] = ARRIVED
-                    v_arrive[v] = t_end
-                    v_link[v] = -1
-                    v_lane[v] = -1
-                    counters[b, C_ACTIVE] -= 1
-                    counters[b, C_ARRIVED] += 1
-            # ---- phase E: release departures into entry queues, insert at origins
-            i = m_next[b]
-            while i < m_end[b] and v_depart[i] < t_end:
-                v_status[i] = WAITING
-                v_qnext[i] = -1
-                o = v_orig[i]
-                if q_head[b, o] < 0:
-                    q_head[b, o] = i
-                else:
-                    v_qnext[q_tail[b, o]] = i
-                q_tail[b, o] = i
-                counters[b, C_RELEASED] += 1
-                counters[b, C_WAITING] += 1
-                i += 1
-            m_next[b] = i
-            if counters[b, C_WAITING] > 0:
-                for o in range(n_links):
-                    while q_head[b, o] >= 0 and link_open[b, o]:
-                        v = q_head[b, o]
-                        d = v_dest[v]
-                        ver = latest_ver[0]
-                        if o == dest_links[d]:
-                            nx = -1
-                            mask = -1
-                        else:
-                            nx = route_next[ver, b, d, o]
-                            tk = _find_turn(o, nx, turn_ptr, turn_to)
-                            mask = turn_mask[tk] if tk >= 0 else -1
-                        g = _choose_lane(b, o, mask, link_lane0, lane_slot0, lane_count,
-                                         lane_buf, v_pos_new)
-                        c = lane_count[b, g]
-                        u = link_speed[o]
-                        vin = u
-                        # a fresh departure enters at free speed if there is room for it
-                        # (it entered during the step: at most u (t_end - depart) in)
-                        t_in = v_depart[v] if v_depart[v] > t else t
-                        xin = u * (t_end - t_in)
-                        if xin > link_len[o]:
-                            xin = link_len[o]
-                        fly = v_depart[v] >= t
-                        if c > 0:
-                            ld = lane_buf[b, lane_slot0[g] + c - 1]
-                            if c >= lane_cap[g]:
-                                break
-                            room = v_pos_new[ld] - s_j
-                            if room - u * tau < xin:
-                                xin = room - u * tau
-                                fly = fly and xin >= 0.0
-                        if not fly:
-                            # otherwise it has been queuing upstream of the link: Newell's
-                            # rule puts it on its leader's trajectory shifted by (tau, s_j),
-                            # so it joins once that point is on the link (saturated entry
-                            # then flows at capacity, like a queue discharging)
-                            vin = 0.0
-                            xin = 0.0
-                            if c > 0:
-                                xl = v_pos[ld]
-                                xin = xl - theta * (xl - v_prev[ld]) - s_j
-                                if xin < 0.0:
-                                    break
-                                vin = v_speed[ld] if v_speed[ld] < u else u
-                        lane_buf[b, lane_slot0[g] + c] = v
-                        lane_count[b, g] = c + 1
-                        q_head[b, o] = v_qnext[v]
-                        v_status[v] = ACTIVE
-                        v_ver[v] = ver
-                        v_enter[v] = t_end
-                        v_link_enter[v] = t_end
-                        v_link[v] = o
-                        v_lane[v] = g
-                        v_next[v] = nx
-                        v_pos[v] = xin - vin * dt
-                        v_prev[v] = v_pos[v] - vin * dt
-                        v_speed[v] = vin
-                        v_pos_new[v] = xin
-                        v_speed_new[v] = vin
-                        counters[b, C_WAITING] -= 1
-                        counters[b, C_ACTIVE] += 1
-            # ---- phase D: commit, aggregates, debug invariants
-            last = step == n_steps - 1
-            if last:
-                for lnk in range(n_links):
-                    agg_count[b, lnk] = 0
-                    agg_speed_sum[b, lnk] = 0.0
-                    agg_queue[b, lnk] = 0.0
-            n_in = 0
-            for g in range(n_lanes):
-                cnt = lane_count[b, g]
-                if cnt == 0:
-                    continue
-                n_in += cnt
-                s0 = lane_slot0[g]
-                lnk = lane_link[g]
-                queuing = last
-                prev_x = np.inf
-                for k in range(cnt):
-                    v = lane_buf[b, s0 + k]
-                    xn = v_pos_new[v]
-                    if debug:
-                        if xn < v_pos[v] - 1e-9:
-                            return ERR_BACKWARDS * 2**40 + b * 2**20 + v
-                        if prev_x - xn < veh_len - 1e-6:
-                            return ERR_OVERLAP * 2**40 + b * 2**20 + v
-                    prev_x = xn
-                    v_prev[v] = v_pos[v]
-                    v_pos[v] = xn
-                    v_speed[v] = v_speed_new[v]
-                    if last:
-                        agg_speed_sum[b, lnk] += v_speed_new[v]
-                        if queuing:
-                            if v_speed_new[v] < par[P_QUEUE_SPEED]:
-                                q = link_len[lnk] - (xn - veh_len)
-                                if q > agg_queue[b, lnk]:
-                                    agg_queue[b, lnk] = q
-                            else:
-                                queuing = False
-                if last:
-                    agg_count[b, lnk] += cnt
-            if debug:
-                if n_in != counters[b, C_ACTIVE] or (
-                        counters[b, C_RELEASED] != counters[b, C_WAITING]
-                        + counters[b, C_ACTIVE] + counters[b, C_ARRIVED]):
-                    return ERR_CONSERVATION * 2**40 + b * 2**20
+    errs = np.zeros(n_members, np.int64)
+    for b in prange(n_members):
+        errs[b] = _advance_member(b, link_to, link_len, link_speed, link_lane0, link_opposing,
+                                  link_priority, turn_ptr, turn_to, turn_kind, turn_mask,
+                                  node_in_ptr, node_in_link, cross_order, lane_link,
+                                  lane_slot0, lane_cap, dest_links, link_phase, sig_kind,
+                                  sig_cycle, sig_offset, sig_nph, sig_green, sig_yellow,
+                                  sig_min_green, sig_max_green, sig_gap, act_phase,
+                                  act_elapsed, act_yellow, act_gap_timer, node_phase,
+                                  node_color, link_open, link_out_cap, link_credit,
+                                  lane_count, lane_buf, v_dest, v_orig, v_depart, v_status,
+                                  v_link, v_lane, v_next, v_pos, v_prev, v_speed, v_enter,
+                                  v_arrive, v_link_enter, v_ver, v_qnext, v_pos_new,
+                                  v_speed_new, v_tlane, v_nn, q_head, q_tail, m_next, m_end,
+                                  route_next, latest_ver, ltt_sum, ltt_cnt, counters,
+                                  veh_seconds, agg_flow, agg_count, agg_speed_sum,
+                                  agg_queue, par, t0, dt, n_steps, debug)
+    for b in range(n_members):
+        if errs[b] != 0:
+            return errs[b]
     return ERR_OK
