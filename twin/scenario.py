@@ -338,6 +338,8 @@ def _validate_when(w, label, names, ids) -> None:
         if w.op not in _OPS:
             raise ScenarioError(f"{label}: unknown comparison {w.op!r}; use one of "
                                 f"{' '.join(_OPS)}")
+    if isinstance(w.at, str) and not any(w.at in m for m in ids.values()):
+        raise ScenarioError(f"{label}: condition on unknown element {w.at!r}")
     chk = w.checker()
     if chk is None:
         raise ScenarioError(f"{label}: When needs every= (a kernel name or seconds)")

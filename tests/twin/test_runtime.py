@@ -304,6 +304,12 @@ def test_provenance_and_kpis(tmp_path):
     (dict(dt={"ghost": 1}), "unknown kernel"),
     (dict(record_interval=7.5), "not a multiple"),
     (dict(seed=-1), "seed"),
+    (dict(events=[twin.closure("ab:f", when=twin.When("toy/queue_length", ">", 1, at="q"))]),
+     "unknown element 'q'"),
+    (dict(events=[twin.closure("ab:f", when=twin.When("toy/queue_length", "=>", 1))]),
+     "unknown comparison"),
+    (dict(events=[twin.closure("ab:f", when=twin.When("x/q", ">", 1))]),
+     "unknown kernel 'x'"),
 ])
 def test_bad_scenarios_fail_before_the_run(tmp_path, change, match):
     out = tmp_path / "r.zarr"
