@@ -129,7 +129,8 @@ def free_flow_times(data: TrafficData, origin, destination) -> np.ndarray:
     dist = dijkstra(graph, indices=sources, min_only=False)
     between = dist[inv, lf[destination]]
     out = free[origin] + between + free[destination]
-    return np.where(origin == destination, free[origin], out)
+    out = np.where(origin == destination, free[origin], out)
+    return np.where(np.isfinite(out), out, np.nan)
 
 
 def compute_from(data: TrafficData, n_worst: int = N_WORST) -> KPIs:
