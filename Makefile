@@ -25,6 +25,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/twin build lihu --out out/lihu
 	$(BIN)/twin build liangxi --out out/liangxi
+	$(BIN)/twin run scenarios/lihu_morning_peak.py --quick --overwrite
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) -q tests

@@ -3,8 +3,8 @@
 Every signalized junction on a main arterial (a primary road: Tongjiang Avenue, Xingyuan North
 Road, Guangshi Road…) gets, from the start, a 110 s cycle with 60 % of its green time for the
 arterial's approaches and no idle all-red time; the other junctions keep their plans. Demand
-is generated from the district's residents and jobs (half of the generated car demand, 600
-veh/h through traffic, as in the Lihu baseline); ``twin run`` compares the result with the
+is generated from the district's residents and jobs (a quarter of the generated car demand
+and 600 veh/h through traffic, as in the Lihu baseline); ``twin run`` compares the result with the
 same morning on today's plans (``baseline``: same demand, same seed).
 
 Quick version (``--quick``): 07:45–08:15 at a quarter of the demand.
@@ -17,13 +17,13 @@ import numpy as np
 import agents
 import cim
 import twin
-from twin.scenario_file import main
+from twin.scenario_file import connected_demand, main
 from twin.traffic_process import signal_plans
 
 DISTRICT = "liangxi"
 DAY = dt.date(2024, 5, 14)  # a Tuesday
 SEED = 2024
-SCALE = 0.5
+SCALE = 0.25
 CYCLE_S = 110.0
 ARTERIAL_SHARE = 0.6  # of the green time
 YELLOW_S = 4.0
@@ -32,8 +32,9 @@ YELLOW_S = 4.0
 def scenario(quick: bool = False, retimed: bool = True) -> twin.Scenario:
     start, hours, scale = (dt.time(7, 45), 0.5, SCALE / 2) if quick else (dt.time(7), 2, SCALE)
     city = cim.load_district(DISTRICT)
-    demand = agents.generate_trips(city, start=start.strftime("%H:%M"), duration_s=hours * 3600,
-                                   seed=SEED, scale=scale, through_veh_per_h=600)
+    trips = agents.generate_trips(city, start=start.strftime("%H:%M"), duration_s=hours * 3600,
+                                  seed=SEED, scale=scale, through_veh_per_h=600)
+    demand = connected_demand(city, trips)
     retiming = arterial_plans(city.roads) if retimed else []
     return twin.Scenario(city, duration=hours * 3600, start=dt.datetime.combine(DAY, start),
                          seed=SEED, demand=demand, interventions=retiming,

@@ -1,0 +1,104 @@
+"""Benchmark: the Lihu morning peak (``scenarios/lihu_morning_peak.py``) through the runtime —
+simulated seconds per wall second and peak memory.
+
+    python benchmarks/traffic_district.py [--quick] [--json PATH]
+
+Figures: sim_s_per_wall_s (simulated time / wall time of ``twin.run``: network and route
+set-up, kernel steps, recording, checkpoints), peak_mem_mb (peak RSS of the process),
+veh_s_per_wall_s (vehicle-seconds simulated per wall second). ``--quick`` runs the scenario's
+quick version (07:45–08:15, half the full version's demand), otherwise the full 07:00–10:00 peak.
+The run happens in a fresh subprocess after a 60 s warm-up run on the same city (so that
+compiling the kernel is not counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "scenarios" / "lihu_morning_peak.py"
+
+
+def _peak_rss_mb() -> float:
+    """Return this process's peak resident memory (MB), VmHWM (fresh at exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(quick: bool) -> dict:
+    """Run the scenario in this process; return timings, sizes, KPIs and peak RSS."""
+    import numpy as np
+
+    import twin
+    from twin import kpis, scenario_file
+
+    t0 = time.perf_counter()
+    sc = scenario_file.build_scenario(SCENARIO, quick=quick)
+    setup_s = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        warm = scenario_file.build_scenario(SCENARIO, quick=True)
+        d = warm.demand
+        keep = (d["depart_s"] < 60) & (np.arange(len(d["depart_s"])) % 8 == 0)
+        warm.demand = {k: v[keep] if isinstance(v, np.ndarray) else v for k, v in d.items()}
+        warm.duration = 60
+        twin.run(warm, Path(tmp) / "warm.zarr", progress=False)
+        t0 = time.perf_counter()
+        run = twin.run(sc, Path(tmp) / "run.zarr", progress=False)
+        wall = time.perf_counter() - t0
+        k = kpis.compute(run)
+    return {"sim_s": float(sc.duration), "wall_s": wall, "setup_s": setup_s,
+            "trips": len(sc.demand["depart_s"]), "vht_h": k.scalars["vht_h"],
+            "completed": k.scalars["trips_completed"], "peak_mem_mb": _peak_rss_mb()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="the scenario's quick version")
+    ap.add_argument("--json", help="write figures to this path")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(child(a.quick)))
+        return
+    p = subprocess.run([sys.executable, __file__, "--child"] + (["--quick"] if a.quick else []),
+                       cwd=ROOT, capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        raise SystemExit(f"lihu morning peak failed:\n{p.stderr[-3000:]}")
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    figures = {
+        "sim_s_per_wall_s": round(r["sim_s"] / r["wall_s"], 2),
+        "peak_mem_mb": round(r["peak_mem_mb"], 1),
+        "veh_s_per_wall_s": round(r["vht_h"] * 3600 / r["wall_s"], 0),
+    }
+    version = "quick (07:45–08:15)" if a.quick else "full (07:00–10:00)"
+    print(f"Lihu morning peak, {version}: {r['trips']:,} trips, {r['sim_s']:.0f} s simulated, "
+          f"{r['completed']:,.0f} completed")
+    print(f"{'figure':22s} {'value':>12s}")
+    for k, v in figures.items():
+        print(f"{k:22s} {v:12,.1f}")
+    print(f"{'run wall s':22s} {r['wall_s']:12,.1f}")
+    print(f"{'scenario set-up s':22s} {r['setup_s']:12,.1f}  (district load + demand)")
+    print("peer: none measured (a SUMO run of the same network and demand is the reference "
+          "for fidelity, not run here)")
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps({"benchmark": "traffic_district", "figures": figures,
+                                            "version": "quick" if a.quick else "full",
+                                            "trips": r["trips"], "sim_s": r["sim_s"],
+                                            "wall_s": round(r["wall_s"], 3)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
