@@ -5,12 +5,13 @@ Commuter, errand and through traffic generated from the district's residents and
 between the boundary roads) drives on the whole street network, Lihu Avenue's tunnels and
 viaducts included, with the 221 signalized junctions on their planned fixed-time plans.
 
-Demand scale 0.25: a quarter of the generated car demand (~20,000 trips in three hours; the
-trips between nodes the one-way and no-U-turn network does not connect are left out). At
-full scale the first hour alone brings ~39,000 car trips onto 3,583 junctions and the
-kernel's fixed free-flow routes fill the network faster than it drains; at half scale it
-still jams for good by 08:30. At a quarter the network loads up to ~1,300 vehicles at 08:00
-at ~34 km/h, keeps flowing and drains after the peak: the state the what-ifs are compared in.
+Demand scale 0.25: a quarter of the generated car demand (~17,000 trips in three hours; trips
+between nodes the one-way, no-U-turn network does not connect are left out). At full scale
+the first hour alone brings ~39,000 car trips onto 3,583 junctions and the network jams for
+good within the hour; at half scale by 08:30. At a quarter it loads up to ~1,300 vehicles at
+08:00 at ~35 km/h; after 08:10 queues on Lihu Avenue and Liangxi Road spread and the mean
+speed falls to ~7 km/h by 10:00 (known kernel limitation: the same demand on other entry
+links drains after the peak), so compare what-ifs mainly on 07:00–08:30.
 
 Quick version (``--quick``): the busiest half hour, 07:45–08:15, at half that demand — well
 under a minute of simulation.
