@@ -265,8 +265,10 @@ class TrafficProcess:
     # ---- checkpoints -----------------------------------------------------------------------------
     def get_state(self) -> dict:
         st = self.state
-        static = self.net.kernel_arrays
-        return {"arrays": {k: v for k, v in st.arrays.items() if k not in static},
+        # the route tables are derived (from route_cost / route_open): set_state rebuilds
+        # them, which keeps a checkpoint at a few MB instead of hundreds
+        skip = set(self.net.kernel_arrays) | {"route_next"}
+        return {"arrays": {k: v for k, v in st.arrays.items() if k not in skip},
                 "time": float(st.time),
                 "rngs": [json.dumps(g.bit_generator.state) for g in st.rngs],
                 "flow_acc": self.flow_acc, "acc_time": self.acc_time,
@@ -278,6 +280,8 @@ class TrafficProcess:
         arrays.update({k: np.array(v, copy=True) for k, v in s["arrays"].items()})
         st.arrays = arrays
         st.time = float(s["time"])
+        if "route_next" not in arrays:
+            traffic.rebuild_tables(self.net, st)
         for g, js in zip(st.rngs, s["rngs"]):
             g.bit_generator.state = json.loads(js)
         self.flow_acc = np.array(s["flow_acc"], copy=True)

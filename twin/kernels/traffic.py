@@ -58,13 +58,13 @@ import numpy as np
 
 from . import _traffic_kernel as _k
 from ._traffic_network import Network, SignalPlan, two_phase_plan
-from ._traffic_routing import close_link, open_link, reroute, tables
+from ._traffic_routing import close_link, open_link, rebuild_tables, reroute, tables
 
 __all__ = [
     "TrafficError", "NetworkError", "TripError", "InvariantError",
     "Network", "SignalPlan", "two_phase_plan", "TrafficParams", "Trips", "TrafficState",
     "StepStats", "RunResult", "fundamental_diagram",
-    "init_state", "step", "advance", "run", "reroute",
+    "init_state", "step", "advance", "run", "reroute", "rebuild_tables",
     "close_link", "open_link", "set_link_capacity", "set_signal_plan",
     "link_stats", "vehicle_positions", "completed_trips", "counts",
 ]
@@ -362,9 +362,9 @@ def init_state(net: Network, trips: Trips, params: TrafficParams | None = None, 
     a["agg_queue"] = np.zeros((B, n_links))
     a["link_cost"] = np.broadcast_to(net.free_time, (B, n_links)).copy()
     a["par"] = params.vector()
-    nxt, dist = tables(net, params, dest_links, a["link_cost"], a["link_open"])
-    a["route_next"] = nxt[None].astype(np.int64)
-    a["route_dist"] = dist
+    a["route_next"] = tables(net, params, dest_links, a["link_cost"], a["link_open"])[None]
+    a["route_cost"] = a["link_cost"][None].copy()
+    a["route_open"] = a["link_open"][None].copy()
     a["latest_ver"] = np.zeros(1, np.int64)
     state = TrafficState(B, float(t0), params, _member_rngs(seed, B), a)
     state.arrays["next_reroute"] = np.array([t0 + params.reroute_period])
