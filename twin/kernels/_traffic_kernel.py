@@ -66,13 +66,14 @@ ARG_NAMES = (
     # network (static)
     "link_to", "link_len", "link_speed", "link_lane0", "link_opposing", "link_priority",
     "turn_ptr", "turn_to", "turn_kind", "turn_mask", "node_in_ptr", "node_in_link",
-    "cross_order", "lane_link", "lane_slot0", "lane_cap", "dest_links",
+    "cross_order", "cross_rank", "lane_link", "lane_slot0", "lane_cap", "dest_links",
     # signals (per member)
     "link_phase", "sig_kind", "sig_cycle", "sig_offset", "sig_nph", "sig_green", "sig_yellow",
     "sig_min_green", "sig_max_green", "sig_gap", "act_phase", "act_elapsed", "act_yellow",
     "act_gap_timer", "node_phase", "node_color",
     # links (per member)
-    "link_open", "link_out_cap", "link_credit", "lane_count", "lane_buf",
+    "link_open", "link_out_cap", "link_credit", "lane_count", "lane_buf", "lane_blk",
+    "cross_blk", "q_blk",
     # vehicles
     "v_dest", "v_orig", "v_depart", "v_status", "v_link", "v_lane", "v_next", "v_pos",
     "v_prev", "v_speed", "v_enter", "v_arrive", "v_link_enter", "v_ver", "v_qnext",
@@ -83,6 +84,22 @@ ARG_NAMES = (
     "ltt_sum", "ltt_cnt", "counters", "veh_seconds", "agg_flow", "agg_count", "agg_speed_sum",
     "agg_queue",
 )
+
+
+# lanes (in index order and in stop-line order) and links are swept in blocks of this many,
+# skipping blocks with no vehicle, so that a step costs per vehicle, not per lane
+BLOCK = 64
+
+
+@njit(cache=True, inline="always")
+def _move_count(b, g_from, g_to, lane_blk, cross_blk, cross_rank):
+    """Keep the per-block vehicle counts in step with a vehicle leaving/entering lanes."""
+    if g_from >= 0:
+        lane_blk[b, g_from // BLOCK] -= 1
+        cross_blk[b, cross_rank[g_from] // BLOCK] -= 1
+    if g_to >= 0:
+        lane_blk[b, g_to // BLOCK] += 1
+        cross_blk[b, cross_rank[g_to] // BLOCK] += 1
 
 
 @njit(cache=True, inline="always")
@@ -206,11 +223,11 @@ def _must_yield(b, lnk, kind, st, link_open, link_to, link_opposing, link_priori
 @njit(cache=True)
 def _advance_member(b, link_to, link_len, link_speed, link_lane0, link_opposing, link_priority,
                    turn_ptr, turn_to, turn_kind, turn_mask, node_in_ptr, node_in_link,
-                   cross_order, lane_link, lane_slot0, lane_cap, dest_links,
+                   cross_order, cross_rank, lane_link, lane_slot0, lane_cap, dest_links,
                    link_phase, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green, sig_yellow,
                    sig_min_green, sig_max_green, sig_gap, act_phase, act_elapsed, act_yellow,
                    act_gap_timer, node_phase, node_color,
-                   link_open, link_out_cap, link_credit, lane_count, lane_buf,
+                   link_open, link_out_cap, link_credit, lane_count, lane_buf, lane_blk, cross_blk, q_blk,
                    v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
                    v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver, v_qnext,
                    v_pos_new, v_speed_new, v_tlane, v_nn,
@@ -229,192 +246,222 @@ def _advance_member(b, link_to, link_len, link_speed, link_lane0, link_opposing,
     theta = (tau - dt) / dt  # fraction of the last step to look back (0 <= theta <= 1)
     for j in range(agg_flow.shape[1]):
         agg_flow[b, j] = 0
+    # per call, not per step: the signalized nodes and the links with an outflow limit
+    # (plans and limits change only between calls); the steps then cost per vehicle,
+    # signal and occupied block of lanes, not per link of the network
+    n_nodes = sig_kind.shape[1]
+    sig_nodes = np.empty(n_nodes, np.int64)
+    n_sig = 0
+    for n in range(n_nodes):
+        if sig_kind[b, n] == 0:
+            node_phase[b, n] = -1
+            node_color[b, n] = FREE
+        else:
+            sig_nodes[n_sig] = n
+            n_sig += 1
+    capped = np.empty(n_links, np.int64)
+    n_capped = 0
+    for lnk in range(n_links):
+        if link_out_cap[b, lnk] < np.inf:
+            capped[n_capped] = lnk
+            n_capped += 1
+    n_blk = lane_blk.shape[1]
+    n_qblk = q_blk.shape[1]
     for step in range(n_steps):
         t = t0 + step * dt
         t_end = t + dt
         veh_seconds[b] += counters[b, C_ACTIVE] * dt
-        update_signals(b, t, dt, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green,
-                        sig_yellow, sig_min_green, sig_max_green, sig_gap, act_phase,
-                        act_elapsed, act_yellow, act_gap_timer, node_phase, node_color,
-                        link_phase, node_in_ptr, node_in_link, link_len, link_lane0,
-                        lane_slot0, lane_count, lane_buf, v_pos, par)
-        for lnk in range(n_links):
+        update_signals(b, t, dt, sig_nodes[:n_sig], sig_kind, sig_cycle, sig_offset, sig_nph,
+                       sig_green, sig_yellow, sig_min_green, sig_max_green, sig_gap,
+                       act_phase, act_elapsed, act_yellow, act_gap_timer, node_phase,
+                       node_color, link_phase, node_in_ptr, node_in_link, link_len,
+                       link_lane0, lane_slot0, lane_count, lane_buf, v_pos, par)
+        for i in range(n_capped):
+            lnk = capped[i]
             cap = link_out_cap[b, lnk]
-            if cap < np.inf:
-                c = link_credit[b, lnk] + cap * dt
-                lim = max(1.0, cap * dt)
-                link_credit[b, lnk] = c if c < lim else lim
+            c = link_credit[b, lnk] + cap * dt
+            lim = max(1.0, cap * dt)
+            link_credit[b, lnk] = c if c < lim else lim
         # ---- phase A: new speeds and positions from the old state
-        for g in range(n_lanes):
-            cnt = lane_count[b, g]
-            if cnt == 0:
+        for bi in range(n_blk):
+            if lane_blk[b, bi] == 0:
                 continue
-            lnk = lane_link[g]
-            L = link_len[lnk]
-            u = link_speed[lnk]
-            s0 = lane_slot0[g]
-            for k in range(cnt):
-                v = lane_buf[b, s0 + k]
-                x = v_pos[v]
-                sp = v_speed[v]
-                has_leader = False
-                v_turn = np.inf
-                xl = 0.0
-                xlp = 0.0
-                vl = 0.0
-                if k > 0:
-                    ld = lane_buf[b, s0 + k - 1]
-                    has_leader = True
-                    xl = v_pos[ld]
-                    xlp = v_prev[ld]
-                    vl = v_speed[ld]
-                else:
-                    v_tlane[v] = -1
-                    d_link = dest_links[v_dest[v]]
-                    nx = v_next[v]
-                    if lnk != d_link and nx < 0:
-                        # no route when it entered (closure): ask again
-                        nx = route_next[v_ver[v], b, v_dest[v], lnk]
-                        v_next[v] = nx
-                    if lnk != d_link:
-                        st = _approach_state(b, lnk, link_to, link_phase, node_phase,
-                                             node_color)
-                        stop = nx < 0 or link_open[b, nx] == 0
-                        if st == RED:
-                            stop = True
-                        elif st == YELLOW and L - x > sp * sp / (2.0 * par[P_YELLOW_DECEL]):
-                            stop = True
-                        if not stop and link_out_cap[b, lnk] < np.inf:
-                            stop = link_credit[b, lnk] < 1.0
-                        tk = _find_turn(lnk, nx, turn_ptr, turn_to)
-                        kind = turn_kind[tk] if tk >= 0 else TURN_THROUGH
-                        if not stop:
-                            stop = _must_yield(b, lnk, kind, st, link_open, link_to, link_opposing,
-                                               link_priority, link_phase, node_phase,
-                                               node_color, node_in_ptr, node_in_link,
-                                               link_len, link_lane0, lane_slot0,
-                                               lane_count, lane_buf, v_pos, v_speed,
-                                               v_next, v_tlane, turn_ptr, turn_to, turn_kind, par)
-                        has_leader = True
-                        if stop:
-                            xl = L + s_j
-                            xlp = xl
-                            vl = 0.0
+            for g in range(bi * BLOCK, min(n_lanes, (bi + 1) * BLOCK)):
+                    cnt = lane_count[b, g]
+                    if cnt == 0:
+                        continue
+                    lnk = lane_link[g]
+                    L = link_len[lnk]
+                    u = link_speed[lnk]
+                    s0 = lane_slot0[g]
+                    for k in range(cnt):
+                        v = lane_buf[b, s0 + k]
+                        x = v_pos[v]
+                        sp = v_speed[v]
+                        has_leader = False
+                        v_turn = np.inf
+                        xl = 0.0
+                        xlp = 0.0
+                        vl = 0.0
+                        if k > 0:
+                            ld = lane_buf[b, s0 + k - 1]
+                            has_leader = True
+                            xl = v_pos[ld]
+                            xlp = v_prev[ld]
+                            vl = v_speed[ld]
                         else:
-                            if kind == TURN_RIGHT:
-                                v_turn = par[P_TURN_RIGHT]
-                            elif kind != TURN_THROUGH:
-                                v_turn = par[P_TURN_LEFT]
-                            # lane on the next link that serves the turn after it
-                            if nx == d_link:
-                                nn = -1
-                                mask = -1
-                            else:
-                                nn = route_next[v_ver[v], b, v_dest[v], nx]
-                                tk2 = _find_turn(nx, nn, turn_ptr, turn_to)
-                                mask = turn_mask[tk2] if tk2 >= 0 else -1
-                            v_nn[v] = nn
-                            tl = _choose_lane(b, nx, mask, link_lane0, lane_slot0,
-                                              lane_count, lane_buf, v_pos)
-                            v_tlane[v] = tl
-                            tc = lane_count[b, tl]
-                            if tc > 0:
-                                ld = lane_buf[b, lane_slot0[tl] + tc - 1]
-                                xl = L + v_pos[ld]
-                                xlp = L + v_prev[ld]
-                                vl = v_speed[ld]
-                            else:
-                                has_leader = False
-                vn = sp + acc_max * dt
-                if vn > u:
-                    vn = u
-                if v_turn < vn:
-                    # reach the stop line no faster than the turn allows
-                    v_lim = np.sqrt(v_turn * v_turn + 2.0 * dec * max(L - x, 0.0))
-                    if v_lim < vn:
-                        vn = v_lim
-                if has_leader:
-                    xd = xl - theta * (xl - xlp)
-                    v_nw = (xd - s_j - x) / dt
-                    if v_nw < vn:
-                        vn = v_nw
-                    gap = xl - x - s_j
-                    v_kr = vl + (gap - vl * dt) / ((sp + vl) / (2.0 * dec) + dt)
-                    if v_kr < vn:
-                        vn = v_kr
-                if vn < 0.0:
-                    vn = 0.0
-                v_speed_new[v] = vn
-                v_pos_new[v] = x + vn * dt
+                            v_tlane[v] = -1
+                            d_link = dest_links[v_dest[v]]
+                            nx = v_next[v]
+                            if lnk != d_link and nx < 0:
+                                # no route when it entered (closure): ask again
+                                nx = route_next[v_ver[v], b, v_dest[v], lnk]
+                                v_next[v] = nx
+                            if lnk != d_link:
+                                st = _approach_state(b, lnk, link_to, link_phase, node_phase,
+                                                     node_color)
+                                stop = nx < 0 or link_open[b, nx] == 0
+                                if st == RED:
+                                    stop = True
+                                elif st == YELLOW and L - x > sp * sp / (2.0 * par[P_YELLOW_DECEL]):
+                                    stop = True
+                                if not stop and link_out_cap[b, lnk] < np.inf:
+                                    stop = link_credit[b, lnk] < 1.0
+                                tk = _find_turn(lnk, nx, turn_ptr, turn_to)
+                                kind = turn_kind[tk] if tk >= 0 else TURN_THROUGH
+                                if not stop:
+                                    stop = _must_yield(b, lnk, kind, st, link_open, link_to, link_opposing,
+                                                       link_priority, link_phase, node_phase,
+                                                       node_color, node_in_ptr, node_in_link,
+                                                       link_len, link_lane0, lane_slot0,
+                                                       lane_count, lane_buf, v_pos, v_speed,
+                                                       v_next, v_tlane, turn_ptr, turn_to, turn_kind, par)
+                                has_leader = True
+                                if stop:
+                                    xl = L + s_j
+                                    xlp = xl
+                                    vl = 0.0
+                                else:
+                                    if kind == TURN_RIGHT:
+                                        v_turn = par[P_TURN_RIGHT]
+                                    elif kind != TURN_THROUGH:
+                                        v_turn = par[P_TURN_LEFT]
+                                    # lane on the next link that serves the turn after it
+                                    if nx == d_link:
+                                        nn = -1
+                                        mask = -1
+                                    else:
+                                        nn = route_next[v_ver[v], b, v_dest[v], nx]
+                                        tk2 = _find_turn(nx, nn, turn_ptr, turn_to)
+                                        mask = turn_mask[tk2] if tk2 >= 0 else -1
+                                    v_nn[v] = nn
+                                    tl = _choose_lane(b, nx, mask, link_lane0, lane_slot0,
+                                                      lane_count, lane_buf, v_pos)
+                                    v_tlane[v] = tl
+                                    tc = lane_count[b, tl]
+                                    if tc > 0:
+                                        ld = lane_buf[b, lane_slot0[tl] + tc - 1]
+                                        xl = L + v_pos[ld]
+                                        xlp = L + v_prev[ld]
+                                        vl = v_speed[ld]
+                                    else:
+                                        has_leader = False
+                        vn = sp + acc_max * dt
+                        if vn > u:
+                            vn = u
+                        if v_turn < vn:
+                            # reach the stop line no faster than the turn allows
+                            v_lim = np.sqrt(v_turn * v_turn + 2.0 * dec * max(L - x, 0.0))
+                            if v_lim < vn:
+                                vn = v_lim
+                        if has_leader:
+                            xd = xl - theta * (xl - xlp)
+                            v_nw = (xd - s_j - x) / dt
+                            if v_nw < vn:
+                                vn = v_nw
+                            gap = xl - x - s_j
+                            v_kr = vl + (gap - vl * dt) / ((sp + vl) / (2.0 * dec) + dt)
+                            if v_kr < vn:
+                                vn = v_kr
+                        if vn < 0.0:
+                            vn = 0.0
+                        v_speed_new[v] = vn
+                        v_pos_new[v] = x + vn * dt
         # ---- phase C: node transfers and arrivals, in priority order
-        for ci in range(n_lanes):
-            g = cross_order[ci]
-            cnt = lane_count[b, g]
-            if cnt == 0:
+        for bi in range(n_blk):
+            # checked when reached: a lane an earlier transfer filled is served
+            if cross_blk[b, bi] == 0:
                 continue
-            s0 = lane_slot0[g]
-            v = lane_buf[b, s0]
-            lnk = lane_link[g]
-            L = link_len[lnk]
-            if v_pos_new[v] <= L:
-                continue
-            nx = v_next[v]
-            if lnk != dest_links[v_dest[v]]:
-                tl = v_tlane[v]
-                if tl < 0:  # was told to stop; numerical guard
-                    v_pos_new[v] = L
-                    v_speed_new[v] = (L - v_pos[v]) / dt
+            for ci in range(bi * BLOCK, min(n_lanes, (bi + 1) * BLOCK)):
+                g = cross_order[ci]
+                cnt = lane_count[b, g]
+                if cnt == 0:
                     continue
-                tc = lane_count[b, tl]
-                xn = v_pos_new[v]
-                if tc > 0:
-                    ld = lane_buf[b, lane_slot0[tl] + tc - 1]
-                    xl = L + v_pos[ld]
-                    xlp = L + v_prev[ld]
-                    bound = xl - theta * (xl - xlp) - s_j
-                    if bound < xn:
-                        xn = bound
-                if xn <= L or tc >= lane_cap[tl]:
-                    if xn > L:
-                        xn = L
-                    if xn < v_pos[v]:
-                        xn = v_pos[v]
-                    v_pos_new[v] = xn
+                s0 = lane_slot0[g]
+                v = lane_buf[b, s0]
+                lnk = lane_link[g]
+                L = link_len[lnk]
+                if v_pos_new[v] <= L:
+                    continue
+                nx = v_next[v]
+                if lnk != dest_links[v_dest[v]]:
+                    tl = v_tlane[v]
+                    if tl < 0:  # was told to stop; numerical guard
+                        v_pos_new[v] = L
+                        v_speed_new[v] = (L - v_pos[v]) / dt
+                        continue
+                    tc = lane_count[b, tl]
+                    xn = v_pos_new[v]
+                    if tc > 0:
+                        ld = lane_buf[b, lane_slot0[tl] + tc - 1]
+                        xl = L + v_pos[ld]
+                        xlp = L + v_prev[ld]
+                        bound = xl - theta * (xl - xlp) - s_j
+                        if bound < xn:
+                            xn = bound
+                    if xn <= L or tc >= lane_cap[tl]:
+                        if xn > L:
+                            xn = L
+                        if xn < v_pos[v]:
+                            xn = v_pos[v]
+                        v_pos_new[v] = xn
+                        v_speed_new[v] = (xn - v_pos[v]) / dt
+                        continue
                     v_speed_new[v] = (xn - v_pos[v]) / dt
-                    continue
-                v_speed_new[v] = (xn - v_pos[v]) / dt
-                # move v from the front of g to the back of tl
-                for k in range(cnt - 1):
-                    lane_buf[b, s0 + k] = lane_buf[b, s0 + k + 1]
-                lane_count[b, g] = cnt - 1
-                lane_buf[b, lane_slot0[tl] + tc] = v
-                lane_count[b, tl] = tc + 1
-                agg_flow[b, lnk] += 1
-                if link_out_cap[b, lnk] < np.inf:
-                    link_credit[b, lnk] -= 1.0
-                ltt_sum[b, lnk] += t_end - v_link_enter[v]
-                ltt_cnt[b, lnk] += 1
-                v_link_enter[v] = t_end
-                v_pos[v] -= L
-                v_prev[v] -= L
-                v_pos_new[v] = xn - L
-                v_link[v] = nx
-                v_lane[v] = tl
-                v_next[v] = v_nn[v]
-            else:
-                # destination reached at the downstream end of the link
-                for k in range(cnt - 1):
-                    lane_buf[b, s0 + k] = lane_buf[b, s0 + k + 1]
-                lane_count[b, g] = cnt - 1
-                agg_flow[b, lnk] += 1
-                ltt_sum[b, lnk] += t_end - v_link_enter[v]
-                ltt_cnt[b, lnk] += 1
-                v_status[v] = ARRIVED
-                v_arrive[v] = t_end
-                v_link[v] = -1
-                v_lane[v] = -1
-                counters[b, C_ACTIVE] -= 1
-                counters[b, C_ARRIVED] += 1
+                    # move v from the front of g to the back of tl
+                    for k in range(cnt - 1):
+                        lane_buf[b, s0 + k] = lane_buf[b, s0 + k + 1]
+                    lane_count[b, g] = cnt - 1
+                    lane_buf[b, lane_slot0[tl] + tc] = v
+                    lane_count[b, tl] = tc + 1
+                    _move_count(b, g, tl, lane_blk, cross_blk, cross_rank)
+                    agg_flow[b, lnk] += 1
+                    if link_out_cap[b, lnk] < np.inf:
+                        link_credit[b, lnk] -= 1.0
+                    ltt_sum[b, lnk] += t_end - v_link_enter[v]
+                    ltt_cnt[b, lnk] += 1
+                    v_link_enter[v] = t_end
+                    v_pos[v] -= L
+                    v_prev[v] -= L
+                    v_pos_new[v] = xn - L
+                    v_link[v] = nx
+                    v_lane[v] = tl
+                    v_next[v] = v_nn[v]
+                else:
+                    # destination reached at the downstream end of the link
+                    for k in range(cnt - 1):
+                        lane_buf[b, s0 + k] = lane_buf[b, s0 + k + 1]
+                    lane_count[b, g] = cnt - 1
+                    _move_count(b, g, -1, lane_blk, cross_blk, cross_rank)
+                    agg_flow[b, lnk] += 1
+                    ltt_sum[b, lnk] += t_end - v_link_enter[v]
+                    ltt_cnt[b, lnk] += 1
+                    v_status[v] = ARRIVED
+                    v_arrive[v] = t_end
+                    v_link[v] = -1
+                    v_lane[v] = -1
+                    counters[b, C_ACTIVE] -= 1
+                    counters[b, C_ARRIVED] += 1
         # ---- phase E: release departures into entry queues, insert at origins
         i = m_next[b]
         while i < m_end[b] and v_depart[i] < t_end:
@@ -426,12 +473,15 @@ def _advance_member(b, link_to, link_len, link_speed, link_lane0, link_opposing,
             else:
                 v_qnext[q_tail[b, o]] = i
             q_tail[b, o] = i
+            q_blk[b, o // BLOCK] += 1
             counters[b, C_RELEASED] += 1
             counters[b, C_WAITING] += 1
             i += 1
         m_next[b] = i
-        if counters[b, C_WAITING] > 0:
-            for o in range(n_links):
+        for qi in range(n_qblk if counters[b, C_WAITING] > 0 else 0):
+            if q_blk[b, qi] == 0:
+                continue
+            for o in range(qi * BLOCK, min(n_links, (qi + 1) * BLOCK)):
                 while q_head[b, o] >= 0 and link_open[b, o]:
                     v = q_head[b, o]
                     d = v_dest[v]
@@ -478,7 +528,9 @@ def _advance_member(b, link_to, link_len, link_speed, link_lane0, link_opposing,
                             vin = v_speed[ld] if v_speed[ld] < u else u
                     lane_buf[b, lane_slot0[g] + c] = v
                     lane_count[b, g] = c + 1
+                    _move_count(b, -1, g, lane_blk, cross_blk, cross_rank)
                     q_head[b, o] = v_qnext[v]
+                    q_blk[b, o // BLOCK] -= 1
                     v_status[v] = ACTIVE
                     v_ver[v] = ver
                     v_enter[v] = t_end
@@ -501,38 +553,41 @@ def _advance_member(b, link_to, link_len, link_speed, link_lane0, link_opposing,
                 agg_speed_sum[b, lnk] = 0.0
                 agg_queue[b, lnk] = 0.0
         n_in = 0
-        for g in range(n_lanes):
-            cnt = lane_count[b, g]
-            if cnt == 0:
+        for bi in range(n_blk):
+            if lane_blk[b, bi] == 0:
                 continue
-            n_in += cnt
-            s0 = lane_slot0[g]
-            lnk = lane_link[g]
-            queuing = last
-            prev_x = np.inf
-            for k in range(cnt):
-                v = lane_buf[b, s0 + k]
-                xn = v_pos_new[v]
-                if debug:
-                    if xn < v_pos[v] - 1e-9:
-                        return ERR_BACKWARDS * 2**40 + b * 2**20 + v
-                    if prev_x - xn < veh_len - 1e-6:
-                        return ERR_OVERLAP * 2**40 + b * 2**20 + v
-                prev_x = xn
-                v_prev[v] = v_pos[v]
-                v_pos[v] = xn
-                v_speed[v] = v_speed_new[v]
+            for g in range(bi * BLOCK, min(n_lanes, (bi + 1) * BLOCK)):
+                cnt = lane_count[b, g]
+                if cnt == 0:
+                    continue
+                n_in += cnt
+                s0 = lane_slot0[g]
+                lnk = lane_link[g]
+                queuing = last
+                prev_x = np.inf
+                for k in range(cnt):
+                    v = lane_buf[b, s0 + k]
+                    xn = v_pos_new[v]
+                    if debug:
+                        if xn < v_pos[v] - 1e-9:
+                            return ERR_BACKWARDS * 2**40 + b * 2**20 + v
+                        if prev_x - xn < veh_len - 1e-6:
+                            return ERR_OVERLAP * 2**40 + b * 2**20 + v
+                    prev_x = xn
+                    v_prev[v] = v_pos[v]
+                    v_pos[v] = xn
+                    v_speed[v] = v_speed_new[v]
+                    if last:
+                        agg_speed_sum[b, lnk] += v_speed_new[v]
+                        if queuing:
+                            if v_speed_new[v] < par[P_QUEUE_SPEED]:
+                                q = link_len[lnk] - (xn - veh_len)
+                                if q > agg_queue[b, lnk]:
+                                    agg_queue[b, lnk] = q
+                            else:
+                                queuing = False
                 if last:
-                    agg_speed_sum[b, lnk] += v_speed_new[v]
-                    if queuing:
-                        if v_speed_new[v] < par[P_QUEUE_SPEED]:
-                            q = link_len[lnk] - (xn - veh_len)
-                            if q > agg_queue[b, lnk]:
-                                agg_queue[b, lnk] = q
-                        else:
-                            queuing = False
-            if last:
-                agg_count[b, lnk] += cnt
+                    agg_count[b, lnk] += cnt
         if debug:
             if n_in != counters[b, C_ACTIVE] or (
                     counters[b, C_RELEASED] != counters[b, C_WAITING]
@@ -544,11 +599,11 @@ def _advance_member(b, link_to, link_len, link_speed, link_lane0, link_opposing,
 @njit(cache=True, parallel=True)
 def advance(link_to, link_len, link_speed, link_lane0, link_opposing, link_priority,
             turn_ptr, turn_to, turn_kind, turn_mask, node_in_ptr, node_in_link,
-            cross_order, lane_link, lane_slot0, lane_cap, dest_links,
+            cross_order, cross_rank, lane_link, lane_slot0, lane_cap, dest_links,
             link_phase, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green, sig_yellow,
             sig_min_green, sig_max_green, sig_gap, act_phase, act_elapsed, act_yellow,
             act_gap_timer, node_phase, node_color,
-            link_open, link_out_cap, link_credit, lane_count, lane_buf,
+            link_open, link_out_cap, link_credit, lane_count, lane_buf, lane_blk, cross_blk, q_blk,
             v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
             v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver, v_qnext,
             v_pos_new, v_speed_new, v_tlane, v_nn,
@@ -568,13 +623,13 @@ def advance(link_to, link_len, link_speed, link_lane0, link_opposing, link_prior
     for b in prange(n_members):
         errs[b] = _advance_member(b, link_to, link_len, link_speed, link_lane0, link_opposing,
                                   link_priority, turn_ptr, turn_to, turn_kind, turn_mask,
-                                  node_in_ptr, node_in_link, cross_order, lane_link,
-                                  lane_slot0, lane_cap, dest_links, link_phase, sig_kind,
+                                  node_in_ptr, node_in_link, cross_order, cross_rank,
+                                  lane_link, lane_slot0, lane_cap, dest_links, link_phase, sig_kind,
                                   sig_cycle, sig_offset, sig_nph, sig_green, sig_yellow,
                                   sig_min_green, sig_max_green, sig_gap, act_phase,
                                   act_elapsed, act_yellow, act_gap_timer, node_phase,
                                   node_color, link_open, link_out_cap, link_credit,
-                                  lane_count, lane_buf, v_dest, v_orig, v_depart, v_status,
+                                  lane_count, lane_buf, lane_blk, cross_blk, q_blk, v_dest, v_orig, v_depart, v_status,
                                   v_link, v_lane, v_next, v_pos, v_prev, v_speed, v_enter,
                                   v_arrive, v_link_enter, v_ver, v_qnext, v_pos_new,
                                   v_speed_new, v_tlane, v_nn, q_head, q_tail, m_next, m_end,

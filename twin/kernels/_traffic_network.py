@@ -320,6 +320,7 @@ class Network:
         # stop lines are served in priority order (higher priority first, then link order)
         lane_pr = self.link_priority[self.lane_link]
         self.cross_order = np.lexsort((np.arange(self.n_lanes), -lane_pr)).astype(np.int64)
+        self.cross_rank = np.argsort(self.cross_order).astype(np.int64)  # lane -> position
         self.kernel_arrays = {
             "link_to": self.link_to, "link_len": self.link_length,
             "link_speed": self.link_free_speed, "link_lane0": self.link_lane0,
@@ -327,4 +328,5 @@ class Network:
             "turn_ptr": self.turn_ptr, "turn_to": self.turn_to_arr, "turn_kind": self.turn_kind,
             "turn_mask": self.turn_mask, "node_in_ptr": self.node_in_ptr,
             "node_in_link": self.node_in_link, "cross_order": self.cross_order,
+            "cross_rank": self.cross_rank,
             "lane_link": self.lane_link}

@@ -1,7 +1,8 @@
 """Signal controllers of the traffic kernel (compiled): fixed-time and actuated plans.
 
-Called once per step and member by ``_traffic_kernel.advance``; writes the phase and colour
-of every node (``node_phase``, ``node_color``), from which each approach's state follows.
+Called once per step and member by ``_traffic_kernel.advance`` for the signalized nodes
+``sig_nodes`` (``advance`` marks the others ``FREE`` once per call); writes the phase and
+colour of each (``node_phase``, ``node_color``), from which each approach's state follows.
 Fixed-time: phase and colour from ``(t - offset) mod cycle``, so plan changes apply at once.
 Actuated: a green lasts at least ``min_green``; it ends (yellow, then the next phase with a
 call) when another phase has a call and either no vehicle has been on the phase's detectors
@@ -11,21 +12,18 @@ is reached (max-out); without a conflicting call it rests in green.
 
 from numba import njit
 
-from ._traffic_consts import FREE, GREEN, P_DET_LEN, RED, YELLOW
+from ._traffic_consts import GREEN, P_DET_LEN, RED, YELLOW
 
 
 @njit(cache=True)
-def update_signals(b, t, dt, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green, sig_yellow,
+def update_signals(b, t, dt, sig_nodes, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green, sig_yellow,
                     sig_min_green, sig_max_green, sig_gap, act_phase, act_elapsed, act_yellow,
                     act_gap_timer, node_phase, node_color, link_phase, node_in_ptr, node_in_link,
                     link_len, link_lane0, lane_slot0, lane_count, lane_buf, v_pos, par):
-    n_nodes = sig_kind.shape[1]
-    for n in range(n_nodes):
+    for i in range(sig_nodes.shape[0]):
+        n = sig_nodes[i]
         kind = sig_kind[b, n]
-        if kind == 0:
-            node_phase[b, n] = -1
-            node_color[b, n] = FREE
-        elif kind == 1:
+        if kind == 1:
             c = (t - sig_offset[b, n]) % sig_cycle[b, n]
             acc = 0.0
             node_phase[b, n] = -1

@@ -334,6 +334,11 @@ def init_state(net: Network, trips: Trips, params: TrafficParams | None = None, 
     a["link_credit"] = np.zeros((B, n_links))
     a["lane_count"] = np.zeros((B, net.n_lanes), np.int64)
     a["lane_buf"] = np.full((B, int(a["lane_slot0"][-1])), -1, np.int64)
+    # vehicles per block of lanes (index and stop-line order) and queued per block of links
+    n_blk = -(-net.n_lanes // _k.BLOCK)
+    a["lane_blk"] = np.zeros((B, n_blk), np.int64)
+    a["cross_blk"] = np.zeros((B, n_blk), np.int64)
+    a["q_blk"] = np.zeros((B, -(-n_links // _k.BLOCK)), np.int64)
     a["v_dest"] = dest_idx.astype(np.int64)
     a["v_orig"] = trips.origin[order].copy()
     a["v_depart"] = trips.depart[order].copy()
