@@ -11,8 +11,18 @@ back by the CityJSON reader):
   ``bridge`` (bool), ``width_m`` (optional), ``capacity_vph_per_lane`` (optional);
 - one ``CityFurniture`` object with ``function: "traffic_signal"`` per signalized node, with a
   LoD0 ``MultiPoint`` at the node and attributes ``node`` (node id), ``signal_cycle_s``,
-  ``signal_offset_s``, ``signal_green_s`` (list: green time of each phase, s) and
-  ``signal_yellow_s``.
+  ``signal_offset_s``, ``signal_green_s`` (list: green time of each phase, s),
+  ``signal_yellow_s`` (s, after each phase's green) and optionally ``signal_phase_roads``
+  (list per phase of the road names it serves; read into the plan as ``phase_roads``).
+
+Signal phases are per road, major road first. A node's *major road* is the road (links
+sharing a ``name``, or one road id when unnamed) of highest class rank at the node — in
+:data:`CLASS_DEFAULTS` order, motorway first, ``<class>_link`` just below its class — then
+most lanes, then first by name. Two phases: ``green_s = [major road, other roads]``; four
+phases: ``[major through, major left, minor through, minor left]`` (protected lefts). The
+cycle is ``sum(green_s) + n_phases × yellow_s`` unless ``signal_cycle_s`` says more (the rest
+is all-red); ``signal_offset_s`` is when the first phase starts. ``signal_phase_roads``
+overrides the derived mapping (approaches on roads it does not list get the last phase).
 
 A segment becomes one directed link (oneway) or two (``<road id>:f`` from start to end,
 ``<road id>:b`` back).

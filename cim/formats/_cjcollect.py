@@ -457,6 +457,12 @@ class Collector:
             if not isinstance(green, list):
                 raise ValueRangeError(f"attribute signal_green_s = {green!r} is not a list")
             plan["green_s"] = [number({"g": g}, "g", 0.0, hi=3600) for g in green]
+        roads = attrs.get("signal_phase_roads")
+        if roads is not None:
+            if not (isinstance(roads, list) and all(isinstance(r, list) for r in roads)):
+                raise ValueRangeError(f"attribute signal_phase_roads = {roads!r} is not a "
+                                      "list of lists of road names")
+            plan["phase_roads"] = [[str(x) for x in r] for r in roads]
         self.signals.append((oid, str(node), plan))
 
     # ---- geometry flattening ----------------------------------------------------------------
