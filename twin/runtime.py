@@ -539,9 +539,13 @@ def run(scenario: Scenario, out=None, *, resume: bool = False, overwrite: bool =
     cp = None
     if resume and out.exists():
         store = RunStore.open(out)
-        if store.root.attrs.get("fingerprint") != fingerprint:
-            raise StoreError(f"{out} holds a run of a different scenario (or seed); "
-                             "resume needs the same scenario")
+        stored = store.root.attrs.get("fingerprint")
+        if stored != fingerprint:
+            diff = _sc.describe_diff(store.root.attrs.get("scenario", {}), scenario.describe())
+            why = "; ".join(diff) or (f"the descriptions agree but the fingerprints differ "
+                                      f"(stored {stored}, now {fingerprint})")
+            raise StoreError(f"{out} holds a run of a different scenario (or seed); resume "
+                             f"needs the same scenario (stored -> now: {why})")
         cp = store.latest_checkpoint()
         if cp is not None and cp[0].get("final"):
             return Run(out)

@@ -124,10 +124,62 @@ class Scenario:
         }
 
     def fingerprint(self) -> str:
-        """Return a hash of what determines the results (a resumed run must match it)."""
+        """Return a hash of what determines the results (a resumed run must match it): the
+        same in every process, whatever another library did to :mod:`json`."""
         d = self.describe()
         d.pop("description")
-        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
+        return hashlib.sha256(canonical_json(d).encode()).hexdigest()
+
+
+def canonical_json(obj) -> str:
+    """Return ``json.dumps(obj, sort_keys=True, default=str)`` written by the standard
+    library's C encoder called directly.
+
+    ``json.dumps`` itself is process state: cjio, once imported, sets
+    ``json.encoder.c_make_encoder = None`` and ``json.encoder.float`` to a class that writes
+    6 decimals, so every later ``json.dumps`` writes ``10.0`` as ``10.000000``. A run started
+    in a clean process then could not be resumed in one that had imported cjio (different
+    fingerprint), and the other way round.
+    """
+    try:
+        from _json import encode_basestring_ascii, make_encoder
+    except ImportError:  # pragma: no cover - CPython always has _json
+        return json.dumps(obj, sort_keys=True, default=str)
+    # the arguments json.dumps passes for sort_keys=True, default=str and nothing else
+    enc = make_encoder({}, str, encode_basestring_ascii, None, ": ", ", ", True, False, True)
+    return "".join(enc(obj, 0))
+
+
+def describe_diff(stored: dict, current: dict, limit: int = 8) -> list[str]:
+    """Return ``"field: stored -> current"`` lines for where two :meth:`Scenario.describe`
+    dicts differ (the description text excepted), at most ``limit`` of them."""
+    out: list[str] = []
+
+    def walk(a, b, where):
+        if len(out) >= limit:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b), key=str):
+                if not where and k == "description":
+                    continue
+                walk(a.get(k, "<missing>"), b.get(k, "<missing>"),
+                     f"{where}.{k}" if where else str(k))
+        elif isinstance(a, list) and isinstance(b, list):
+            for i, (x, y) in enumerate(zip(a, b)):
+                walk(x, y, f"{where}[{i}]")
+            if len(a) != len(b):
+                out.append(f"{where}: {len(a)} items -> {len(b)}")
+        elif canonical_json(a) != canonical_json(b):
+            # compared as the fingerprint compares them: 100 -> 100.0 is a difference
+            out.append(f"{where or 'scenario'}: {_short(a)} -> {_short(b)}")
+
+    walk(json.loads(canonical_json(stored)), json.loads(canonical_json(current)), "")
+    return out
+
+
+def _short(value, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _qualname(obj) -> str:

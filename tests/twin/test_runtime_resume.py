@@ -19,6 +19,7 @@ import zarr
 
 import twin
 from tests.twin.test_runtime import arrays, assert_same, scenario
+from twin.errors import StoreError
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = ("import sys, twin\n"
@@ -102,3 +103,47 @@ def test_resume_falls_back_to_previous_checkpoint(tmp_path):
 def test_resume_without_store_starts_fresh(tmp_path):
     run = twin.run(scenario(duration=60), tmp_path / "new.zarr", resume=True, progress=False)
     assert run.status == "complete"
+
+
+class _SixDecimals(float):
+    """What cjio sets ``json.encoder.float`` to when imported: floats written with 6
+    decimals by every later ``json.dumps`` of the process."""
+
+    __repr__ = staticmethod(lambda x: format(x, ".6f"))
+
+
+def test_resume_where_cjio_patched_json(tmp_path, monkeypatch):
+    """cjio patches ``json.encoder`` for the whole process when imported (the cim tests
+    import it, so an xdist worker may carry the patch into the tests after them): a run
+    started in a clean process resumes in a patched one. The fingerprint used to be hashed
+    from ``json.dumps`` and differed, which failed the SIGKILL test in the full suite."""
+    out = tmp_path / "r.zarr"
+    with pytest.raises(RuntimeError):
+        twin.run(scenario(chunk_records=4, crash_at=250.0), out, progress=False)
+    clean = scenario(chunk_records=4).fingerprint()
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)
+    # a module global that shadows the builtin float in json.encoder's Python encoder
+    monkeypatch.setattr(json.encoder, "float", _SixDecimals, raising=False)
+    assert json.dumps({"a": 10.0}) == '{"a": 10.000000}'       # the patch is in force
+    assert scenario(chunk_records=4).fingerprint() == clean
+    resumed = twin.run(scenario(chunk_records=4), out, resume=True, progress=False)
+    monkeypatch.undo()
+    ref = twin.run(scenario(chunk_records=4), tmp_path / "ref.zarr", progress=False)
+    assert_same(arrays(ref.path), arrays(resumed.path))
+
+
+def test_resume_refusal_says_what_differs(tmp_path):
+    out = tmp_path / "r.zarr"
+    with pytest.raises(RuntimeError):
+        twin.run(scenario(duration=300.0, crash_at=150.0), out, progress=False)
+    with pytest.raises(StoreError, match=r"different scenario.*seed: 7 -> 8"):
+        twin.run(scenario(duration=300.0, seed=8), out, resume=True, progress=False)
+    with pytest.raises(StoreError, match=r"chunk_records: 20 -> 4; record_interval: 10.0 -> 20.0"):
+        twin.run(scenario(duration=300.0, chunk_records=4, record_interval=20.0), out,
+                 resume=True, progress=False)
+    events = scenario(duration=300.0).events
+    events[0] = twin.closure("bc:f", at=100.0, duration=200)
+    with pytest.raises(StoreError, match=r"events\[0\]\.at: 100 -> 100.0\)"):
+        twin.run(scenario(duration=300.0, events=events), out, resume=True, progress=False)
+    with pytest.raises(StoreError, match=r"events: 2 items -> 1\)"):
+        twin.run(scenario(duration=300.0, events=events[:1]), out, resume=True, progress=False)
