@@ -527,8 +527,9 @@ def run(scenario: Scenario, out=None, *, resume: bool = False, overwrite: bool =
 
     out : path of the store (default ``out/runs/<scenario.name>.zarr``).
     resume : continue an interrupted run in ``out`` from its last checkpoint (the result is
-        identical to an uninterrupted run); a finished run is returned as is; no store yet →
-        a fresh run. overwrite : replace an existing store (otherwise StoreError).
+        identical to an uninterrupted run); a finished run is returned as is; no store yet,
+        or one killed before its first checkpoint was complete → a fresh run.
+    overwrite : replace an existing store (otherwise StoreError).
     progress : show a tqdm bar of simulated time and speed (sim-s per wall second).
 
     Raises ScenarioError before anything is written when the scenario cannot run.
@@ -537,7 +538,8 @@ def run(scenario: Scenario, out=None, *, resume: bool = False, overwrite: bool =
     sim = _Simulation(scenario)  # validates: errors before the store is touched
     fingerprint = scenario.fingerprint()
     cp = None
-    if resume and out.exists():
+    # a store killed before its root metadata was written holds nothing: it starts afresh
+    if resume and out.exists() and not RunStore.unborn(out):
         store = RunStore.open(out)
         stored = store.root.attrs.get("fingerprint")
         if stored != fingerprint:
@@ -548,6 +550,14 @@ def run(scenario: Scenario, out=None, *, resume: bool = False, overwrite: bool =
                              f"needs the same scenario (stored -> now: {why})")
         cp = store.latest_checkpoint()
         if cp is not None and cp[0].get("final"):
+            if store.root.attrs.get("status") != "complete" or not store.consolidated():
+                # killed after the last checkpoint, before the status or the consolidated
+                # metadata were written: finish that part only
+                prov = dict(store.root.attrs.get("provenance", {}),
+                            wall_time_s=round(float(cp[0].get("wall_time_s", 0.0)), 3))
+                store.set_attrs(status="complete", progress_s=float(cp[0]["time_s"]),
+                                provenance=prov)
+                store.consolidate()
             return Run(out)
     if cp is None:
         if out.exists() and not (overwrite or resume):

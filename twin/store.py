@@ -17,6 +17,14 @@ Every record buffer is flushed as one chunk along ``time`` at each checkpoint, t
 metadata is re-consolidated: a run killed half way keeps every flushed chunk readable. A
 checkpoint slot is marked complete (one atomic metadata write) only after all its arrays are
 written, and two slots alternate, so a kill during a checkpoint leaves the previous one valid.
+
+A kill can land anywhere (``tests/twin/test_runtime_resume.py`` kills a run before each file
+change): zarr's LocalStore (zarr >= 3.1.3) writes every file to a temporary ``*.partial`` file
+and renames it, so a metadata file is always the old or the new one, never half written. A
+store killed before its root ``zarr.json`` existed holds only such temporary files
+(:meth:`RunStore.unborn`), and one killed before its first complete checkpoint holds nothing to
+resume from: resuming either starts the run afresh. One killed after its last checkpoint gets
+its status and consolidated metadata written on resume.
 """
 
 from __future__ import annotations
@@ -144,7 +152,8 @@ class RunStore:
             if not overwrite:
                 raise StoreError(f"{path} already exists; pass overwrite=True to replace it "
                                  "or resume=True to continue it")
-            if path.is_dir() and not (path / "zarr.json").exists() and any(path.iterdir()):
+            if (path.is_dir() and not (path / "zarr.json").exists() and any(path.iterdir())
+                    and not cls.unborn(path)):
                 raise StoreError(f"{path} is a non-empty folder that is not a run store; "
                                  "refusing to delete it")
             shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -154,6 +163,15 @@ class RunStore:
         store = cls(path, root)
         store._create_events()
         return store
+
+    @staticmethod
+    def unborn(path) -> bool:
+        """Return whether ``path`` is a folder whose run was killed before its store existed:
+        no ``zarr.json`` and nothing but folders and zarr's half-written temporary files
+        (``*.partial``) in it. Resuming it starts the run afresh."""
+        path = Path(path)
+        return (path.is_dir() and not (path / "zarr.json").exists()
+                and all(p.is_dir() or p.name.endswith(".partial") for p in path.rglob("*")))
 
     @classmethod
     def open(cls, path) -> RunStore:
@@ -233,6 +251,15 @@ class RunStore:
 
     def consolidate(self) -> None:
         _consolidate(self.path)
+
+    def consolidated(self) -> bool:
+        """Return whether the root metadata holds consolidated metadata (a root attribute
+        write drops it until the next :meth:`consolidate`)."""
+        try:
+            doc = json.loads((self.path / "zarr.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(doc.get("consolidated_metadata"))
 
     # ---- checkpoints ---------------------------------------------------------------------------
     def write_checkpoint(self, seq: int, meta: dict, arrays: dict[str, dict]) -> None:

@@ -3,11 +3,14 @@ exactly the arrays of an uninterrupted run."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -147,3 +150,94 @@ def test_resume_refusal_says_what_differs(tmp_path):
         twin.run(scenario(duration=300.0, events=events), out, resume=True, progress=False)
     with pytest.raises(StoreError, match=r"events: 2 items -> 1\)"):
         twin.run(scenario(duration=300.0, events=events[:1]), out, resume=True, progress=False)
+
+
+class _Killed(Exception):
+    """A simulated SIGKILL: from that point on nothing reaches the disk."""
+
+
+@contextlib.contextmanager
+def _killed_at(root: Path, n: float, only=None):
+    """Fail every file-system change under ``root`` from the ``n``-th on (0-based), as if
+    the process had been killed there; changes: files opened for writing, renames, links,
+    deletions, new folders. ``only(op, path)`` picks the changes that count (the others go
+    through until the kill). Yields [number of changes counted]."""
+    prefix, lock, seen, dead = str(root), threading.Lock(), [0], [False]
+    real = {op: getattr(os, op) for op in ("replace", "rename", "link", "unlink", "rmdir",
+                                           "mkdir")}
+    real_open = io.open
+
+    def gate(op, *paths):
+        paths = [os.fspath(p) for p in paths if isinstance(p, (str, os.PathLike))]
+        if not any(p.startswith(prefix) for p in paths):
+            return
+        with lock:
+            if not dead[0] and (only is None or only(op, paths[-1])):
+                seen[0] += 1
+                dead[0] = seen[0] > n
+            if dead[0]:
+                raise _Killed(f"killed at change {n} under {root}")
+
+    def gated(op):
+        def call(*args, **kw):
+            gate(op, *args[:2])
+            return real[op](*args, **kw)
+        return call
+
+    def gated_open(file, mode="r", *args, **kw):
+        if set(mode) & set("wax+"):
+            gate("open", file)
+        return real_open(file, mode, *args, **kw)
+
+    for op in real:
+        setattr(os, op, gated(op))
+    io.open = gated_open  # what pathlib.Path.open calls
+    try:
+        yield seen
+    finally:
+        for op, f in real.items():
+            setattr(os, op, f)
+        io.open = real_open
+
+
+def _kill_then_resume(tmp_path, points, only=None) -> None:
+    """Run, killed at each of ``points`` (see :func:`_killed_at`), resume, and compare with
+    an uninterrupted run; ``points`` is called with the number of changes of a whole run."""
+    sc = dict(duration=300.0, chunk_records=8)  # checkpoints at 80, 160, 240, 300 s
+    ref = tmp_path / "ref.zarr"
+    with _killed_at(ref, float("inf"), only) as seen:
+        twin.run(scenario(**sc), ref, progress=False)
+    expected = arrays(ref)
+    killed = []
+    for n in sorted(set(points(seen[0]))):
+        out = tmp_path / f"k{n}.zarr"
+        try:
+            with _killed_at(out, n, only):
+                twin.run(scenario(**sc), out, progress=False)
+        except _Killed:
+            killed.append(n)
+        run = twin.run(scenario(**sc), out, resume=True, progress=False)
+        assert run.status == "complete", n
+        assert not list(out.rglob("*.partial")), n
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # consolidated metadata present and complete
+            assert_same(expected, arrays(out))
+    assert killed, "no kill point was reached"
+
+
+@pytest.mark.slow
+def test_killed_at_each_root_metadata_write_then_resume(tmp_path):
+    """Killed while the root ``zarr.json`` (attributes: fingerprint, status; consolidated
+    metadata) is being replaced — at creation, after each checkpoint, at the end: zarr's
+    LocalStore writes a temporary file and renames it, so the old file stays whole and the
+    run resumes (or starts afresh when killed before its first root metadata)."""
+    only = lambda op, path: op == "replace" and path.endswith(".zarr/zarr.json")  # noqa: E731
+    _kill_then_resume(tmp_path, lambda total: range(total), only)
+
+
+@pytest.mark.slow
+def test_killed_anywhere_then_resume(tmp_path):
+    """Killed before any file-system change: while the store is created, before its first
+    checkpoint is complete, half way, near the end."""
+    _kill_then_resume(tmp_path, lambda total: [0, 1, 2, 3, 5, 8, 13, 30, total // 4,
+                                               total // 2, 3 * total // 4, total - 20])

@@ -118,3 +118,26 @@ def test_open_rejects_non_stores(tmp_path):
     zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
     with pytest.raises(StoreError, match="not a run store"):
         RunStore.open(tmp_path / "g.zarr")
+
+
+def test_unborn_store_is_replaced_other_folders_are_kept(tmp_path):
+    """A folder a run was killed in before its root metadata existed holds at most zarr's
+    temporary files: create(overwrite=True) replaces it; a folder with anything else is not
+    deleted."""
+    out = tmp_path / "r.zarr"
+    out.mkdir()
+    assert RunStore.unborn(out)                                  # empty
+    (out / "zarr.0123abcd.partial").write_bytes(b'{"zarr_fo')
+    (out / "events").mkdir()
+    assert RunStore.unborn(out)
+    st_ = RunStore.create(out, overwrite=True, attrs={"fingerprint": "x"})
+    assert not RunStore.unborn(out) and st_.root.attrs["fingerprint"] == "x"
+    assert not list(out.glob("*.partial"))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.partial").write_text("")
+    (other / "notes.txt").write_text("keep")
+    assert not RunStore.unborn(other) and not RunStore.unborn(tmp_path / "missing")
+    with pytest.raises(StoreError, match="not a run store"):
+        RunStore.create(other, overwrite=True)
+    assert (other / "notes.txt").exists()
