@@ -17,7 +17,7 @@ import numpy as np
 import agents
 import cim
 import twin
-from twin.scenario_file import connected_demand, main
+from twin.scenario_file import main
 from twin.traffic_process import signal_plans
 
 DISTRICT = "liangxi"
@@ -34,7 +34,8 @@ def scenario(quick: bool = False, retimed: bool = True) -> twin.Scenario:
     city = cim.load_district(DISTRICT)
     trips = agents.generate_trips(city, start=start.strftime("%H:%M"), duration_s=hours * 3600,
                                   seed=SEED, scale=scale, through_veh_per_h=600)
-    demand = connected_demand(city, trips)
+    # node trips: the traffic process starts and ends them on links the turn graph connects
+    demand = {k: getattr(trips, k) for k in ("depart_s", "origin_node", "destination_node")}
     retiming = arterial_plans(city.roads) if retimed else []
     return twin.Scenario(city, duration=hours * 3600, start=dt.datetime.combine(DAY, start),
                          seed=SEED, demand=demand, interventions=retiming,

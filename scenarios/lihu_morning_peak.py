@@ -22,7 +22,7 @@ import datetime as dt
 import agents
 import cim
 import twin
-from twin.scenario_file import connected_demand, main
+from twin.scenario_file import main
 
 DISTRICT = "lihu"
 DAY = dt.date(2024, 5, 14)  # a Tuesday
@@ -36,7 +36,8 @@ def scenario(quick: bool = False) -> twin.Scenario:
     city = cim.load_district(DISTRICT)
     trips = agents.generate_trips(city, start=start.strftime("%H:%M"), duration_s=hours * 3600,
                                   seed=SEED, scale=scale, through_veh_per_h=THROUGH_VEH_PER_H)
-    demand = connected_demand(city, trips)
+    # node trips: the traffic process starts and ends them on links the turn graph connects
+    demand = {k: getattr(trips, k) for k in ("depart_s", "origin_node", "destination_node")}
     return twin.Scenario(city, duration=hours * 3600, start=dt.datetime.combine(DAY, start),
                          seed=SEED, demand=demand, name="lihu_morning_peak",
                          description=__doc__.splitlines()[0])

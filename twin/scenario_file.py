@@ -85,53 +85,6 @@ def build_scenario(path, quick: bool = False, function: str = "scenario"):
     return sc
 
 
-def connected_demand(city, trips) -> dict:
-    """Return ``trips`` (node-based, e.g. ``agents.Trips``) as link trips between links of the
-    largest strongly connected part of the turn graph (the links from which every other can
-    be reached without U-turns): a trip between nodes the network does not connect would
-    stop at a dead end for good and block its lane. Trips with no such link at either end are
-    dropped (counted in ``"dropped"``). Origin links rotate over a node's outgoing links in
-    trip order, destination links over its incoming links.
-
-    A stop-gap on top of the traffic kernel's public API until the traffic process picks
-    connected links itself."""
-    import numpy as np
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    from .kernels import traffic
-
-    r = city.roads
-    net = traffic.Network(r.node_xy, r.link_from, r.link_to, r.link_length,
-                          np.clip(r.link_lanes, 1, 16), r.link_free_speed)
-    n = net.n_links
-    turns = csr_matrix((np.ones(net.turn_from.size), (net.turn_from, net.turn_to_arr)),
-                       shape=(n, n))
-    _, label = connected_components(turns, directed=True, connection="strong")
-    ok = label == np.bincount(label).argmax()
-    origin = _rotate(r.link_from, ok, np.asarray(trips.origin_node), r.n_nodes)
-    dest = _rotate(r.link_to, ok, np.asarray(trips.destination_node), r.n_nodes)
-    keep = (origin >= 0) & (dest >= 0) & (origin != dest)
-    return {"depart_s": np.asarray(trips.depart_s)[keep], "origin_link": origin[keep],
-            "destination_link": dest[keep], "dropped": int((~keep).sum())}
-
-
-def _rotate(link_node, ok, nodes, n_nodes):
-    """Return per trip one link with ``ok`` whose ``link_node`` is the trip's node (−1 if
-    none), cycling over the node's links in trip order."""
-    import numpy as np
-
-    cand = np.flatnonzero(ok)
-    order = cand[np.argsort(link_node[cand], kind="stable")]
-    start = np.searchsorted(link_node[order], np.arange(n_nodes + 1))
-    deg = np.diff(start)[nodes]
-    srt = np.argsort(nodes, kind="stable")
-    seen = np.empty(len(nodes), np.int64)
-    seen[srt] = np.arange(len(nodes)) - np.searchsorted(nodes[srt], nodes[srt])
-    k = np.where(deg > 0, seen % np.maximum(deg, 1), 0)
-    return np.where(deg > 0, order[np.minimum(start[nodes] + k, max(len(order) - 1, 0))], -1)
-
-
 def default_out(path, quick: bool = False) -> Path:
     """Return the default run store of scenario script ``path``."""
     return RUNS_DIR / f"{Path(path).stem}{'-quick' if quick else ''}.zarr"

@@ -2,12 +2,15 @@
 
 ``TrafficProcess`` builds :class:`twin.kernels.traffic.Network` arrays from the city's road
 network (node positions, link lengths, lanes, free speeds; signal plans from
-``city.roads.node_signal_plan``), turns the scenario's demand into kernel trips (origin node →
-one of its outgoing links, destination node → one of its incoming links, spread round-robin
-over the links in trip order), steps the kernel every ``dt`` seconds and records, per link,
+``city.roads.node_signal_plan``, phases by road: :func:`signal_plans`), turns the scenario's
+demand into kernel trips (origin node → one of its outgoing links, destination node → one of
+its incoming links, among the links the turn graph connects, spread round-robin over the
+links in trip order; unroutable trips are dropped and counted in the layer attribute
+``n_trips_unroutable``), steps the kernel every ``dt`` seconds and records, per link,
 ``link_flow`` (veh/h over the recording interval), ``link_speed`` (space-mean m/s, NaN when
 empty), ``link_density`` (veh/m per lane), ``link_count`` (veh), ``queue_length`` (m), plus
-the network totals, the static link table (``link_length``, ``link_lanes``,
+the network totals (``in_network``, ``waiting``, ``arrived``, ``stuck``: removed with no
+next link towards their destination), the static link table (``link_length``, ``link_lanes``,
 ``link_free_speed``, ``link_name``, ``link_from``/``link_to`` node indices) and a sample of
 vehicle positions (``vehicle_x``/``vehicle_y`` in the
 metric CRS, ``vehicle_link``, ``vehicle_speed``, ``vehicle_trip``; NaN / −1 padded to
@@ -45,9 +48,10 @@ class TrafficProcess:
     substep : the kernel's own step, s (``dt`` must be a multiple; the kernel needs
     ``substep <= headway <= 2 substep``); params : TrafficParams; vehicle_slots : how many
     vehicles are recorded per record (those with the lowest trip ids); demand : trips to use
-    instead of ``scenario.demand``; threads : numba threads for the kernel calls (None: numba's
-    default; 1 is much faster on small networks, where each parallel call costs more in thread
-    wake-ups than the work); name : layer name.
+    instead of ``scenario.demand``; threads : at most this many numba threads for the kernel
+    calls (None: numba's default); the kernel's step is parallel over members only, so this
+    one-member process steps on one thread either way (:func:`traffic.advance`); name : layer
+    name.
     """
 
     event_kinds = {"closure": "link", "capacity_drop": "link", "incident": "link",
@@ -84,8 +88,10 @@ class TrafficProcess:
                 roads.node_xy, roads.link_from, roads.link_to, roads.link_length,
                 np.clip(roads.link_lanes, 1, 16), roads.link_free_speed,
                 signals=signal_plans(roads))
-            trips, self.n_dropped = kernel_trips(
-                self.demand if self.demand is not None else ctx.scenario.demand, roads)
+            dropped: dict = {}
+            trips, _ = kernel_trips(
+                self.demand if self.demand is not None else ctx.scenario.demand, roads,
+                self.net, stats=dropped)
             self.state = traffic.init_state(self.net, trips, p, seed=ctx.seed, n_members=1)
         except traffic.TrafficError as e:
             raise ScenarioError(f"{self.name}: {e}") from e
@@ -107,11 +113,14 @@ class TrafficProcess:
             "link_density": (("link",), "veh/m/lane"), "link_count": (("link",), "veh"),
             "queue_length": (("link",), "m"), "link_open": (("link",), "1"),
             "in_network": ((), "veh"), "arrived": ((), "veh"), "waiting": ((), "veh"),
+            "stuck": ((), "veh"),
             "vehicle_x": (("vehicle_slot",), "m"), "vehicle_y": (("vehicle_slot",), "m"),
             "vehicle_speed": (("vehicle_slot",), "m/s"),
             "vehicle_link": (("vehicle_slot",), "1"), "vehicle_trip": (("vehicle_slot",), "1"),
         }
+        self.n_dropped, self.n_unroutable = dropped["dropped"], dropped["unroutable"]
         self.layer_attrs = {"n_trips": self.n_trips, "n_trips_dropped": self.n_dropped,
+                            "n_trips_unroutable": self.n_unroutable,
                             "kernel_step_s": self.substep}
         self._publish(ctx, traffic.link_stats(self.net, self.state))
 
@@ -166,7 +175,7 @@ class TrafficProcess:
                "queue_length": stats.queue_length[0],
                "link_open": st.arrays["link_open"][0].astype(np.int8),
                "in_network": c["in_network"][0], "arrived": c["arrived"][0],
-               "waiting": c["waiting"][0]}
+               "waiting": c["waiting"][0], "stuck": c["stuck"][0]}
         out.update(self.vehicle_sample())
         return out
 
@@ -403,20 +412,64 @@ def signal_plans(roads) -> traffic.SignalPlan:
                               np.full(n_nodes, 3.0))
 
 
-def kernel_trips(demand, roads) -> tuple[traffic.Trips, int]:
+def routable_links(net: traffic.Network) -> tuple[np.ndarray, np.ndarray]:
+    """Return (can_start, can_end), (n_links,) bool: the links from which the largest
+    strongly connected part of ``net``'s turn graph (no U-turns) can be reached, and the links
+    that can be reached from it. A trip from a ``can_start`` link to a ``can_end`` link always
+    has a route (through that part)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+    n = net.n_links
+    can_start, can_end = np.zeros(n, bool), np.zeros(n, bool)
+    if n == 0:
+        return can_start, can_end
+    turns = csr_matrix((np.ones(net.turn_from.size), (net.turn_from, net.turn_to_arr)),
+                       shape=(n, n))
+    _, label = connected_components(turns, directed=True, connection="strong")
+    core = int(np.flatnonzero(label == np.bincount(label).argmax())[0])
+    can_end[breadth_first_order(turns, core, directed=True, return_predecessors=False)] = True
+    can_start[breadth_first_order(turns.T.tocsr(), core, directed=True,
+                                  return_predecessors=False)] = True
+    return can_start, can_end
+
+
+def kernel_trips(demand, roads, net: traffic.Network | None = None,
+                 stats: dict | None = None) -> tuple[traffic.Trips, int]:
     """Return (kernel Trips, number of trips dropped) for ``demand`` on ``roads``.
 
     Node trips start on an outgoing link of their origin node and end on an incoming link of
-    their destination node (round-robin over the node's links, in trip order); trips whose
-    nodes have no such link, or with origin == destination node, are dropped."""
+    their destination node, chosen among the links that :func:`routable_links` connects
+    (round-robin over the node's links, in trip order), so that every trip has a route;
+    trips whose node has no such link are dropped as unroutable, and so are those with
+    origin == destination node. Link trips are dropped as unroutable when the turn graph has
+    no path between their links. ``net``: the kernel network of ``roads`` (built when not
+    given); ``stats``: a dict that receives ``dropped`` and ``unroutable`` counts."""
+    stats = {} if stats is None else stats
+    stats.update(dropped=0, unroutable=0)
     if demand is None:
         return traffic.Trips(np.zeros(0), np.zeros(0, int), np.zeros(0, int)), 0
+    if net is None:
+        net = traffic.Network(roads.node_xy, roads.link_from, roads.link_to,
+                              roads.link_length, np.clip(roads.link_lanes, 1, 16),
+                              roads.link_free_speed)
+    can_start, can_end = routable_links(net)
     col = _columns(demand)
     depart = np.asarray(col("depart_s", "depart"), float)
     if "origin_link" in _names(demand):
         o = np.asarray(col("origin_link"), np.int64)
         d = np.asarray(col("destination_link"), np.int64)
-        return traffic.Trips(depart, o, d), 0
+        bad = (o < 0) | (o >= net.n_links) | (d < 0) | (d >= net.n_links)
+        if bad.any():
+            raise ScenarioError(f"demand: trip {np.flatnonzero(bad)[0]} names a link outside "
+                                f"0..{net.n_links - 1}")
+        keep = (can_start[o] & can_end[d]) | (o == d)
+        for i in np.flatnonzero(~keep):  # off the main part: search the turn graph itself
+            keep[i] = _reaches(net, o[i], d[i])
+        n_bad = int((~keep).sum())
+        stats.update(dropped=n_bad, unroutable=n_bad)
+        return (traffic.Trips(depart[keep], o[keep], d[keep], trip_id=np.flatnonzero(keep)),
+                n_bad)
     on = np.asarray(col("origin_node", "origin"), np.int64)
     dn = np.asarray(col("destination_node", "destination"), np.int64)
     n_nodes = roads.n_nodes
@@ -424,17 +477,33 @@ def kernel_trips(demand, roads) -> tuple[traffic.Trips, int]:
     if bad.any():
         raise ScenarioError(f"demand: trip {np.flatnonzero(bad)[0]} names a node outside "
                             f"0..{n_nodes - 1}")
-    o = _pick_links(roads.link_from, on, n_nodes)
-    d = _pick_links(roads.link_to, dn, n_nodes)
+    o = _pick_links(roads.link_from, on, n_nodes, can_start)
+    d = _pick_links(roads.link_to, dn, n_nodes, can_end)
+    has_o = _pick_links(roads.link_from, on, n_nodes) >= 0
+    has_d = _pick_links(roads.link_to, dn, n_nodes) >= 0
     keep = (o >= 0) & (d >= 0) & (on != dn)
+    stats.update(dropped=int((~keep).sum()),
+                 unroutable=int(((on != dn) & has_o & has_d & ((o < 0) | (d < 0))).sum()))
     trip_id = np.flatnonzero(keep)
-    return traffic.Trips(depart[keep], o[keep], d[keep], trip_id=trip_id), int((~keep).sum())
+    return traffic.Trips(depart[keep], o[keep], d[keep], trip_id=trip_id), stats["dropped"]
 
 
-def _pick_links(link_node, nodes, n_nodes) -> np.ndarray:
-    """Return, per entry of ``nodes``, one link whose ``link_node`` is that node (−1 if none),
-    cycling through the node's links in entry order."""
-    order = np.argsort(link_node, kind="stable")
+def _reaches(net, origin: int, destination: int) -> bool:
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import breadth_first_order
+
+    n = net.n_links
+    turns = csr_matrix((np.ones(net.turn_from.size), (net.turn_from, net.turn_to_arr)),
+                       shape=(n, n))
+    return bool(np.isin(destination, breadth_first_order(turns, int(origin), directed=True,
+                                                         return_predecessors=False)))
+
+
+def _pick_links(link_node, nodes, n_nodes, ok=None) -> np.ndarray:
+    """Return, per entry of ``nodes``, one link with ``ok`` whose ``link_node`` is that node
+    (−1 if none), cycling through the node's links in entry order."""
+    cand = np.arange(len(link_node)) if ok is None else np.flatnonzero(ok)
+    order = cand[np.argsort(link_node[cand], kind="stable")]
     start = np.searchsorted(link_node[order], np.arange(n_nodes + 1))
     deg = np.diff(start)[nodes]
     seen = np.zeros(len(nodes), np.int64)
@@ -444,7 +513,7 @@ def _pick_links(link_node, nodes, n_nodes) -> np.ndarray:
         first = np.searchsorted(grp, grp)
         seen[srt] = np.arange(len(nodes)) - first       # how many earlier trips share the node
     k = np.where(deg > 0, seen % np.maximum(deg, 1), 0)
-    return np.where(deg > 0, order[np.minimum(start[nodes] + k, len(order) - 1)], -1)
+    return np.where(deg > 0, order[np.minimum(start[nodes] + k, max(len(order) - 1, 0))], -1)
 
 
 def _names(demand) -> set:

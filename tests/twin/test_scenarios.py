@@ -43,7 +43,7 @@ def test_scenario_builds_and_validates(name, quick):
 def test_closure_is_the_baseline_plus_the_tunnel_closure_at_8():
     base = scenario_file.build_scenario(SCENARIOS / "lihu_morning_peak.py")
     sc = scenario_file.build_scenario(SCENARIOS / "lihu_tunnel_closure.py")
-    for k in ("depart_s", "origin_link", "destination_link"):
+    for k in ("depart_s", "origin_node", "destination_node"):
         np.testing.assert_array_equal(base.demand[k], sc.demand[k])
     assert base.events == [] and sc.seed == base.seed
     assert {(e.kind, e.target, e.at) for e in sc.events} == {

@@ -11,7 +11,7 @@ import pytest
 import cim
 from cim.roads import RoadNetworkBuilder
 from twin.kernels import traffic
-from twin.traffic_process import class_rank, phase_roads, signal_plans
+from twin.traffic_process import class_rank, kernel_trips, phase_roads, signal_plans
 
 
 def cross(plan: dict, major_ew: bool = True) -> cim.CityModel:
@@ -129,3 +129,77 @@ def test_liangxi_major_roads_get_the_first_green(liangxi):
         assert plan.green[n, 0] == (g[0] if len(g) == 2 else g[0] + y + g[1])
         assert plan.cycle[n] == p["cycle_s"]
         assert plan.cycle[n] == plan.green[n].sum() + plan.n_phases[n] * y  # no all-red
+
+
+# ---- routable trips; vehicles with no way on are removed as stuck ---------------------------
+def island_city() -> cim.CityModel:
+    """Return a two-way ring W–N–E–S plus an island P–Q (not connected to the ring) and a
+    one-way dead end E→T."""
+    b = RoadNetworkBuilder()
+    ring = {"W": (-200, 0), "N": (0, 200), "E": (200, 0), "S": (0, -200)}
+    names = list(ring)
+    for a, c in zip(names, names[1:] + names[:1]):
+        b.add_segment(f"{a}{c}", a, c, [ring[a], ring[c]], cls="tertiary", name=f"{a}{c} Road")
+    b.add_segment("PQ", "P", "Q", [(1000, 1000), (1200, 1000)], name="Island Road")
+    b.add_segment("ET", "E", "T", [(200, 0), (400, 0)], oneway=True, name="Dead End")
+    return cim.CityModel(roads=b.build())
+
+
+def test_node_trips_start_and_end_on_connected_links():
+    roads = island_city().roads
+    idx = {n: i for i, n in enumerate(roads.node_ids)}
+    link = {str(x): i for i, x in enumerate(roads.link_ids)}
+    pairs = [("W", "E"), ("N", "T"), ("P", "W"), ("W", "Q"), ("T", "W"), ("S", "S")]
+    stats: dict = {}
+    trips, dropped = kernel_trips(
+        {"depart_s": np.arange(6.0), "origin_node": [idx[a] for a, _ in pairs],
+         "destination_node": [idx[b] for _, b in pairs]}, roads, stats=stats)
+    # kept: W→E and N→T (the dead end is a fine destination); dropped: the island both ways
+    # (unroutable), T (no outgoing link) and S→S
+    assert trips.trip_id.tolist() == [0, 1] and dropped == 4
+    assert stats == {"dropped": 4, "unroutable": 2}
+    assert trips.destination[1] == link["ET:f"]
+    # link trips: the island's two links do not reach each other without a U-turn
+    stats = {}
+    trips, dropped = kernel_trips(
+        {"depart_s": np.zeros(3), "origin_link": [link["PQ:f"], link["PQ:f"], link["WN:f"]],
+         "destination_link": [link["PQ:b"], link["PQ:f"], link["ET:f"]]}, roads, stats=stats)
+    assert trips.trip_id.tolist() == [1, 2] and stats == {"dropped": 1, "unroutable": 1}
+
+
+def test_lihu_node_trips_all_have_a_route():
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import breadth_first_order
+
+    roads = cim.load_district("lihu").roads
+    rng = np.random.default_rng(3)
+    n = 400
+    demand = {"depart_s": np.zeros(n), "origin_node": rng.integers(0, roads.n_nodes, n),
+              "destination_node": rng.integers(0, roads.n_nodes, n)}
+    net = traffic.Network(roads.node_xy, roads.link_from, roads.link_to, roads.link_length,
+                          np.clip(roads.link_lanes, 1, 16), roads.link_free_speed)
+    stats: dict = {}
+    trips, _ = kernel_trips(demand, roads, net, stats=stats)
+    # every node has a connected link: only same-node trips go (none here)
+    assert trips.depart.size == n and stats == {"dropped": 0, "unroutable": 0}
+    turns = csr_matrix((np.ones(net.turn_from.size), (net.turn_from, net.turn_to_arr)),
+                       shape=(net.n_links, net.n_links))
+    for o, d in zip(trips.origin, trips.destination):
+        assert d in breadth_first_order(turns, o, return_predecessors=False)
+
+
+def test_a_vehicle_with_no_way_on_is_removed_as_stuck_and_does_not_block_its_lane():
+    roads = island_city().roads
+    net = traffic.Network(roads.node_xy, roads.link_from, roads.link_to, roads.link_length,
+                          np.ones(roads.n_links, int), roads.link_free_speed)
+    link = {str(x): i for i, x in enumerate(roads.link_ids)}
+    # one lane each; both start on W→N, the first for N→E, which closes (from W→N the only
+    # way on is N→E: N→W is a U-turn), the second ends on W→N itself, behind the first
+    trips = traffic.Trips([0.0, 1.0], [link["WN:f"], link["WN:f"]],
+                          [link["NE:f"], link["WN:f"]])
+    st = traffic.init_state(net, trips, traffic.TrafficParams(debug=True))
+    traffic.close_link(net, st, link["NE:f"])
+    traffic.run(net, trips, until=600.0, state=st)
+    c = traffic.counts(st)
+    assert c["stuck"][0] == 1 and c["arrived"][0] == 1 and c["in_network"][0] == 0
+    assert st.v_status.tolist() == [4, 3]

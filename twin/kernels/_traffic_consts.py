@@ -17,12 +17,15 @@ SCHEDULED = 0
 WAITING = 1
 ACTIVE = 2
 ARRIVED = 3
+STUCK = 4  # removed: no next link towards its destination (SUMO: teleported)
 
 # counters columns
 C_RELEASED = 0
 C_WAITING = 1
 C_ACTIVE = 2
 C_ARRIVED = 3
+C_STUCK = 4
+N_COUNTERS = 5
 
 # parameter vector layout
 P_VEH_LEN = 0

@@ -31,6 +31,7 @@ from ._traffic_consts import (  # noqa: F401  (re-exported for the Python side)
     C_ACTIVE,
     C_ARRIVED,
     C_RELEASED,
+    C_STUCK,
     C_WAITING,
     ERR_BACKWARDS,
     ERR_CONSERVATION,
@@ -39,6 +40,7 @@ from ._traffic_consts import (  # noqa: F401  (re-exported for the Python side)
     ERR_OVERLAP,
     FREE,
     GREEN,
+    N_COUNTERS,
     N_PARAMS,
     P_ACCEL,
     P_DECEL,
@@ -53,6 +55,7 @@ from ._traffic_consts import (  # noqa: F401  (re-exported for the Python side)
     P_YELLOW_DECEL,
     RED,
     SCHEDULED,
+    STUCK,
     TURN_LEFT,
     TURN_RIGHT,
     TURN_THROUGH,
@@ -401,9 +404,24 @@ def _advance_member(b, link_to, link_len, link_speed, link_lane0, link_opposing,
                 v = lane_buf[b, s0]
                 lnk = lane_link[g]
                 L = link_len[lnk]
+                nx = v_next[v]
+                if nx < 0 and lnk != dest_links[v_dest[v]]:
+                    # no next link towards its destination (phase A asked the current table
+                    # again): it would stand at the stop line for good and block the lane;
+                    # removed and counted as stuck instead (SUMO teleports such vehicles)
+                    for k in range(cnt - 1):
+                        lane_buf[b, s0 + k] = lane_buf[b, s0 + k + 1]
+                    lane_count[b, g] = cnt - 1
+                    _move_count(b, g, -1, lane_blk, cross_blk, cross_rank)
+                    v_status[v] = STUCK
+                    v_arrive[v] = t_end
+                    v_link[v] = -1
+                    v_lane[v] = -1
+                    counters[b, C_ACTIVE] -= 1
+                    counters[b, C_STUCK] += 1
+                    continue
                 if v_pos_new[v] <= L:
                     continue
-                nx = v_next[v]
                 if lnk != dest_links[v_dest[v]]:
                     tl = v_tlane[v]
                     if tl < 0:  # was told to stop; numerical guard
@@ -591,7 +609,7 @@ def _advance_member(b, link_to, link_len, link_speed, link_lane0, link_opposing,
         if debug:
             if n_in != counters[b, C_ACTIVE] or (
                     counters[b, C_RELEASED] != counters[b, C_WAITING]
-                    + counters[b, C_ACTIVE] + counters[b, C_ARRIVED]):
+                    + counters[b, C_ACTIVE] + counters[b, C_ARRIVED] + counters[b, C_STUCK]):
                 return ERR_CONSERVATION * 2**40 + b * 2**20
     return ERR_OK
 

@@ -226,7 +226,7 @@ def tables(net, params, dest_links, link_cost, link_open, dest_rows=None):
 def pending_dest_rows(state):
     """Return the destinations (indices into ``dest_links``) of trips not yet arrived."""
     a = state.arrays
-    return np.unique(a["v_dest"][a["v_status"] != _k.ARRIVED])
+    return np.unique(a["v_dest"][a["v_status"] < _k.ARRIVED])
 
 
 def rebuild_tables(net, state) -> None:

@@ -45,7 +45,12 @@ entry queue when it is full (never lost), and leave at the downstream end of the
 link. Routes are next-hop tables from batched Dijkstra on the turn graph
 (:mod:`twin.kernels._traffic_routing`) with link costs = current travel times; every
 ``reroute_period`` s a share ``reroute_share`` of the drivers in the network (drawn from the
-member's seeded generator) adopts the new table.
+member's seeded generator) adopts the new table. A vehicle at the head of its lane with no
+next link towards its destination (none in the current table: the destination cannot be
+reached from there, e.g. behind a closure) is removed and counted as ``stuck`` (status
+``STUCK``, ``v_arrive`` = removal time) instead of blocking its lane for good — as SUMO
+teleports vehicles. Trips should be routable (callers pick origin and destination links that
+the turn graph connects: :func:`twin.traffic_process.kernel_trips`).
 
 Units are SI throughout (m, s, m/s); shapes are given as ``(n_members, n_links)`` etc.
 """
@@ -359,7 +364,7 @@ def init_state(net: Network, trips: Trips, params: TrafficParams | None = None, 
     a["m_start"] = m_start[:-1].astype(np.int64).copy()
     a["ltt_sum"] = np.zeros((B, n_links))
     a["ltt_cnt"] = np.zeros((B, n_links), np.int64)
-    a["counters"] = np.zeros((B, 4), np.int64)
+    a["counters"] = np.zeros((B, _k.N_COUNTERS), np.int64)
     a["veh_seconds"] = np.zeros(B)
     a["agg_flow"] = np.zeros((B, n_links), np.int32)
     a["agg_count"] = np.zeros((B, n_links), np.int32)
@@ -387,7 +392,7 @@ def _raise_kernel_error(state, err):
     what = {_k.ERR_OVERLAP: "vehicle overlaps its leader",
             _k.ERR_BACKWARDS: "vehicle moved backwards",
             _k.ERR_CONSERVATION: "vehicle count not conserved (entered != in network + "
-                                 "arrived + waiting)",
+                                 "arrived + waiting + stuck)",
             _k.ERR_LANE_FULL: "lane slot overflow"}.get(code, f"error {code}")
     who = "" if code == _k.ERR_CONSERVATION else f", trip {state.v_trip_id[idx]}"
     raise InvariantError(f"traffic kernel at t={state.time:.1f} s, member {member}{who}: {what}")
@@ -449,7 +454,7 @@ def run(net: Network, trips: Trips, params: TrafficParams | None = None,
             horizon = min(until, state.next_reroute[0], state.time + chunk)
             n = max(1, int(round((horizon - state.time) / dt)))
             advance(net, state, n, dt)
-        if stop_when_done and state.counters[:, _k.C_ARRIVED].sum() == n_total:
+        if stop_when_done and state.counters[:, [_k.C_ARRIVED, _k.C_STUCK]].sum() == n_total:
             break
     return RunResult(state, completed_trips(state), state.veh_seconds.copy(), state.time,
                      counts(state))
@@ -557,8 +562,10 @@ def completed_trips(state: TrafficState) -> dict:
 
 def counts(state: TrafficState) -> dict:
     """Return per-member vehicle counts, each (n_members,) int64: ``released`` (departure time
-    reached), ``waiting`` (in an entry queue), ``in_network``, ``arrived``.
-    Always ``released == waiting + in_network + arrived``."""
+    reached), ``waiting`` (in an entry queue), ``in_network``, ``arrived``, ``stuck`` (removed
+    at a stop line with no next link towards their destination, as SUMO teleports them).
+    Always ``released == waiting + in_network + arrived + stuck``."""
     c = state.counters
     return {"released": c[:, _k.C_RELEASED].copy(), "waiting": c[:, _k.C_WAITING].copy(),
-            "in_network": c[:, _k.C_ACTIVE].copy(), "arrived": c[:, _k.C_ARRIVED].copy()}
+            "in_network": c[:, _k.C_ACTIVE].copy(), "arrived": c[:, _k.C_ARRIVED].copy(),
+            "stuck": c[:, _k.C_STUCK].copy()}
