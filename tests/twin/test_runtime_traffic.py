@@ -173,3 +173,47 @@ def test_kernel_trips_from_nodes_spreads_over_links():
                              ("destination_link", int)])
     trips, _ = kernel_trips(rec, roads)
     assert trips.depart.size == 2
+
+
+def test_one_member_advances_on_one_thread_with_the_same_result(tmp_path, base_run,
+                                                               monkeypatch):
+    """A one-member kernel call runs on one numba thread (waking idle threads costs more than
+    a small network's step), restores the thread count, and records what threads=1 records."""
+    import numba
+
+    from twin.kernels import traffic
+
+    seen = []
+    compiled = traffic._k.advance
+
+    def spy(*args):
+        seen.append(numba.get_num_threads())
+        return compiled(*args)
+
+    monkeypatch.setattr(traffic._k, "advance", spy)
+    threads = numba.get_num_threads()
+    run = twin.run(scenario(kernels=[TrafficProcess(vehicle_slots=64)]), tmp_path / "d.zarr",
+                   progress=False)
+    assert seen and set(seen) == {1} and numba.get_num_threads() == threads
+    a, b = base_run.open("traffic"), run.open("traffic")   # base_run: threads=1
+    for v in a.variables:
+        np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
+    # members are independent: two members give the same on one thread as on all of them
+    city = grid_city()
+    roads = city.roads
+    net = traffic.Network(roads.node_xy, roads.link_from, roads.link_to, roads.link_length,
+                          roads.link_lanes, roads.link_free_speed)
+    trips, _ = kernel_trips(demand(city, n_trips=100, horizon=60.0), roads)
+    states = []
+    for n in (1, threads):
+        numba.set_num_threads(n)
+        try:
+            st = traffic.init_state(net, trips, traffic.TrafficParams(), seed=[1, 2],
+                                    n_members=2)
+            traffic.run(net, trips, until=120.0, state=st)
+        finally:
+            numba.set_num_threads(threads)
+        states.append(st)
+    assert seen[-1] == min(2, threads)
+    for k in ("v_pos", "v_speed", "counters"):
+        np.testing.assert_array_equal(getattr(states[0], k), getattr(states[1], k), err_msg=k)
