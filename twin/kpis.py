@@ -5,7 +5,9 @@
 - ``vht_h`` vehicle-hours travelled in the network (vehicles on links × time);
 - ``vkt_km`` vehicle-kilometres (link exits × link length), ``mean_speed_kmh`` = VKT / VHT;
 - ``trips_completed``, ``trips_unfinished`` (released but not arrived at the end: still in the
-  network or waiting to enter it);
+  network or waiting to enter it), ``trips_stuck`` (removed with no next link towards their
+  destination), ``trips_unroutable`` (demand the network does not connect, dropped before the
+  run);
 - ``mean_trip_time_s`` (arrival − entry into the network, as SUMO's tripinfo duration),
   ``mean_delay_s`` and ``p95_delay_s``: trip time − free-flow time of the trip's shortest
   path (link lengths / free speeds, from its origin link's upstream end to its destination
@@ -34,6 +36,8 @@ from .errors import StoreError
 SCALARS = {
     "trips_completed": ("completed trips", "", "{:,.0f}"),
     "trips_unfinished": ("unfinished trips", "", "{:,.0f}"),
+    "trips_stuck": ("trips removed as stuck", "", "{:,.0f}"),
+    "trips_unroutable": ("dropped unroutable trips", "", "{:,.0f}"),
     "vht_h": ("vehicle-hours travelled", "veh·h", "{:,.1f}"),
     "vkt_km": ("vehicle-km travelled", "veh·km", "{:,.1f}"),
     "mean_speed_kmh": ("network mean speed", "km/h", "{:,.1f}"),
@@ -67,6 +71,8 @@ class TrafficData:
         ``arrival`` s, ``origin`` and ``destination`` link indices, ``free_flow_time`` s
         (computed from the shortest paths when absent).
     released : vehicles whose departure time was reached by the end (None: unknown).
+    stuck : vehicles removed with no way on (None: unknown); unroutable : trips dropped before
+    the run as the network does not connect them (None: unknown).
     link_from, link_to : (L,) node indices of the link ends (None: no free-flow paths).
     veh_seconds : exact vehicle-seconds in the network (the kernel's own sum; None: the
         rectangle sum of ``count``). in_network : (T,) vehicles in the network (None: the sum
@@ -85,6 +91,8 @@ class TrafficData:
     queue: np.ndarray
     trips: dict = field(default_factory=dict)
     released: int | None = None
+    stuck: int | None = None
+    unroutable: int | None = None
     link_from: np.ndarray | None = None
     link_to: np.ndarray | None = None
     veh_seconds: float | None = None
@@ -169,7 +177,10 @@ def compute_from(data: TrafficData, n_worst: int = N_WORST) -> KPIs:
     n_done = int(tt.size)
     scalars = {
         "trips_completed": n_done,
-        "trips_unfinished": (int(data.released) - n_done) if data.released is not None
+        "trips_unfinished": (int(data.released) - n_done - int(data.stuck or 0))
+        if data.released is not None else float("nan"),
+        "trips_stuck": int(data.stuck) if data.stuck is not None else float("nan"),
+        "trips_unroutable": int(data.unroutable) if data.unroutable is not None
         else float("nan"),
         "vht_h": vht, "vkt_km": vkt,
         "mean_speed_kmh": vkt / vht if vht > 0 else float("nan"),
@@ -207,7 +218,9 @@ def load_traffic(run, layer: str = "traffic") -> TrafficData:
     Per-link records come from the layer (``link_count`` or ``link_density``, ``link_speed``,
     ``link_flow`` in veh/h or veh per interval, ``queue_length``); link names, free speeds and
     end nodes from the layer when recorded, otherwise from the run's district; completed trips
-    from the kernel state of the run's last checkpoint (the end state of a complete run).
+    from the layer's trips table (dimension ``trip``: ``trip_arrival_s``, ``trip_enter_s``…,
+    written at each checkpoint), vehicle-seconds from ``vehicle_seconds`` (the kernel's exact
+    running sum).
     """
     if layer not in run.layers:
         raise StoreError(f"{run.path} has no {layer!r} layer (layers: {run.layers}); "
@@ -240,12 +253,16 @@ def load_traffic(run, layer: str = "traffic") -> TrafficData:
         speed=var("link_speed", default=np.nan), flow=flow,
         queue=var("queue_length", "link_queue"), link_from=links.get("from"),
         link_to=links.get("to"))
-    data.trips, veh_seconds = _checkpoint_trips(run, layer)
-    data.veh_seconds = veh_seconds
+    data.trips = _layer_trips(ds)
+    if "vehicle_seconds" in ds.variables:
+        data.veh_seconds = float(ds["vehicle_seconds"].values[-1])
     totals = [_pick(ds, k) for k in ("in_network", "waiting", "arrived")]
     if all(totals):
-        data.released = int(sum(ds[k].values[-1] for k in totals))
+        data.stuck = int(ds["stuck"].values[-1]) if "stuck" in ds.variables else 0
+        data.released = int(sum(ds[k].values[-1] for k in totals)) + data.stuck
         data.in_network = np.asarray(ds["in_network"].values, float)
+    if "n_trips_unroutable" in ds.attrs:
+        data.unroutable = int(ds.attrs["n_trips_unroutable"])
     return data
 
 
@@ -289,40 +306,19 @@ def _city_roads(run):
     return cim.load_district(district).roads
 
 
-#: kernel state arrays the trip KPIs read from a checkpoint
-_TRIP_ARRAYS = ("v_arrive", "v_enter", "v_depart", "v_trip_id", "v_orig", "v_dest",
-                "dest_links", "veh_seconds")
-
-
-def _checkpoint_trips(run, layer) -> tuple[dict, float | None]:
-    """Return (completed trips {column: (N,) array}, exact vehicle-seconds in the network)
-    from the traffic kernel's state in the run's latest complete checkpoint ({} and None when
-    there is none)."""
-    import zarr
-
-    root = zarr.open_group(str(run.path), mode="r", use_consolidated=False)
-    if "checkpoint" not in root:
-        return {}, None
-    best = None
-    for slot in ("a", "b"):
-        if slot in root["checkpoint"]:
-            g = root["checkpoint"][slot]
-            a = dict(g.attrs)
-            if a.get("complete") and (best is None or a["seq"] > best[1]["seq"]):
-                best = (g, a)
-    if best is None:
-        return {}, None
-    g, attrs = best
-    tags = attrs.get("tags", {}).get(f"proc/{layer}", {}).get("arrays", {}).get("dict", {})
-    if not all(k in tags and "array" in tags[k] for k in _TRIP_ARRAYS):
-        return {}, None
-    a = {k: g[f"proc/{layer}/arrays/{k}"][...] for k in _TRIP_ARRAYS}
-    done = np.isfinite(a["v_arrive"])
-    trips = {"trip_id": a["v_trip_id"][done], "depart": a["v_depart"][done],
-             "enter": a["v_enter"][done], "arrival": a["v_arrive"][done],
-             "travel_time": a["v_arrive"][done] - a["v_enter"][done],
-             "origin": a["v_orig"][done], "destination": a["dest_links"][a["v_dest"][done]]}
-    return trips, float(np.sum(a["veh_seconds"]))
+def _layer_trips(ds) -> dict:
+    """Return the completed trips {column: (N,) array} of the layer's trips table ({} when
+    the layer has none)."""
+    if "trip_arrival_s" not in ds.variables:
+        return {}
+    arrival = np.asarray(ds["trip_arrival_s"].values, float)
+    done = np.isfinite(arrival)
+    col = {k: np.asarray(ds[f"trip_{k}"].values)[done]
+           for k in ("depart_s", "enter_s", "origin_link", "destination_link")}
+    return {"trip_id": np.asarray(ds["trip"].values)[done], "depart": col["depart_s"],
+            "enter": col["enter_s"], "arrival": arrival[done],
+            "travel_time": arrival[done] - col["enter_s"], "origin": col["origin_link"],
+            "destination": col["destination_link"]}
 
 
 def compute(run, n_worst: int = N_WORST) -> KPIs:

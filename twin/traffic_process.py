@@ -14,7 +14,9 @@ next link towards their destination), the static link table (``link_length``, ``
 ``link_free_speed``, ``link_name``, ``link_from``/``link_to`` node indices) and a sample of
 vehicle positions (``vehicle_x``/``vehicle_y`` in the
 metric CRS, ``vehicle_link``, ``vehicle_speed``, ``vehicle_trip``; NaN / −1 padded to
-``vehicle_slots``) for the viewer.
+``vehicle_slots``) for the viewer. At each checkpoint the trips done since the previous one
+(and at the end the unfinished ones) are appended to the layer's trips table (dimension
+``trip``, see :data:`TRIP_COLUMNS`), which the traffic KPIs read.
 
 Events: ``closure`` (link closed to entering traffic, reopened at the end), ``capacity_drop``
 (``details["factor"]`` × the link's outflow capacity), ``incident`` (``lanes_blocked`` of the
@@ -37,6 +39,7 @@ from cim.roads import CLASS_DEFAULTS
 
 from .errors import ScenarioError
 from .kernels import traffic
+from .kernels._traffic_consts import ARRIVED, STUCK
 
 _LANE_WIDTH_M = 3.5
 
@@ -67,6 +70,9 @@ class TrafficProcess:
         self.vehicle_slots = int(vehicle_slots)
         self.demand = demand
         self.threads = threads
+        self._ctx = None                            # set by init: the store is reached via it
+        self.trip_rows = np.zeros(1, np.int64)      # rows of the trips table written
+        self.trips_flushed = np.zeros(1)            # s: trips done by then are written
 
     # ---- setup -------------------------------------------------------------------------------
     def init(self, ctx) -> None:
@@ -99,6 +105,9 @@ class TrafficProcess:
         self.flow_acc = np.zeros(roads.n_links)
         self.acc_time = np.zeros(1)
         self.saved_plans: dict[str, dict] = {}
+        self.trip_rows = np.zeros(1, np.int64)      # rows of the trips table written
+        self.trips_flushed = np.zeros(1)            # s: trips done by then are written
+        self._ctx = ctx
         self._geometry(roads)
         self.coords = {"link": roads.link_ids.astype(str), "node": roads.node_ids.astype(str),
                        "vehicle_slot": np.arange(self.vehicle_slots),
@@ -113,7 +122,7 @@ class TrafficProcess:
             "link_density": (("link",), "veh/m/lane"), "link_count": (("link",), "veh"),
             "queue_length": (("link",), "m"), "link_open": (("link",), "1"),
             "in_network": ((), "veh"), "arrived": ((), "veh"), "waiting": ((), "veh"),
-            "stuck": ((), "veh"),
+            "stuck": ((), "veh"), "vehicle_seconds": ((), "veh·s"),
             "vehicle_x": (("vehicle_slot",), "m"), "vehicle_y": (("vehicle_slot",), "m"),
             "vehicle_speed": (("vehicle_slot",), "m/s"),
             "vehicle_link": (("vehicle_slot",), "1"), "vehicle_trip": (("vehicle_slot",), "1"),
@@ -175,7 +184,8 @@ class TrafficProcess:
                "queue_length": stats.queue_length[0],
                "link_open": st.arrays["link_open"][0].astype(np.int8),
                "in_network": c["in_network"][0], "arrived": c["arrived"][0],
-               "waiting": c["waiting"][0], "stuck": c["stuck"][0]}
+               "waiting": c["waiting"][0], "stuck": c["stuck"][0],
+               "vehicle_seconds": float(st.veh_seconds[0])}
         out.update(self.vehicle_sample())
         return out
 
@@ -275,6 +285,9 @@ class TrafficProcess:
 
     # ---- checkpoints -----------------------------------------------------------------------------
     def get_state(self) -> dict:
+        # called at each checkpoint, after the records are flushed: the trips table takes the
+        # trips done since the last one (and, at the end, the unfinished ones) in the same go
+        self._flush_trips()
         st = self.state
         # the route tables are derived (from route_cost / route_open): set_state rebuilds
         # them, which keeps a checkpoint at a few MB instead of hundreds
@@ -283,7 +296,8 @@ class TrafficProcess:
                 "time": float(st.time),
                 "rngs": [json.dumps(g.bit_generator.state) for g in st.rngs],
                 "flow_acc": self.flow_acc, "acc_time": self.acc_time,
-                "saved_plans": json.dumps(self.saved_plans)}
+                "saved_plans": json.dumps(self.saved_plans),
+                "trip_rows": self.trip_rows, "trips_flushed": self.trips_flushed}
 
     def set_state(self, s: dict) -> None:
         st = self.state
@@ -298,6 +312,20 @@ class TrafficProcess:
         self.flow_acc = np.array(s["flow_acc"], copy=True)
         self.acc_time = np.array(s["acc_time"], copy=True)
         self.saved_plans = json.loads(s["saved_plans"])
+        # rows a killed run wrote after this checkpoint are overwritten and cut at the next
+        self.trip_rows = np.array(s["trip_rows"], copy=True)
+        self.trips_flushed = np.array(s["trips_flushed"], copy=True)
+
+    # ---- trips table -----------------------------------------------------------------------------
+    def _flush_trips(self) -> None:
+        ctx = self._ctx
+        store = getattr(getattr(ctx, "_sim", None), "store", None)  # no public hook (yet)
+        if ctx is None or store is None or self.name not in store.root:
+            return
+        final = ctx.now + self.n_sub * self.substep > float(ctx.scenario.duration) + 1e-9
+        rows = trip_rows(self.state, self.trips_flushed[0], final)
+        self.trip_rows[0] = write_trips(store.root[self.name], int(self.trip_rows[0]), rows)
+        self.trips_flushed[0] = self.state.time
 
     # ---- KPIs ------------------------------------------------------------------------------------
     @staticmethod
@@ -318,6 +346,54 @@ class TrafficProcess:
                 "mean_speed_kmh": veh_km / veh_h if veh_h > 0 else float("nan"),
                 "mean_queue_m": float(np.nanmean(q)), "max_queue_m": float(np.nanmax(q)),
                 "trips_arrived": int(ds.arrived.values[-1])}
+
+
+#: the trips table in the traffic layer, dimension ``trip``: column -> (dtype, fill, units).
+#: ``trip`` (the coordinate) is the demand's row; links are indices into the layer's ``link``;
+#: ``trip_arrival_s`` is NaN for trips not arrived, ``trip_stuck_s`` the time a vehicle was
+#: removed with no next link towards its destination (NaN otherwise).
+TRIP_COLUMNS = {
+    "trip": (np.int64, -1, ""), "trip_origin_link": (np.int64, -1, ""),
+    "trip_destination_link": (np.int64, -1, ""), "trip_depart_s": (np.float64, np.nan, "s"),
+    "trip_enter_s": (np.float64, np.nan, "s"), "trip_arrival_s": (np.float64, np.nan, "s"),
+    "trip_travel_time_s": (np.float64, np.nan, "s"), "trip_stuck_s": (np.float64, np.nan, "s"),
+}
+
+
+def trip_rows(state: traffic.TrafficState, after: float, final: bool) -> dict:
+    """Return the trips table rows {column: (n,) array} (see :data:`TRIP_COLUMNS`) of the trips
+    that arrived or got stuck after time ``after`` (s), in that order (then by trip id), and
+    when ``final`` all the others after them (by trip id)."""
+    a = state.arrays
+    status, end, tid = a["v_status"], a["v_arrive"], a["v_trip_id"]
+    sel = np.flatnonzero((status >= ARRIVED) & (end > after))
+    sel = sel[np.lexsort((tid[sel], end[sel]))]
+    if final:
+        rest = np.flatnonzero(status < ARRIVED)
+        sel = np.concatenate([sel, rest[np.argsort(tid[rest], kind="stable")]])
+    arrived, stuck = status[sel] == ARRIVED, status[sel] == STUCK
+    arrival = np.where(arrived, end[sel], np.nan)
+    return {"trip": tid[sel], "trip_origin_link": a["v_orig"][sel],
+            "trip_destination_link": a["dest_links"][a["v_dest"][sel]],
+            "trip_depart_s": a["v_depart"][sel], "trip_enter_s": a["v_enter"][sel],
+            "trip_arrival_s": arrival, "trip_travel_time_s": arrival - a["v_enter"][sel],
+            "trip_stuck_s": np.where(stuck, end[sel], np.nan)}
+
+
+def write_trips(group, n0: int, rows: dict) -> int:
+    """Write ``rows`` (see :func:`trip_rows`) at row ``n0`` of the trips table in zarr group
+    ``group`` (created on first use), cut the table there; return its new length."""
+    n = n0 + len(rows["trip"])
+    for name, (dtype, fill, units) in TRIP_COLUMNS.items():
+        if name not in group:
+            group.create_array(name, shape=(0,), chunks=(16384,), dtype=dtype,
+                               fill_value=fill, dimension_names=("trip",),
+                               attributes={"units": units} if units else {})
+        arr = group[name]
+        arr.resize((n,))
+        if n > n0:
+            arr[n0:n] = np.asarray(rows[name], dtype)
+    return n
 
 
 def class_rank(cls) -> int:

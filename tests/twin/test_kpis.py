@@ -77,7 +77,9 @@ def test_no_trips_gives_nan_not_an_error():
 
 def write_store(path, d: kpis.TrafficData, arrived=(1, 3), veh_seconds=250.0) -> Run:
     """Write ``d`` as a run store the way the traffic process writes one (flows in veh/h,
-    link attributes as static variables, the kernel's trip arrays in the last checkpoint)."""
+    link attributes as static variables, the trips table with its ``trip`` dimension)."""
+    from twin.traffic_process import write_trips
+
     st = RunStore.create(path, attrs={"fingerprint": "x", "provenance": {},
                                       "scenario": {"name": path.stem}})
     w = st.add_layer("traffic", coords={"link": np.asarray(d.link_ids, str),
@@ -89,23 +91,30 @@ def write_store(path, d: kpis.TrafficData, arrived=(1, 3), veh_seconds=250.0) ->
                                         "link_to": (("link",), d.link_to)},
                      dims={"link_flow": ("link",), "link_speed": ("link",),
                            "link_count": ("link",), "queue_length": ("link",),
-                           "in_network": (), "waiting": (), "arrived": ()},
-                     units={"link_flow": "veh/h"}, attrs={"record_interval_s": 60.0},
+                           "in_network": (), "waiting": (), "arrived": (), "stuck": (),
+                           "vehicle_seconds": ()},
+                     units={"link_flow": "veh/h"},
+                     attrs={"record_interval_s": 60.0, "n_trips_unroutable": 7},
                      time_chunk=4)
     for i, t in enumerate(d.time):
         w.append(t, {"link_flow": d.flow[i] * 3600.0 / d.interval[i],
                      "link_speed": d.speed[i], "link_count": d.count[i],
                      "queue_length": d.queue[i], "in_network": d.count[i].sum(),
-                     "waiting": 0, "arrived": arrived[i]})
+                     "waiting": 0, "arrived": arrived[i], "stuck": 0,
+                     "vehicle_seconds": veh_seconds * (i + 1) / len(d.time)})
     nan = np.nan
-    state = {"arrays": {"v_arrive": np.array([50.0, 70.0, 110.0, nan, nan]),
-                        "v_enter": np.array([25.0, 40.0, 50.0, 100.0, 110.0]),
-                        "v_depart": np.array([20.0, 40.0, 50.0, 100.0, 110.0]),
-                        "v_trip_id": np.arange(5), "v_orig": np.zeros(5, np.int64),
-                        "v_dest": np.zeros(5, np.int64), "dest_links": np.array([1]),
-                        "veh_seconds": np.array([veh_seconds])}}
+    enter = np.array([25.0, 40.0, 50.0, 100.0, 110.0])
+    arrival = np.array([50.0, 70.0, 110.0, nan, nan])
     st.flush()
-    st.write_checkpoint(1, {"final": True}, {"proc/traffic": state})
+    # two flushes, as at two checkpoints: the trip done by 60 s, then the rest
+    n = 0
+    for rows in (slice(0, 1), slice(1, 5)):
+        n = write_trips(st.root["traffic"], n, {
+            "trip": np.arange(5)[rows], "trip_origin_link": np.zeros(5, np.int64)[rows],
+            "trip_destination_link": np.ones(5, np.int64)[rows],
+            "trip_depart_s": np.array([20.0, 40.0, 50.0, 100.0, 110.0])[rows],
+            "trip_enter_s": enter[rows], "trip_arrival_s": arrival[rows],
+            "trip_travel_time_s": (arrival - enter)[rows], "trip_stuck_s": np.full(5, nan)[rows]})
     st.set_attrs(status="complete")
     st.consolidate()
     return Run(path)
@@ -115,6 +124,7 @@ def test_kpis_read_from_a_run_store(tmp_path):
     k = kpis.compute(write_store(tmp_path / "r.zarr", two_links()))
     s = k.scalars
     assert s["trips_completed"] == 3 and s["trips_unfinished"] == 2
+    assert s["trips_stuck"] == 0 and s["trips_unroutable"] == 7
     assert s["vht_h"] == pytest.approx(250 / 3600)  # the kernel's exact sum wins
     assert s["vkt_km"] == pytest.approx(0.4)
     assert s["mean_trip_time_s"] == pytest.approx(115 / 3)

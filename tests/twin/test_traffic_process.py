@@ -203,3 +203,42 @@ def test_a_vehicle_with_no_way_on_is_removed_as_stuck_and_does_not_block_its_lan
     c = traffic.counts(st)
     assert c["stuck"][0] == 1 and c["arrived"][0] == 1 and c["in_network"][0] == 0
     assert st.v_status.tolist() == [4, 3]
+
+
+# ---- the trips table -------------------------------------------------------------------------
+def test_trips_table_is_written_at_each_checkpoint_and_read_by_the_kpis(tmp_path):
+    import xarray as xr
+
+    import twin
+    from twin import kpis
+    from twin.traffic_process import TrafficProcess
+
+    from .test_runtime_traffic import Crash, scenario
+
+    kernels = [TrafficProcess(vehicle_slots=8, threads=1), Crash(at=400)]
+    with pytest.raises(RuntimeError, match="crash"):
+        twin.run(scenario(kernels=kernels), tmp_path / "r.zarr", progress=False)
+    part = xr.open_zarr(str(tmp_path / "r.zarr"), group="traffic")
+    t_cp = float(part.time[-1])          # the last checkpoint before the crash
+    assert part.trip.dims == ("trip",) and 0 < part.sizes["trip"]
+    assert (part.trip_arrival_s <= t_cp).all()          # trips done by then, in order
+    assert (np.diff(part.trip_arrival_s.values) >= 0).all()
+    run = twin.run(scenario(kernels=[TrafficProcess(vehicle_slots=8, threads=1), Crash()]),
+                   tmp_path / "r.zarr", resume=True, progress=False)
+    ds = run.open("traffic")
+    n = ds.attrs["n_trips"]
+    # every kept demand row once (trip = the demand's row; same-node trips were dropped)
+    assert ds.sizes["trip"] == n == np.unique(ds.trip.values).size
+    assert n + ds.attrs["n_trips_dropped"] == 400
+    done = np.isfinite(ds.trip_arrival_s.values)
+    assert done.sum() == int(ds.arrived[-1]) > 100 and np.isnan(ds.trip_stuck_s).all()
+    np.testing.assert_array_equal(ds.trip_travel_time_s.values[done],
+                                  (ds.trip_arrival_s - ds.trip_enter_s).values[done])
+    assert (ds.trip_enter_s.values[done] >= ds.trip_depart_s.values[done]).all()
+    assert ds.trip_arrival_s.attrs["units"] == "s"
+    k = kpis.compute(run)
+    assert k.scalars["trips_completed"] == done.sum()
+    assert k.scalars["mean_trip_time_s"] == pytest.approx(
+        float(ds.trip_travel_time_s.values[done].mean()))
+    assert k.scalars["trips_unroutable"] == 0 and k.scalars["trips_stuck"] == 0
+    assert k.scalars["vht_h"] == pytest.approx(float(ds.vehicle_seconds[-1]) / 3600)
