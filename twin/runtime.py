@@ -15,6 +15,7 @@ in that same order. Same scenario and seed → bit-identical stores, also across
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as _dt
 import io
@@ -534,6 +535,42 @@ def run(scenario: Scenario, out=None, *, resume: bool = False, overwrite: bool =
 
     Raises ScenarioError before anything is written when the scenario cannot run.
     """
+    with _standard_json():
+        return _run(scenario, out, resume, overwrite, progress)
+
+
+@contextlib.contextmanager
+def _standard_json():
+    """Undo, while a run writes its store, what cjio does to :mod:`json` when imported.
+
+    cjio sets ``json.encoder.c_make_encoder = None`` and shadows ``float`` in
+    ``json.encoder`` with a class written with 6 decimals, for the whole process. Every JSON
+    text of the run (zarr's metadata and attributes, checkpoints, the events' details) would
+    then depend on whether something imported cjio before: a run resumed in such a process
+    would differ from the same run uninterrupted (``0.5`` vs ``0.500000``). The patch is put
+    back afterwards.
+    """
+    enc = json.encoder
+    shadow = enc.__dict__.get("float", _MISSING)
+    c_encoder = enc.c_make_encoder
+    try:
+        from _json import make_encoder
+    except ImportError:  # pragma: no cover - CPython always has _json
+        make_encoder = None
+    enc.__dict__.pop("float", None)
+    enc.c_make_encoder = make_encoder
+    try:
+        yield
+    finally:
+        enc.c_make_encoder = c_encoder
+        if shadow is not _MISSING:
+            enc.float = shadow
+
+
+_MISSING = object()
+
+
+def _run(scenario: Scenario, out, resume: bool, overwrite: bool, progress: bool) -> Run:
     out = Path(out) if out is not None else Path("out/runs") / f"{scenario.name}.zarr"
     sim = _Simulation(scenario)  # validates: errors before the store is touched
     fingerprint = scenario.fingerprint()
