@@ -5,13 +5,14 @@ Commuter, errand and through traffic generated from the district's residents and
 between the boundary roads) drives on the whole street network, Lihu Avenue's tunnels and
 viaducts included, with the 221 signalized junctions on their planned fixed-time plans.
 
-Demand scale 0.25: a quarter of the generated car demand (~17,000 trips in three hours; trips
-between nodes the one-way, no-U-turn network does not connect are left out). At full scale
-the first hour alone brings ~39,000 car trips onto 3,583 junctions and the network jams for
-good within the hour; at half scale by 08:30. At a quarter it loads up to ~1,300 vehicles at
-08:00 at ~35 km/h; after 08:10 queues on Lihu Avenue and Liangxi Road spread and the mean
-speed falls to ~7 km/h by 10:00 (known kernel limitation: the same demand on other entry
-links drains after the peak), so compare what-ifs mainly on 07:00–08:30.
+Demand scale 0.25: a quarter of the generated car demand (~20,400 trips in three hours, each
+started and ended on links the one-way, no-U-turn network connects). At full scale the first
+hour alone brings ~39,000 car trips onto 3,583 junctions (it jammed within the hour; not re-run
+since the fixes below). At a quarter it loads up to ~1,400 vehicles at 08:00 at ~40 km/h and drains after the peak:
+~20,000 trips arrive, the mean speed stays at 39–41 km/h through 10:00, queues stay under
+~60 m, no vehicle is removed as stuck. (The jam that spread from Lihu Avenue after 08:10 in
+earlier versions went away with the signal phases mapped by road — main roads had been given
+the crossing street's green, 4-phase junctions sat all-red half the cycle.)
 
 Quick version (``--quick``): the busiest half hour, 07:45–08:15, at half that demand — well
 under a minute of simulation.
