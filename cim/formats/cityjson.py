@@ -380,7 +380,7 @@ def _document(city: CityModel, version: str, scale) -> dict:
         nid = str(rn.node_ids[k])
         plan = rn.node_signal_plan[k] or {}
         a = {"function": "traffic_signal", "node": nid}
-        for key in ("cycle_s", "offset_s", "green_s", "yellow_s"):
+        for key in ("cycle_s", "offset_s", "green_s", "yellow_s", "phase_roads"):
             if plan.get(key) is not None:
                 a["signal_" + key] = plan[key]
         objects[f"signal-{nid}"] = {"type": "CityFurniture", "attributes": _clean(a),

@@ -644,3 +644,20 @@ def test_round_trip_property(tmp_path, city):
     back = cim.load(out)
     assert_same(city, back)
     assert back.report.n_skipped == 0
+
+
+def test_signal_plan_with_phase_roads_round_trips(tmp_path):
+    import cim
+    from cim.model import CityModel
+    from cim.roads import RoadNetworkBuilder
+
+    b = RoadNetworkBuilder()
+    b.add_segment("r1", "a", "b", [[0, 0], [100, 0]], name="Main", cls="primary")
+    b.add_segment("r2", "c", "b", [[100, -80], [100, 0]], name="Side", cls="tertiary")
+    plan = {"cycle_s": 90.0, "offset_s": 5.0, "green_s": [50.0, 32.0], "yellow_s": 4.0,
+            "phase_roads": [["Main"], ["Side"]]}
+    b.set_signal("b", plan)
+    path = cim.write_cityjson(CityModel(roads=b.build()), tmp_path / "sig.city.json")
+    back = cim.load(path).roads
+    i = list(back.node_ids).index("b")
+    assert back.node_signal[i] and back.node_signal_plan[i] == plan
