@@ -88,6 +88,12 @@ class Context:
     ids = property(lambda self: self._sim.ids)
 
     @property
+    def store(self):
+        """The run's :class:`~twin.store.RunStore` (None before it is opened), for kernels that
+        write tables of their own at checkpoints (e.g. completed trips)."""
+        return getattr(self._sim, "store", None)
+
+    @property
     def twin(self):
         """The built twin (built on first use when the scenario gave a CityModel)."""
         return self._sim.get_twin()

@@ -17,6 +17,7 @@ run, which is run first when its store is missing or holds another version of it
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import inspect
 import sys
@@ -37,7 +38,7 @@ def load_module(path) -> ModuleType:
         raise ScenarioError(f"scenario file {path} not found")
     if path.suffix != ".py":
         raise ScenarioError(f"scenario file {path} is not a Python script (.py)")
-    name = f"twin_scenario_{path.stem}_{abs(hash(str(path))):x}"
+    name = f"twin_scenario_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:12]}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

@@ -319,7 +319,7 @@ class TrafficProcess:
     # ---- trips table -----------------------------------------------------------------------------
     def _flush_trips(self) -> None:
         ctx = self._ctx
-        store = getattr(getattr(ctx, "_sim", None), "store", None)  # no public hook (yet)
+        store = None if ctx is None else ctx.store
         if ctx is None or store is None or self.name not in store.root:
             return
         final = ctx.now + self.n_sub * self.substep > float(ctx.scenario.duration) + 1e-9
