@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _common import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out" / "bench"
@@ -79,18 +80,6 @@ def make_large(path: Path, n_buildings: int, seed: int = 7) -> Path:
     return path
 
 
-def _peak_rss_mb() -> float:
-    """Return this process's peak resident memory (MB): VmHWM, which starts afresh at exec
-    (ru_maxrss would inherit the parent's peak across fork+exec)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return float(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child(task: str, arg: str) -> dict:
     """Run one measurement in this process; return timings and peak RSS (MB)."""
     if task == "cjio":
@@ -112,9 +101,9 @@ def child(task: str, arg: str) -> dict:
         wall = time.perf_counter() - t0
         n = len(city.buildings)
         return {"wall_s": wall, "load_s": t1 - t0, "build_s": wall - (t1 - t0), "objects": n,
-                "peak_mem_mb": _peak_rss_mb()}
+                "peak_mem_mb": peak_rss_mb()}
     return {"wall_s": wall, "objects": n,
-            "peak_mem_mb": _peak_rss_mb()}
+            "peak_mem_mb": peak_rss_mb()}
 
 
 def measure(task: str, arg: str, repeats: int) -> dict:

@@ -15,26 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _common import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "lihu_morning_peak.py"
-
-
-def _peak_rss_mb() -> float:
-    """Return this process's peak resident memory (MB), VmHWM (fresh at exec)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return float(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(quick: bool) -> dict:
@@ -60,7 +50,7 @@ def child(quick: bool) -> dict:
         k = kpis.compute(run)
     return {"sim_s": float(sc.duration), "wall_s": wall, "setup_s": setup_s,
             "trips": len(sc.demand["depart_s"]), "vht_h": k.scalars["vht_h"],
-            "completed": k.scalars["trips_completed"], "peak_mem_mb": _peak_rss_mb()}
+            "completed": k.scalars["trips_completed"], "peak_mem_mb": peak_rss_mb()}
 
 
 def main() -> None:
