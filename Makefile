@@ -31,7 +31,7 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) -q tests
 
 bench: $(TEST_STAMP)
-	@set -e; for b in benchmarks/*.py; do \
+	@set -e; for b in benchmarks/[!_]*.py; do \
 	  echo "== $$b"; $(BIN)/python $$b --quick --json out/bench/$$(basename $$b .py).json; done
 
 lint: $(TEST_STAMP)
