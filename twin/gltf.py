@@ -52,12 +52,7 @@ def to_scene(twin, *, layers=None, per_object=PER_OBJECT_LAYERS,
         nonempty = np.flatnonzero(np.diff(layer.face_offsets) > 0)
         for i in nonempty.tolist():
             oid = str(layer.object_ids[i])
-            name = oid if oid not in used else f"{lname}:{oid}"
-            k = 1
-            while name in used:
-                k += 1
-                name = f"{lname}:{oid}#{k}"
-            used.add(name)
+            name = _unique_name(used, lname, oid)
             v, f, c = layer.object_arrays(i)
             geom = _mesh(v, f, c, {"layer": lname, "id": oid})
             scene.add_geometry(geom, node_name=name, geom_name=name, parent_node_name=lname)
@@ -110,12 +105,7 @@ def glb_bytes(twin, *, layers=None, per_object=PER_OBJECT_LAYERS, y_up: bool = T
                 labels = []
                 for i in objs.tolist():
                     oid = str(layer.object_ids[i])
-                    name = oid if oid not in used else f"{lname}:{oid}"
-                    k = 1
-                    while name in used:
-                        k += 1
-                        name = f"{lname}:{oid}#{k}"
-                    used.add(name)
+                    name = _unique_name(used, lname, oid)
                     labels.append(name)
                 v_ranges = np.column_stack([vo[objs], vo[objs + 1]])
                 f_ranges = np.column_stack([fo[objs], fo[objs + 1]])
@@ -228,3 +218,15 @@ class _GltfBuilder:
         if binary:
             out += [struct.pack("<I4s", len(binary), b"BIN\0"), binary]
         return b"".join(out)
+
+
+def _unique_name(used: set, layer: str, oid: str) -> str:
+    """Return a node name for object ``oid`` not yet in ``used`` (and add it): the id itself,
+    else ``<layer>:<id>``, else ``<layer>:<id>#k``."""
+    name = oid if oid not in used else f"{layer}:{oid}"
+    k = 1
+    while name in used:
+        k += 1
+        name = f"{layer}:{oid}#{k}"
+    used.add(name)
+    return name
