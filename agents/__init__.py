@@ -20,8 +20,8 @@ from .demand import (
 from .errors import AgentsError, DemandError
 from .network import Access, attach_buildings, boundary_nodes, routable_nodes
 from .profiles import Profile, default_profiles, parse_clock
-from .readers import read_od_matrix, read_trips
-from .trips import PURPOSES, Trips
+from .readers import read_od_matrix
+from .trips import PURPOSES, Trips, read_trips
 
 __all__ = [
     "generate_trips", "read_od_matrix", "read_trips", "Trips", "PURPOSES",

@@ -39,6 +39,7 @@ import numpy as np
 from .errors import DemandError
 from .network import attach_buildings, boundary_nodes
 from .profiles import Profile, default_profiles, format_clock, parse_clock
+from .sampling import as_generator, stochastic_round
 from .trips import OTHER, THROUGH, TO_HOME, TO_WORK, Trips
 
 CAR_SHARE = 0.30
@@ -50,22 +51,6 @@ BETA_PER_KM = 0.4
 COMMERCIAL_USE_WEIGHT = {"commercial": 1.0, "retail": 1.0, "mixed": 0.5}
 
 _CHUNK_CELLS = 1_000_000  # origins × destinations evaluated per block of the gravity model
-
-
-def as_generator(seed) -> np.random.Generator:
-    """Return ``seed`` if it is a Generator, else ``numpy.random.default_rng(seed)``."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None:
-        raise DemandError("a seed (int or numpy Generator) is required: demand is random")
-    return np.random.default_rng(seed)
-
-
-def stochastic_round(rng: np.random.Generator, expected) -> np.ndarray:
-    """Return integers whose mean is ``expected`` (floor plus a Bernoulli remainder)."""
-    e = np.asarray(expected, float)
-    base = np.floor(e)
-    return (base + (rng.random(e.shape) < e - base)).astype(np.int64)
 
 
 def _check_param(name, value, lo, hi=np.inf):

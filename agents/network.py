@@ -1,7 +1,7 @@
 """Where trips can start and end: routable nodes, building access nodes, boundary nodes.
 
 - :func:`routable_nodes` — the largest strongly connected component (SCC) of the directed road
-  network (``scipy.sparse.csgraph.connected_components``): from any of its nodes every other
+  network (:func:`cim.graph.largest_strong_component`): from any of its nodes every other
   one can be reached, so a trip between two of them always has a route;
 - :func:`attach_buildings` — each building's nearest routable node (``scipy.spatial.cKDTree``
   on the footprint centroids). Nodes served only by motorway/trunk links (and their ramps) are
@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
+
+from cim.graph import csr, largest_strong_component
 
 from .errors import DemandError
 
@@ -34,15 +34,11 @@ def routable_nodes(roads) -> np.ndarray:
     n = roads.n_nodes
     if n == 0 or roads.n_links == 0:
         raise DemandError("the road network is empty: no trip can be routed")
-    graph = sp.csr_matrix((np.ones(roads.n_links), (roads.link_from, roads.link_to)),
-                          shape=(n, n))
-    _, labels = connected_components(graph, directed=True, connection="strong")
-    counts = np.bincount(labels)
-    biggest = int(np.argmax(counts))
-    if counts[biggest] < 2:
+    scc = largest_strong_component(csr(n, roads.link_from, roads.link_to))
+    if scc.sum() < 2:
         raise DemandError("no two nodes of the road network are mutually reachable "
                           "(check link directions): no trip can be routed")
-    return labels == biggest
+    return scc
 
 
 def _nodes_touching(roads, classes) -> np.ndarray:

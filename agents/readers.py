@@ -1,14 +1,8 @@
 """Demand given by planners: an OD matrix or a trip list (CSV), checked before any run.
 
-Trip list (:func:`read_trips`) — header with at least ``id,depart,origin,destination``:
-
-- ``depart``: seconds from the scenario start, or a clock time "HH:MM[:SS]" (converted with
-  the scenario ``start``; a clock time before the start is an error);
-- ``origin`` / ``destination``: a road node id, else a building id (the building's access
-  node; see :mod:`agents.network`);
-- optional ``origin_building``, ``destination_building`` (building ids, empty = none) and
-  ``purpose`` (a name of :data:`agents.trips.PURPOSES`), as written by
-  :meth:`Trips.to_csv`, so that a written file reads back to identical arrays.
+Trip list (:func:`read_trips`, defined with the trip-list format in :mod:`agents.trips`) —
+header with at least ``id,depart,origin,destination``, optionally the other columns that
+:meth:`Trips.to_csv` writes.
 
 OD matrix (:func:`read_od_matrix`) — vehicle trips in the scenario window, either long
 (header ``origin,destination,trips``) or wide (first row: a label, then destination zones;
@@ -30,181 +24,26 @@ Trips whose origin and destination are the same node (or OD cells on the diagona
 
 from __future__ import annotations
 
-import csv
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .demand import as_generator, stochastic_round
 from .errors import DemandError
-from .network import attach_buildings, routable_nodes
-from .profiles import Profile, format_clock, parse_clock
-from .trips import GIVEN, PURPOSE_CODE, Trips
+from .places import Places, Problems, csv_rows, drop_note
+from .profiles import Profile, parse_clock
+from .sampling import as_generator, stochastic_round
+from .trips import GIVEN, Trips, read_trips
 
-_REQUIRED = ("id", "depart", "origin", "destination")
-
-
-class _Places:
-    """Resolves node ids, building ids and named zones of one city to routable nodes."""
-
-    def __init__(self, city, path):
-        self.city = city
-        self.path = path
-        self.routable = routable_nodes(city.roads)
-        self.node_index = {str(k): i for i, k in enumerate(city.roads.node_ids)}
-        self.building_index = {str(k): i for i, k in enumerate(city.buildings.ids)}
-        self._access = None
-
-    @property
-    def building_node(self) -> np.ndarray:
-        if self._access is None:
-            self._access = attach_buildings(self.city, self.routable)
-        return self._access.building_node
-
-    def place(self, ref: str, *, line, what) -> tuple[int, int]:
-        """Return (node, building or −1) of a node id or building id."""
-        i = self.node_index.get(ref)
-        if i is not None:
-            if not self.routable[i]:
-                raise DemandError(f"{what} node is outside the largest strongly connected "
-                                  "component of the road network: trips from/to it cannot "
-                                  "be routed", path=self.path, line=line, value=ref)
-            return i, -1
-        b = self.building_index.get(ref)
-        if b is not None:
-            node = int(self.building_node[b])
-            if node < 0:
-                raise DemandError(f"{what} building has no footprint, so no access node",
-                                  path=self.path, line=line, value=ref)
-            return node, b
-        raise DemandError(f"unknown {what}: neither a road node id nor a building id",
-                          path=self.path, line=line, value=ref)
-
-    def building(self, ref: str, *, line, what) -> int:
-        if ref == "":
-            return -1
-        b = self.building_index.get(ref)
-        if b is None:
-            raise DemandError(f"unknown {what}", path=self.path, line=line, value=ref)
-        return b
+__all__ = ["read_od_matrix", "read_trips"]
 
 
-def _rows(path):
-    """Yield (line number, list of stripped cells) of the non-blank rows of a CSV file."""
-    try:
-        fh = open(path, newline="", encoding="utf-8-sig")
-    except OSError as e:
-        raise DemandError(f"cannot read the file: {e.strerror}", path=path) from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            for row in reader:
-                if row and any(c.strip() for c in row):
-                    yield reader.line_num, [c.strip() for c in row]
-        except (csv.Error, UnicodeDecodeError) as e:
-            raise DemandError(f"malformed CSV: {e}", path=path, line=reader.line_num) from None
-
-
-class _Problems:
-    def __init__(self, lenient):
-        self.lenient = lenient
-        self.skipped: list[str] = []
-
-    def __call__(self, err: DemandError):
-        if not self.lenient:
-            raise err
-        self.skipped.append(str(err))
-
-
-def _drop_note(meta, n_same, path, what="trips"):
-    meta["dropped_same_od"] = n_same
-    if n_same:
-        warnings.warn(f"{path}: dropped {n_same} {what} whose origin and destination are the "
-                      "same", UserWarning, stacklevel=3)
-
-
-def read_trips(path, city, *, start="00:00", lenient: bool = False) -> Trips:
-    """Return the trips of a trip-list CSV (see the module docstring), sorted by departure.
-
-    start : scenario start clock time, used to convert "HH:MM[:SS]" departures.
-    """
-    path = str(path)
-    t0 = parse_clock(start, what="start")
-    places = _Places(city, path)
-    problems = _Problems(lenient)
-    rows = _rows(path)
-    try:
-        hline, header = next(rows)
-    except StopIteration:
-        raise DemandError("the trip list is empty (no header)", path=path) from None
-    cols = {c.lower(): k for k, c in enumerate(header)}
-    missing = [c for c in _REQUIRED if c not in cols]
-    if missing:
-        raise DemandError(f"header lacks column(s) {', '.join(missing)}; expected "
-                          f"{','.join(_REQUIRED)}", path=path, line=hline, value=",".join(header))
-    ci = [cols[c] for c in _REQUIRED]
-    cob, cdb, cp = cols.get("origin_building"), cols.get("destination_building"), cols.get(
-        "purpose")
-    ids, dep, on, dn, ob, db, pur = [], [], [], [], [], [], []
-    seen: set[str] = set()
-    n_same = 0
-    for line, row in rows:
-        try:
-            if len(row) != len(header):
-                raise DemandError(f"expected {len(header)} columns ({','.join(header)}), "
-                                  f"found {len(row)}", path=path, line=line, value=",".join(row))
-            tid, d, o, t = (row[k] for k in ci)
-            if tid == "":
-                raise DemandError("empty trip id", path=path, line=line)
-            if tid in seen:
-                raise DemandError("duplicate trip id", path=path, line=line, value=tid)
-            depart = parse_clock(d, path=path, line=line, what="depart")
-            if ":" in d:
-                if depart < t0:
-                    raise DemandError(f"depart is before the scenario start "
-                                      f"{format_clock(t0)}", path=path, line=line, value=d)
-                depart -= t0
-            onode, obld = places.place(o, line=line, what="origin")
-            dnode, dbld = places.place(t, line=line, what="destination")
-            if cob is not None and row[cob] != "":
-                obld = places.building(row[cob], line=line, what="origin_building")
-            if cdb is not None and row[cdb] != "":
-                dbld = places.building(row[cdb], line=line, what="destination_building")
-            code = GIVEN
-            if cp is not None and row[cp] != "":
-                code = PURPOSE_CODE.get(row[cp], -1)
-                if code < 0:
-                    raise DemandError(f"unknown purpose; known: {', '.join(PURPOSE_CODE)}",
-                                      path=path, line=line, value=row[cp])
-        except DemandError as e:
-            problems(e)
-            continue
-        seen.add(tid)
-        if onode == dnode:
-            n_same += 1
-            continue
-        ids.append(tid)
-        dep.append(depart)
-        on.append(onode)
-        dn.append(dnode)
-        ob.append(obld)
-        db.append(dbld)
-        pur.append(code)
-    trips = Trips(np.asarray(ids, dtype=object).reshape(-1), np.asarray(dep, float), on, dn, ob,
-                  db, np.asarray(pur, np.int8), city.roads.node_ids, city.buildings.ids, t0,
-                  {"source": path, "skipped": problems.skipped})
-    _drop_note(trips.meta, n_same, path)
-    return trips.select(np.argsort(trips.depart_s, kind="stable"))
-
-
-def _zone_table(zones, places: _Places) -> dict[str, list[str]]:
+def _zone_table(zones, places: Places) -> dict[str, list[str]]:
     """Return {zone name: [node or building ids]} from a mapping or a ``zone,node`` CSV."""
     if zones is None:
         return {}
     if isinstance(zones, (str, Path)):
         table: dict[str, list[str]] = {}
-        rows = _rows(zones)
+        rows = csv_rows(zones)
         next(rows, None)  # header
         for line, row in rows:
             if len(row) < 2 or not row[0] or not row[1]:
@@ -234,9 +73,9 @@ def read_od_matrix(path, city, *, start="07:00", duration_s: float = 3600.0, see
     if not (np.isfinite(scale) and scale >= 0):
         raise DemandError("scale must be >= 0", value=scale)
     rng = as_generator(seed)
-    places = _Places(city, path)
+    places = Places(city, path)
     table = _zone_table(zones, places)
-    problems = _Problems(lenient)
+    problems = Problems(lenient)
     resolved: dict[str, list[tuple[int, int]]] = {}
 
     def zone(ref, line, what):
@@ -249,7 +88,7 @@ def read_od_matrix(path, city, *, start="07:00", duration_s: float = 3600.0, see
             resolved[ref] = z
         return ref
 
-    rows = _rows(path)
+    rows = csv_rows(path)
     try:
         hline, header = next(rows)
     except StopIteration:
@@ -336,5 +175,5 @@ def read_od_matrix(path, city, *, start="07:00", duration_s: float = 3600.0, see
                    "dropped_same_node_trips": n_same_nodes})
     trips = trips.select(~same).sorted()
     trips.trip_id = np.arange(len(trips)).astype(str).astype(object)
-    _drop_note(trips.meta, n_same, path, "OD cells")
+    drop_note(trips.meta, n_same, path, "OD cells")
     return trips

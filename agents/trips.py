@@ -1,8 +1,23 @@
-"""Trips: the travel demand handed to the traffic kernel, as a struct of arrays.
+"""Trips: the travel demand handed to the traffic kernel, as a struct of arrays, and the
+trip-list CSV it is written to (:meth:`Trips.to_csv`) and read from (:func:`read_trips`).
 
 One row per vehicle trip, sorted by departure time. Node columns are dense indices into
 ``city.roads.node_ids``; building columns dense indices into ``city.buildings.ids`` (−1 where
 the trip starts or ends outside any building: through traffic, trips given between nodes).
+
+Trip list CSV — header with at least ``id,depart,origin,destination``:
+
+- ``depart``: seconds from the scenario start, or a clock time "HH:MM[:SS]" (converted with
+  the scenario ``start``; a clock time before the start is an error);
+- ``origin`` / ``destination``: a road node id, else a building id (the building's access
+  node; see :mod:`agents.network`);
+- optional ``origin_building``, ``destination_building`` (building ids, empty = none) and
+  ``purpose`` (a name of :data:`PURPOSES`), as written by :meth:`Trips.to_csv`, so that a
+  written file reads back to identical arrays.
+
+Bad lines raise :class:`~agents.errors.DemandError` naming file, line and value (or, with
+``lenient=True``, are skipped and listed in ``trips.meta["skipped"]``); trips whose origin and
+destination are the same node are dropped with a ``UserWarning`` (see :mod:`agents.readers`).
 """
 
 from __future__ import annotations
@@ -13,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .profiles import format_clock
+from .errors import DemandError
+from .places import Places, Problems, csv_rows, drop_note
+from .profiles import format_clock, parse_clock
 
 #: purpose codes stored in ``Trips.purpose`` (int8 index into this tuple)
 PURPOSES = ("to_work", "to_home", "other", "through", "given")
@@ -24,6 +41,8 @@ PURPOSE_CODE = {name: i for i, name in enumerate(PURPOSES)}
 #: requires; the others are optional there)
 CSV_COLUMNS = ("id", "depart", "origin", "destination", "origin_building",
                "destination_building", "purpose")
+
+_REQUIRED = CSV_COLUMNS[:4]
 
 _ROW_FIELDS = ("trip_id", "depart_s", "origin_node", "destination_node", "origin_building",
                "destination_building", "purpose")
@@ -156,6 +175,78 @@ class Trips:
     @classmethod
     def from_csv(cls, path, city, *, start="00:00", lenient: bool = False) -> Trips:
         """Return the trips of a trip-list CSV; same as :func:`agents.read_trips`."""
-        from .readers import read_trips
-
         return read_trips(path, city, start=start, lenient=lenient)
+
+
+def read_trips(path, city, *, start="00:00", lenient: bool = False) -> Trips:
+    """Return the trips of a trip-list CSV (see the module docstring), sorted by departure.
+
+    start : scenario start clock time, used to convert "HH:MM[:SS]" departures.
+    """
+    path = str(path)
+    t0 = parse_clock(start, what="start")
+    places = Places(city, path)
+    problems = Problems(lenient)
+    rows = csv_rows(path)
+    try:
+        hline, header = next(rows)
+    except StopIteration:
+        raise DemandError("the trip list is empty (no header)", path=path) from None
+    cols = {c.lower(): k for k, c in enumerate(header)}
+    missing = [c for c in _REQUIRED if c not in cols]
+    if missing:
+        raise DemandError(f"header lacks column(s) {', '.join(missing)}; expected "
+                          f"{','.join(_REQUIRED)}", path=path, line=hline, value=",".join(header))
+    ci = [cols[c] for c in _REQUIRED]
+    cob, cdb, cp = cols.get("origin_building"), cols.get("destination_building"), cols.get(
+        "purpose")
+    ids, dep, on, dn, ob, db, pur = [], [], [], [], [], [], []
+    seen: set[str] = set()
+    n_same = 0
+    for line, row in rows:
+        try:
+            if len(row) != len(header):
+                raise DemandError(f"expected {len(header)} columns ({','.join(header)}), "
+                                  f"found {len(row)}", path=path, line=line, value=",".join(row))
+            tid, d, o, t = (row[k] for k in ci)
+            if tid == "":
+                raise DemandError("empty trip id", path=path, line=line)
+            if tid in seen:
+                raise DemandError("duplicate trip id", path=path, line=line, value=tid)
+            depart = parse_clock(d, path=path, line=line, what="depart")
+            if ":" in d:
+                if depart < t0:
+                    raise DemandError(f"depart is before the scenario start "
+                                      f"{format_clock(t0)}", path=path, line=line, value=d)
+                depart -= t0
+            onode, obld = places.place(o, line=line, what="origin")
+            dnode, dbld = places.place(t, line=line, what="destination")
+            if cob is not None and row[cob] != "":
+                obld = places.building(row[cob], line=line, what="origin_building")
+            if cdb is not None and row[cdb] != "":
+                dbld = places.building(row[cdb], line=line, what="destination_building")
+            code = GIVEN
+            if cp is not None and row[cp] != "":
+                code = PURPOSE_CODE.get(row[cp], -1)
+                if code < 0:
+                    raise DemandError(f"unknown purpose; known: {', '.join(PURPOSE_CODE)}",
+                                      path=path, line=line, value=row[cp])
+        except DemandError as e:
+            problems(e)
+            continue
+        seen.add(tid)
+        if onode == dnode:
+            n_same += 1
+            continue
+        ids.append(tid)
+        dep.append(depart)
+        on.append(onode)
+        dn.append(dnode)
+        ob.append(obld)
+        db.append(dbld)
+        pur.append(code)
+    trips = Trips(np.asarray(ids, dtype=object).reshape(-1), np.asarray(dep, float), on, dn, ob,
+                  db, np.asarray(pur, np.int8), city.roads.node_ids, city.buildings.ids, t0,
+                  {"source": path, "skipped": problems.skipped})
+    drop_note(trips.meta, n_same, path)
+    return trips.select(np.argsort(trips.depart_s, kind="stable"))

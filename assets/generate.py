@@ -28,6 +28,7 @@ from assets.sites import make_sites
 from assets.streets import build_streets, street_width
 from assets.terrain import make_terrain
 from cim.geometry import PolygonSet, PolygonSetBuilder
+from cim.graph import csr, largest_strong_component
 from cim.model import (
     LOCAL_CRS,
     Areas,
@@ -291,12 +292,7 @@ def build_district(name: str, seed: int = DEFAULT_SEED) -> District:
 
     sites = make_sites(spec, ctx, rng, streets, lay, fps, gfa, terrain)
 
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-    g = coo_matrix((np.ones(roads.n_links), (roads.link_from, roads.link_to)),
-                   shape=(roads.n_nodes, roads.n_nodes))
-    _, lab = connected_components(g, directed=True, connection="strong")
-    scc = np.bincount(lab).max() / roads.n_nodes
+    scc = largest_strong_component(csr(roads.n_nodes, roads.link_from, roads.link_to)).mean()
     x0, y0, x1, y1 = shapely.bounds(shapely.MultiPoint(cen)) if len(cen) else (0, 0, 0, 0)
     cen_ll = ctx.to_lonlat(np.array([[0.5 * (x0 + x1), 0.5 * (y0 + y1)]]))[0]
     geod = pyproj.Geod(ellps="WGS84")

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from shapely.ops import substring
 
+from cim.graph import csr, largest_strong_component
 from cim.roads import LANE_WIDTH_M, class_defaults
 
 #: road class -> hierarchy rank (higher = more important)
@@ -237,14 +236,11 @@ def build_streets(spec: dict, ctx, rng: np.random.Generator) -> Streets:
     seg_src, seg_tunnel, seg_bridge = seg_src[~loop], seg_tunnel[~loop], seg_bridge[~loop]
 
     # keep the largest connected piece (every street is two-way, so weak = strong)
-    g = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(uniq), len(uniq)))
-    ncomp, lab = connected_components(g, directed=False)
     used = np.zeros(len(uniq), bool)
     used[a] = used[b] = True
-    sizes = np.bincount(lab[used], minlength=ncomp)
-    big = np.argmax(sizes)
-    keep = lab[a] == big
-    node_keep = used & (lab == big)
+    node_keep = used & largest_strong_component(
+        csr(len(uniq), np.concatenate([a, b]), np.concatenate([b, a])))
+    keep = node_keep[a]
     dropped = int(used.sum() - node_keep.sum())
     remap = -np.ones(len(uniq), np.int64)
     remap[node_keep] = np.arange(node_keep.sum())

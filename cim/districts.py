@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from .errors import CIMError
+from .io import load
+from .model import LOCAL_CRS
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
@@ -40,9 +42,6 @@ def district_files(name: str) -> list[Path]:
 def load_district(name: str, *, lenient: bool = False):
     """Return the CityModel of pilot district ``name`` ("lihu" or "liangxi") in the local
     metric CRS (EPSG:4549), read from its asset files like any user file."""
-    from . import load
-    from .model import LOCAL_CRS
-
     city = load(*district_files(name), lenient=lenient, crs=LOCAL_CRS)
     city.metadata["district"] = name
     city.metadata.setdefault("title", DISTRICTS[name])

@@ -33,7 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ValueRangeError
-from .model import RoadNetwork, _obj
+from .model.roads import RoadNetwork
+from .model.tables import _obj
 
 #: highway class -> (default lanes per direction, free speed km/h, capacity veh/h/lane)
 CLASS_DEFAULTS = {

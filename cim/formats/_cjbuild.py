@@ -18,10 +18,8 @@ from ._cjcollect import (
     WATER,
     Z_TOL,
     Collector,
-    _excl_cumsum,
-    ranges,
-    seg_reduce,
 )
+from ._cjutil import _excl_cumsum, ranges, seg_reduce
 
 
 class _Flat:

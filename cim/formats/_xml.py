@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from lxml import etree
 
 from ..errors import FormatError
-from . import Source
+from .source import Source
 
 
 def local_name(tag) -> str:

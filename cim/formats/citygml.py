@@ -14,7 +14,6 @@ skipped (noted in the report); ADE subclasses of the standard surfaces (e.g.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 
@@ -27,11 +26,9 @@ from ..errors import (
     MissingReferenceError,
     Problems,
     SchemaError,
-    ValueRangeError,
 )
 from ..geometry import SURFACE_CODE
 from ..model import CityModel
-from . import Source
 from ._common import BuildingRows
 from ._gml import (
     GROUND,
@@ -41,13 +38,12 @@ from ._gml import (
     srs_dimension,
     use_from_function,
 )
+from ._gmlattrs import CITYGML_PREFIX, GML_NS, building_attributes, is_ade, prefix
 from ._xml import free, iterparse, local_name, namespace
+from .source import Source
 
-GML_NS = ("http://www.opengis.net/gml", "http://www.opengis.net/gml/3.2")
-CITYGML_PREFIX = "http://www.opengis.net/citygml/"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 GML_IDS = tuple("{%s}id" % ns for ns in GML_NS)
-_NOT_ADE = ("http://www.w3.org/", "urn:oasis:names:tc:ciq:")
 
 #: Thematic surface element names -> SURFACE_CODE (3.0 openings are Window/DoorSurface).
 THEMATIC = {n: c for n, c in SURFACE_CODE.items() if n.endswith("Surface") or n in ("Window",
@@ -64,16 +60,6 @@ EXCLUDED = {"interiorRoom", "interiorFurniture", "interiorBuildingInstallation",
 _LOD = re.compile(r"^lod([0-4])(\w*)$")
 _NCNAME = re.compile(r"^[^\W\d][\w.\-\u00b7]*$")
 _LOD_PREFERENCE = (2, 3, 4, 1, 0)
-_HEIGHT_STATUS = ("measured", "estimated")
-_GEN_TYPES = {"stringAttribute": str, "intAttribute": int, "doubleAttribute": float,
-              "measureAttribute": float, "dateAttribute": str, "uriAttribute": str,
-              "StringAttribute": str, "IntAttribute": int, "DoubleAttribute": float,
-              "MeasureAttribute": float, "DateAttribute": str, "UriAttribute": str,
-              "CodeAttribute": str}
-_SCALARS = ("name", "description", "class", "function", "usage", "roofType",
-            "yearOfConstruction", "yearOfDemolition", "dateOfConstruction",
-            "dateOfDemolition", "measuredHeight", "storeysAboveGround", "storeysBelowGround",
-            "storeyHeightsAboveGround", "storeyHeightsBelowGround")
 
 
 def sniff(head: bytes, name: str) -> bool:
@@ -116,10 +102,6 @@ def _href(el) -> str | None:
     if h is None:
         return None
     return h.strip().rpartition("#")[2] or None
-
-
-def _num(text, kind=float):
-    return kind(float(text)) if kind is int else kind(text)
 
 
 class _Reader:
@@ -194,7 +176,7 @@ class _Reader:
     def _other(self, el) -> None:
         """Index the geometry ids of a non-building city object, then drop it."""
         ns = namespace(el.tag)
-        self.ignored[f"{_prefix(el)}:{local_name(el.tag)}" if ns else local_name(el.tag)] += 1
+        self.ignored[f"{prefix(el)}:{local_name(el.tag)}" if ns else local_name(el.tag)] += 1
         draft = _Draft(_gml_id(el) or "", el.sourceline)
         ade = set(self.ade)
         try:
@@ -212,7 +194,7 @@ class _Reader:
         try:
             if _gml_id(el):
                 self._check_id(bid, el)
-            draft.pieces.append((bid, el.sourceline, self._attributes(el)))
+            draft.pieces.append((bid, el.sourceline, building_attributes(el, self.ade)))
             self._walk(draft, el, 0, None, -1, True, 3)
         except CIMError as e:
             self.problems.handle(e, obj_id=bid, line=el.sourceline)
@@ -236,74 +218,6 @@ class _Reader:
         if not _NCNAME.match(gid):
             raise SchemaError(f"gml:id {gid!r} is not a valid XML name (an id must not start "
                               "with a digit or contain spaces or colons)", line=el.sourceline)
-
-    def _attributes(self, el) -> dict:
-        """Return the scalar and generic attributes of a Building/BuildingPart element."""
-        attrs: dict = {}
-        for ch in el:
-            name, ns = local_name(ch.tag), namespace(ch.tag)
-            if not name:
-                continue
-            if not (ns.startswith(CITYGML_PREFIX) or ns in GML_NS):
-                if _is_ade(ns):
-                    self.ade.add(f"{_prefix(ch)}:{name}")
-                continue
-            if name in _SCALARS and len(ch) == 0 and (ch.text or "").strip():
-                attrs.setdefault(name, ch.text.strip())
-            elif name in _GEN_TYPES or name in ("genericAttribute", "genericAttributeSet"):
-                self._generic(ch, attrs)
-            elif name == "height" and len(ch):
-                self._height30(ch, attrs)
-        for key, kind in (("measuredHeight", float), ("storeysAboveGround", int),
-                          ("storeysBelowGround", int)):
-            if key in attrs:
-                try:
-                    v = _num(attrs[key], kind)
-                except ValueError:
-                    raise ValueRangeError(f"{key} = {attrs[key]!r} is not a number",
-                                          line=el.sourceline) from None
-                if not math.isfinite(v) or v < 0:
-                    raise ValueRangeError(f"{key} = {attrs[key]} must be >= 0",
-                                          line=el.sourceline)
-                attrs[key] = v
-        return attrs
-
-    def _generic(self, el, attrs: dict) -> None:
-        name = local_name(el.tag)
-        if name in ("genericAttribute", "genericAttributeSet", "GenericAttributeSet"):
-            for ch in el:
-                if local_name(ch.tag) in _GEN_TYPES or local_name(ch.tag) in (
-                        "genericAttribute", "GenericAttributeSet", "genericAttributeSet"):
-                    self._generic(ch, attrs)
-            return
-        key = el.get("name")
-        value = None
-        for ch in el:
-            n = local_name(ch.tag)
-            if n == "name" and key is None:
-                key = (ch.text or "").strip()
-            elif n == "value":
-                value = (ch.text or "").strip()
-        if not key or value is None:
-            return
-        try:
-            attrs[key] = _GEN_TYPES[name](float(value)) if _GEN_TYPES[name] is int else \
-                _GEN_TYPES[name](value)
-        except ValueError:
-            raise ValueRangeError(f"generic attribute {key} = {value!r} is not a "
-                                  f"{_GEN_TYPES[name].__name__}", line=el.sourceline) from None
-
-    def _height30(self, el, attrs: dict) -> None:
-        for h in el:
-            if local_name(h.tag) != "Height":
-                continue
-            fields = {local_name(c.tag): (c.text or "").strip() for c in h}
-            status = fields.get("status")
-            if status and status not in _HEIGHT_STATUS:
-                raise SchemaError(f"height status {status!r} is not one of "
-                                  f"{', '.join(_HEIGHT_STATUS)}", line=h.sourceline)
-            if "value" in fields:
-                attrs.setdefault("measuredHeight", fields["value"])
 
     # ---- geometry walk --------------------------------------------------------------
     def _walk(self, draft: _Draft, el, piece, lod, sem, include, dim) -> None:
@@ -345,13 +259,13 @@ class _Reader:
                 cg = ns.startswith(CITYGML_PREFIX)
                 inc, s, lod_, piece_ = include, sem, lod, piece
                 if not cg:
-                    if not _is_ade(ns):
+                    if not is_ade(ns):
                         continue
                     ade_sem = next((THEMATIC[t] for t in _ADE_SUFFIXES if name.endswith(t)),
                                    None)
                     if ade_sem is None:
                         if include:
-                            self.ade.add(f"{_prefix(ch)}:{name}")
+                            self.ade.add(f"{prefix(ch)}:{name}")
                         inc = False
                     else:
                         s = ade_sem
@@ -363,7 +277,7 @@ class _Reader:
                     if gid:
                         self._check_id(gid, ch)
                     pid = gid or f"{draft.id}/part{len(draft.pieces)}"
-                    draft.pieces.append((pid, ch.sourceline, self._attributes(ch)))
+                    draft.pieces.append((pid, ch.sourceline, building_attributes(ch, self.ade)))
                     piece_ = len(draft.pieces) - 1
                 elif name in THEMATIC:
                     s = THEMATIC[name]
@@ -499,12 +413,3 @@ class _Reader:
                                      f"{', '.join(sorted(self.ade))}")
         meta = {"source_format": "CityGML " + (self.version or "?")}
         return CityModel(buildings=rows.build(), crs=crs, metadata=meta, report=self.report)
-
-
-def _is_ade(ns: str) -> bool:
-    return bool(ns) and not ns.startswith(CITYGML_PREFIX) and ns not in GML_NS and \
-        not ns.startswith(_NOT_ADE)
-
-
-def _prefix(el) -> str:
-    return el.prefix or namespace(el.tag)

@@ -2,39 +2,45 @@
 
 Reading: the whole document is parsed once (:func:`json.loads`), the transform is applied to
 the whole vertex array at once, and the objects' boundaries are flattened into index buffers
-that :mod:`._cjbuild` turns into the model's tables with numpy (see :mod:`._cjcollect`).
+that :mod:`._cjbuild` turns into the model's tables with numpy (see :mod:`._cjcollect`); the
+root members are read by :mod:`._cjheader`, shared with the CityJSONSeq reader.
 
 Writing: a valid CityJSON 2.0 file — quantized, deduplicated vertices (scale 1 mm, or 1e-9°
 for geographic CRSs), buildings as LoD1 Solids extruded from their footprint (or their LoD2
 surfaces with semantics), the road network per the convention of :mod:`cim.roads`, water
 bodies, land use, sites (``GenericCityObject`` + ``site_kind``) and other objects; identical
-models give identical bytes (gzip with mtime 0 for ``.gz`` names).
+models give identical bytes (gzip with mtime 0 for ``.gz`` names). The writer lives in
+:mod:`._cjwrite`; only the road network of the model's networks is written so far.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
-import math
 import re
-from pathlib import Path
 
-import numpy as np
-
-from ..crs import crs_url, resolve_crs
-from ..errors import CRSError, FormatError, LoadReport, SchemaError, ValueRangeError
-from ..geometry import SURFACE_TYPES, _ring_signed_areas
+from ..errors import LoadReport, SchemaError
 from ..model import CityModel
 from ._cjbuild import build_tables
-from ._cjcollect import Collector, no_gc
+from ._cjcollect import Collector
+from ._cjheader import (
+    EXTRA_KEY,
+    NO_CRS_NOTE,
+    ROOT_MEMBERS,
+    VERSIONS,
+    check_header,
+    crs_of,
+    is_sequence,
+    metadata_of,
+    parse_json,
+    templates_of,
+    transform_of,
+    vertices_of,
+)
+from ._cjutil import no_gc
+from ._cjwrite import write
 
-#: key of ``CityModel.metadata`` that keeps the CityJSON root members the model has no place
-#: for (``extensions``, ``+extra`` members), so that a round trip writes them back.
-EXTRA_KEY = "cityjson_extra"
-ROOT_MEMBERS = {"type", "version", "transform", "metadata", "CityObjects", "vertices",
-                "appearance", "geometry-templates"}
-VERSIONS = ("1.0", "1.1", "2.0")
-NO_CRS_NOTE = "no reference system: loaded in file coordinates"
+__all__ = ["sniff", "read", "read_document", "write", "parse_json", "check_header",
+           "transform_of", "vertices_of", "crs_of", "metadata_of", "templates_of",
+           "EXTRA_KEY", "ROOT_MEMBERS", "VERSIONS", "NO_CRS_NOTE"]
 
 _TYPE_CITYJSON = re.compile(rb'"type"\s*:\s*"CityJSON"')
 
@@ -42,23 +48,10 @@ _TYPE_CITYJSON = re.compile(rb'"type"\s*:\s*"CityJSON"')
 def sniff(head: bytes, name: str) -> bool:
     """Return True when ``head`` looks like a CityJSON document (a JSON object with
     ``"type": "CityJSON"`` or a ``CityObjects`` member near its start)."""
-    from .cityjsonseq import sniff as sniff_seq
-
     h = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not h.startswith(b"{") or sniff_seq(head, name):
+    if not h.startswith(b"{") or is_sequence(head, name):
         return False
     return bool(_TYPE_CITYJSON.search(h)) or b'"CityObjects"' in h
-
-
-def parse_json(data: bytes | str, path, line_offset: int = 0):
-    """Return the parsed JSON value; FormatError with line and column when malformed."""
-    try:
-        return json.loads(data)
-    except json.JSONDecodeError as e:
-        raise FormatError(f"malformed JSON: {e.msg} (line {e.lineno + line_offset}, column "
-                          f"{e.colno})", path=path, line=e.lineno + line_offset) from None
-    except (UnicodeDecodeError, RecursionError) as e:
-        raise FormatError(f"malformed JSON: {e}", path=path) from None
 
 
 def read(source, *, lenient: bool = False) -> CityModel:
@@ -66,115 +59,6 @@ def read(source, *, lenient: bool = False) -> CityModel:
     with no_gc():
         doc = parse_json(source.read_bytes(), source.path)
         return read_document(doc, source.path, lenient=lenient)
-
-
-# ---- header --------------------------------------------------------------------------------
-def check_header(doc, path, expected: str = "CityJSON") -> str:
-    """Check the root ``type`` and ``version``; return the version."""
-    if not isinstance(doc, dict):
-        raise SchemaError("the document is not a JSON object", path=path)
-    t = doc.get("type")
-    if t is None:
-        raise SchemaError(f'the document has no "type" (expected "{expected}")', path=path)
-    if t != expected:
-        raise SchemaError(f'the document "type" is {t!r}, expected "{expected}"', path=path)
-    v = doc.get("version")
-    if not isinstance(v, str):
-        raise SchemaError(f"the document has no version string (got {v!r})", path=path)
-    if v not in VERSIONS and not v.startswith(("1.", "2.")):
-        raise FormatError(f"CityJSON version {v!r} is not supported ({', '.join(VERSIONS)})",
-                          path=path)
-    return v
-
-
-def transform_of(doc, path):
-    """Return (scale (3,), translate (3,)) or None."""
-    tr = doc.get("transform")
-    if tr is None:
-        return None
-    try:
-        scale = np.array(tr["scale"], dtype=np.float64)
-        translate = np.array(tr["translate"], dtype=np.float64)
-    except OverflowError:
-        raise ValueRangeError("transform values are outside the 64-bit float range",
-                              path=path) from None
-    except (TypeError, KeyError, ValueError):
-        raise SchemaError("transform needs scale and translate, 3 numbers each",
-                          path=path) from None
-    if scale.shape != (3,) or translate.shape != (3,):
-        raise SchemaError("transform needs scale and translate, 3 numbers each", path=path)
-    if not (np.isfinite(scale).all() and np.isfinite(translate).all()) or (scale == 0).any():
-        raise ValueRangeError(f"transform is not finite or has a zero scale: scale "
-                              f"{scale.tolist()}, translate {translate.tolist()}", path=path)
-    return scale, translate
-
-
-def vertices_of(verts, transform, path, what="vertices") -> np.ndarray:
-    """Return the (n, 3) float64 real coordinates of a ``vertices`` list."""
-    if verts is None:
-        verts = []
-    if not isinstance(verts, list):
-        raise SchemaError(f"{what} must be a list", path=path)
-    if not verts:
-        return np.zeros((0, 3))
-    try:
-        a = np.array(verts, dtype=np.float64)
-    except OverflowError:
-        raise ValueRangeError(f"a value in {what} is outside the 64-bit float range",
-                              path=path) from None
-    except (TypeError, ValueError):
-        raise SchemaError(f"{what} must be [x, y, z] number triples", path=path) from None
-    if a.ndim != 2 or a.shape[1] != 3:
-        raise SchemaError(f"{what} must be [x, y, z] number triples", path=path)
-    if transform is not None:
-        big = np.abs(a) >= 2.0 ** 63
-        if big.any():
-            k = int(np.nonzero(big.any(axis=1))[0][0])
-            raise ValueRangeError(f"{what}[{k}] = {verts[k]} is outside the 64-bit integer "
-                                  "range", path=path)
-        a = a * transform[0] + transform[1]
-    if not np.isfinite(a).all():
-        k = int(np.nonzero(~np.isfinite(a).all(axis=1))[0][0])
-        raise ValueRangeError(f"{what}[{k}] is not finite", path=path)
-    return a
-
-
-def crs_of(doc, path, report: LoadReport):
-    """Return the pyproj CRS of ``metadata.referenceSystem`` (None, with a note, if absent)."""
-    md = doc.get("metadata")
-    ref = md.get("referenceSystem") if isinstance(md, dict) else None
-    if ref is None:
-        report.notes.append(f"{path}: {NO_CRS_NOTE}")
-        return None
-    if isinstance(ref, dict):  # CityJSON 1.0 drafts allowed an object
-        ref = ref.get("url") or ref.get("name") or ref.get("code")
-    try:
-        return resolve_crs(ref, path=path)
-    except CRSError as e:
-        raise e.located(path=path) from None
-
-
-def metadata_of(doc) -> dict:
-    """Return the model metadata: the file's metadata (less CRS and extent) and, under
-    :data:`EXTRA_KEY`, the root members the model has no place for."""
-    md = doc.get("metadata")
-    meta = {k: v for k, v in (md.items() if isinstance(md, dict) else ())
-            if k not in ("referenceSystem", "geographicalExtent")}
-    extra = {k: v for k, v in doc.items() if k not in ROOT_MEMBERS}
-    if extra:
-        meta[EXTRA_KEY] = extra
-    return meta
-
-
-def templates_of(doc, c: Collector, path, transform):
-    """Register the geometry templates; return (templates, vertex block) or None."""
-    gt = doc.get("geometry-templates")
-    if gt is None:
-        return None
-    if not isinstance(gt, dict) or not isinstance(gt.get("templates"), list):
-        raise SchemaError("geometry-templates needs a templates list", path=path)
-    tv = vertices_of(gt.get("vertices-templates"), None, path, "vertices-templates")
-    return gt["templates"], c.add_block(tv)
 
 
 def read_document(doc, path, *, lenient: bool = False) -> CityModel:
@@ -191,318 +75,3 @@ def read_document(doc, path, *, lenient: bool = False) -> CityModel:
     templates = templates_of(doc, c, path, transform)
     c.add_objects(objects, block, templates)
     return CityModel(**build_tables(c), crs=crs, metadata=metadata_of(doc), report=report)
-
-
-# ---- writer --------------------------------------------------------------------------------
-def _clean(v):
-    """Return ``v`` as plain JSON values (numpy → Python, NaN/inf → None, tuples → lists)."""
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return [_clean(x) for x in v]
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if v is None or isinstance(v, (str, int, float, bool)):
-        return v
-    return str(v)
-
-
-def _lod(lod) -> str:
-    return f"{round(float(lod), 1):g}"
-
-
-class _Writer:
-    """Collects every coordinate first (so that vertices are quantized and deduplicated in one
-    numpy pass), then emits the objects with indices into the shared vertex list."""
-
-    def __init__(self, city: CityModel, scale):
-        self.city = city
-        self.chunks: list[np.ndarray] = []
-        self.n = 0
-        self.scale = scale
-
-    def add(self, xyz: np.ndarray) -> int:
-        """Append coordinates ((n, 3)); return the index of the first."""
-        xyz = np.asarray(xyz, float).reshape(-1, 3)
-        self.chunks.append(xyz)
-        self.n += len(xyz)
-        return self.n - len(xyz)
-
-    def quantize(self):
-        allv = np.concatenate(self.chunks) if self.chunks else np.zeros((0, 3))
-        if not np.isfinite(allv).all():
-            raise ValueRangeError("the model has non-finite coordinates; cannot write them")
-        translate = allv.min(axis=0) if len(allv) else np.zeros(3)
-        q = np.round((allv - translate) / self.scale).astype(np.int64)
-        uq, inv = np.unique(q, axis=0, return_inverse=True)
-        self.inv = inv.reshape(-1).tolist()
-        real = uq * self.scale + translate
-        extent = (real.min(axis=0).tolist() + real.max(axis=0).tolist()) if len(uq) else None
-        return uq, translate, extent
-
-    def rings(self, ps, i, base):
-        """Return object i's polygons of PolygonSet ``ps`` (whose vertex k was added as
-        ``base + k``) as (polygon, lists of vertex-index rings)."""
-        inv = self.inv
-        out = []
-        ro, po = ps.ring_offsets, ps.polygon_offsets
-        for p in range(ps.object_offsets[i], ps.object_offsets[i + 1]):
-            rings = []
-            for r in range(po[p], po[p + 1]):
-                ring = _dedupe(inv[base + ro[r]:base + ro[r + 1]])
-                if len(ring) >= 3 or rings:
-                    rings.append(ring)
-            if rings and len(rings[0]) >= 3:
-                out.append((p, [r for r in rings if len(r) >= 3]))
-        return out
-
-
-def _dedupe(ring: list) -> list:
-    """Drop consecutive duplicate vertices (after quantization) from a ring."""
-    if len(set(ring)) == len(ring):
-        return ring
-    out = [v for k, v in enumerate(ring) if v != ring[k - 1]] if len(ring) > 1 else ring
-    return out
-
-
-def _multisurface(w: _Writer, ps, i, lod, base) -> dict | None:
-    polys = w.rings(ps, i, base)
-    if not polys:
-        return None
-    g = {"type": "MultiSurface", "lod": _lod(lod), "boundaries": [r for _, r in polys]}
-    codes = [int(ps.semantics[p]) for p, _ in polys]
-    if any(c >= 0 for c in codes):
-        used = sorted({c for c in codes if c >= 0})
-        pos = {c: k for k, c in enumerate(used)}
-        g["semantics"] = {"surfaces": [{"type": SURFACE_TYPES[c]} for c in used],
-                          "values": [pos[c] if c >= 0 else None for c in codes]}
-    return g
-
-
-def _extrusion(w: _Writer, b, i, bottom0, top0, flip) -> dict | None:
-    """Return the LoD1 Solid (MultiSolid for several polygons) of building i."""
-    fp = b.footprint
-    inv = w.inv
-    ro, po = fp.ring_offsets, fp.polygon_offsets
-    solids = []
-    for p in range(fp.object_offsets[i], fp.object_offsets[i + 1]):
-        ground, roof, walls = [], [], []
-        for r in range(po[p], po[p + 1]):
-            s, e = ro[r], ro[r + 1]
-            bot = inv[bottom0 + s:bottom0 + e]
-            top = inv[top0 + s:top0 + e]
-            if flip[r]:
-                bot, top = bot[::-1], top[::-1]
-            n = len(bot)
-            for k in range(n):
-                k1 = k + 1 if k + 1 < n else 0
-                if bot[k] != bot[k1]:
-                    walls.append([[bot[k], bot[k1], top[k1], top[k]]])
-            ground.append(_dedupe(bot[::-1]))
-            roof.append(_dedupe(top))
-        if len(ground[0]) < 3:
-            continue
-        solids.append([[ground] + [roof] + walls])
-    if not solids:
-        return None
-    values = [[0, 1] + [2] * (len(s[0]) - 2) for s in solids]
-    sem = {"surfaces": [{"type": "GroundSurface"}, {"type": "RoofSurface"},
-                        {"type": "WallSurface"}]}
-    if len(solids) == 1:
-        return {"type": "Solid", "lod": "1", "boundaries": solids[0],
-                "semantics": {**sem, "values": values[0:1]}}
-    return {"type": "MultiSolid", "lod": "1", "boundaries": solids,
-            "semantics": {**sem, "values": [[v] for v in values]}}
-
-
-def _document(city: CityModel, version: str, scale) -> dict:
-    b, rn = city.buildings, city.roads
-    geographic = city.crs is not None and city.crs.is_geographic
-    if scale is None:
-        scale = np.array([1e-9, 1e-9, 1e-3]) if geographic else np.full(3, 1e-3)
-    w = _Writer(city, np.broadcast_to(np.asarray(scale, float), (3,)))
-    # 1. every coordinate, in bulk
-    fp = b.footprint
-    vobj = fp.vertex_object() if len(fp.vertices) else np.zeros(0, np.int64)
-    zb = np.nan_to_num(b.base_height)[vobj]
-    zr = np.nan_to_num(b.roof_height)[vobj]
-    bottom0 = w.add(np.column_stack([fp.vertices[:, :2], zb]))
-    top0 = w.add(np.column_stack([fp.vertices[:, :2], zr]))
-    area = _ring_signed_areas(fp.vertices[:, :2], fp.ring_offsets)
-    ext = np.zeros(len(area), bool)
-    ext[fp.polygon_offsets[:-1][np.diff(fp.polygon_offsets) > 0]] = True
-    flip = np.where(ext, area < 0, area > 0).tolist()
-    base = []
-    for ps in (b.surfaces, city.water_bodies.polygons, city.land_use.polygons,
-               city.others.surfaces):
-        v = ps.vertices
-        base.append(w.add(v if v.shape[1] == 3 else np.column_stack([v, np.zeros(len(v))])))
-    road0 = w.add(np.column_stack([rn.geometry_xy, np.zeros(len(rn.geometry_xy))]))
-    node0 = w.add(np.column_stack([rn.node_xy, np.zeros(rn.n_nodes)]))
-    site0 = w.add(city.sites.xyz)
-    uq, translate, extent = w.quantize()
-    inv = w.inv
-    objects: dict[str, dict] = {}
-    # 2. buildings
-    height = b.roof_height - b.base_height
-    for i, bid in enumerate(b.ids):
-        a = {}
-        if b.storeys[i] >= 0:
-            a["storeysAboveGround"] = int(b.storeys[i])
-        if b.use[i]:
-            a["function"] = b.use[i]
-        for key, col in (("floor_area_m2", b.floor_area), ("residents", b.residents),
-                         ("jobs", b.jobs)):
-            if math.isfinite(col[i]):
-                a[key] = float(col[i])
-        a.update(b.attributes.row(i))
-        o = {"type": "Building", "attributes": _clean(a)}
-        g = None
-        if b.lod[i] >= 2 and b.surfaces.object_offsets[i + 1] > b.surfaces.object_offsets[i]:
-            g = _multisurface(w, b.surfaces, i, b.lod[i], base[0])
-        elif height[i] > 0:
-            g = _extrusion(w, b, i, bottom0, top0, flip)
-        elif fp.object_offsets[i + 1] > fp.object_offsets[i]:
-            g = _multisurface(w, fp, i, 0, bottom0)
-        if g is not None:
-            o["geometry"] = [g]
-        parts = b.parts[i]
-        if parts:
-            o["children"] = list(parts)
-        objects[str(bid)] = o
-        for pid in parts or ():
-            objects[str(pid)] = {"type": "BuildingPart", "parents": [str(bid)]}
-    # 3. roads (directed links grouped back into street segments) and signals
-    _roads(rn, inv, road0, objects)
-    for k in np.nonzero(rn.node_signal)[0]:
-        nid = str(rn.node_ids[k])
-        plan = rn.node_signal_plan[k] or {}
-        a = {"function": "traffic_signal", "node": nid}
-        for key in ("cycle_s", "offset_s", "green_s", "yellow_s", "phase_roads"):
-            if plan.get(key) is not None:
-                a["signal_" + key] = plan[key]
-        objects[f"signal-{nid}"] = {"type": "CityFurniture", "attributes": _clean(a),
-                                    "geometry": [{"type": "MultiPoint", "lod": "0",
-                                                  "boundaries": [inv[node0 + k]]}]}
-    # 4. areas, sites, others
-    for table, typ, b0 in ((city.water_bodies, "WaterBody", base[1]),
-                           (city.land_use, "LandUse", base[2])):
-        for i, oid in enumerate(table.ids):
-            a = {}
-            if table.kind[i]:
-                a["class"] = table.kind[i]
-            if table.name[i]:
-                a["name"] = table.name[i]
-            a.update(table.attributes.row(i))
-            o = {"type": typ, "attributes": _clean(a)}
-            g = _multisurface(w, table.polygons, i, 1, b0)
-            if g is not None:
-                o["geometry"] = [g]
-            objects[str(oid)] = o
-    s = city.sites
-    for i, sid in enumerate(s.ids):
-        a = {"site_kind": s.kind[i]}
-        if s.name[i]:
-            a["name"] = s.name[i]
-        if math.isfinite(s.capacity[i]):
-            a["capacity"] = float(s.capacity[i])
-        a.update(s.attributes.row(i))
-        objects[str(sid)] = {"type": "GenericCityObject", "attributes": _clean(a),
-                             "geometry": [{"type": "MultiPoint", "lod": "1",
-                                           "boundaries": [inv[site0 + i]]}]}
-    ot = city.others
-    for i, oid in enumerate(ot.ids):
-        o = {"type": str(ot.type[i])}
-        a = ot.attributes.row(i)
-        if a:
-            o["attributes"] = _clean(a)
-        g = _multisurface(w, ot.surfaces, i, ot.lod[i], base[3])
-        if g is not None:
-            o["geometry"] = [g]
-        objects[str(oid)] = o
-    # 5. the document
-    meta = {}
-    if extent is not None:
-        meta["geographicalExtent"] = extent
-    if city.crs is not None:
-        meta["referenceSystem"] = crs_url(city.crs)
-    extra = {}
-    for k, v in city.metadata.items():
-        if k == EXTRA_KEY and isinstance(v, dict):
-            extra = v
-        elif k not in ("formats", "referenceSystem", "geographicalExtent"):
-            meta[k] = v
-    doc = {"type": "CityJSON", "version": version,
-           "transform": {"scale": w.scale.tolist(), "translate": translate.tolist()},
-           "metadata": _clean(meta)}
-    for k, v in extra.items():
-        if k not in ROOT_MEMBERS:
-            doc[k] = _clean(v)
-    doc["CityObjects"] = objects
-    doc["vertices"] = uq.tolist()
-    return doc
-
-
-def _roads(rn, inv, road0, objects) -> None:
-    groups: dict[str, dict[str, int]] = {}
-    for k in range(rn.n_links):
-        src, lid = str(rn.link_source[k]), str(rn.link_ids[k])
-        if lid == f"{src}:f" or (lid == f"{src}:b" and src in groups):
-            groups.setdefault(src, {})[lid[-1]] = k
-        else:
-            groups.setdefault(lid, {})["f"] = k
-    for rid, dirs in groups.items():
-        if "f" not in dirs:
-            continue
-        f, back = dirs["f"], dirs.get("b")
-        lanes = int(rn.link_lanes[f])
-        a = {"start_node": str(rn.node_ids[rn.link_from[f]]),
-             "end_node": str(rn.node_ids[rn.link_to[f]]),
-             "oneway": back is None, "lanes_forward": lanes,
-             "lanes_backward": 0 if back is None else int(rn.link_lanes[back]),
-             "maxspeed_kmh": round(float(rn.link_free_speed[f]) * 3.6, 9),
-             "name": str(rn.link_name[f] or ""), "class": str(rn.link_class[f]),
-             "tunnel": bool(rn.link_tunnel[f]), "bridge": bool(rn.link_bridge[f]),
-             "width_m": float(rn.link_width[f]),
-             "capacity_vph_per_lane": round(float(rn.link_capacity[f]) / max(lanes, 1), 9)}
-        g0, g1 = int(rn.geometry_offsets[f]), int(rn.geometry_offsets[f + 1])
-        line = inv[road0 + g0:road0 + g1]
-        objects[rid] = {"type": "Road", "attributes": _clean(a),
-                        "geometry": [{"type": "MultiLineString", "lod": "0",
-                                      "boundaries": [line]}]}
-
-
-def _no_default(o):
-    raise TypeError(f"{type(o).__name__} is not JSON serializable")
-
-
-def _dumps(doc) -> str:
-    """Return compact JSON of ``doc`` with the C encoder of the standard library, called
-    directly: some libraries (cjio) patch ``json.encoder`` globally to round floats."""
-    try:
-        from _json import encode_basestring, make_encoder
-    except ImportError:  # pragma: no cover - CPython always has _json
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    enc = make_encoder({}, _no_default, encode_basestring, None, ":", ",", False, False, False)
-    return "".join(enc(doc, 0))
-
-
-def write(city: CityModel, path: Path, *, version: str = "2.0", scale=None) -> Path:
-    """Write ``city`` as CityJSON (``version`` "2.0" or "1.1"); gzip when the name ends in
-    ``.gz``. ``scale``: the transform's scale (default 1 mm; 1e-9° x/y for geographic CRSs).
-    Returns ``path``."""
-    if version not in ("1.1", "2.0"):
-        raise FormatError(f"cannot write CityJSON version {version!r} (1.1 or 2.0)", path=path)
-    path = Path(path)
-    doc = _document(city, version, scale)
-    data = _dumps(doc).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.name.lower().endswith(".gz"):
-        with open(path, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh,
-                                                     mtime=0) as gz:
-            gz.write(data)
-    else:
-        path.write_bytes(data)
-    return path

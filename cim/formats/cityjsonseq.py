@@ -9,44 +9,28 @@ lines) and streams of bare features without a header are read too.
 from __future__ import annotations
 
 import json
-import re
 
 from ..errors import CIMError, FormatError, LoadReport, MissingReferenceError, SchemaError
 from ..model import CityModel
 from ._cjbuild import build_tables
-from ._cjcollect import Collector, no_gc
-from .cityjson import (
+from ._cjcollect import Collector
+from ._cjheader import (
     NO_CRS_NOTE,
     check_header,
     crs_of,
+    is_sequence,
     metadata_of,
     parse_json,
     templates_of,
     transform_of,
     vertices_of,
 )
-
-_FEATURE = re.compile(rb'"type"\s*:\s*"CityJSONFeature"')
-_CITYJSON = re.compile(rb'"type"\s*:\s*"CityJSON"')
+from ._cjutil import no_gc
 
 
 def sniff(head: bytes, name: str) -> bool:
-    """Return True when ``head`` starts a CityJSONSeq: a one-line CityJSON header followed by
-    CityJSONFeature lines (or a stream of bare CityJSONFeature values)."""
-    h = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not h.startswith(b"{"):
-        return False
-    first, _, rest = h.partition(b"\n")
-    if _CITYJSON.search(first):
-        try:
-            doc = json.loads(first)
-        except ValueError:
-            return False
-        # a complete CityJSON object on the first line followed by more values is a sequence
-        return (isinstance(doc, dict) and doc.get("type") == "CityJSON"
-                and (rest.lstrip().startswith(b"{") or (not rest.strip()
-                                                        and name.endswith(".jsonl"))))
-    return bool(_FEATURE.search(h[:4096])) and not _CITYJSON.search(h[:4096])
+    """Return True when ``head`` starts a CityJSONSeq (see :func:`._cjheader.is_sequence`)."""
+    return is_sequence(head, name)
 
 
 def _values(stream, path, problems):

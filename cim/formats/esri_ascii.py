@@ -20,7 +20,7 @@ import pyproj
 from ..crs import resolve_crs
 from ..errors import CIMError, FormatError, LoadReport, Problems
 from ..model import CityModel, Terrain
-from . import Source
+from .source import Source
 
 _KEYS = ("ncols", "nrows", "xllcorner", "xllcenter", "yllcorner", "yllcenter", "cellsize",
          "nodata_value")

@@ -34,7 +34,6 @@ from ..errors import (
 from ..geometry import check_ring, check_simple_polygon
 from ..model import CityModel
 from ..roads import RoadNetworkBuilder, polyline_length
-from . import Source
 from ._common import (
     AreaRows,
     BuildingRows,
@@ -45,6 +44,7 @@ from ._common import (
     use_from_tags,
 )
 from .osm import road_fields
+from .source import Source
 
 _BUILDING_KEYS = ("height", "building:levels", "levels", "storeys", "building")
 _SITE_SKIP = ("id", "kind", "name", "capacity")

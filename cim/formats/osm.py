@@ -20,7 +20,6 @@ from ..errors import CIMError, GeometryError, LoadReport, MissingReferenceError,
 from ..geometry import check_ring, check_simple_polygon
 from ..model import CityModel, RoadNetwork
 from ..roads import RoadNetworkBuilder
-from . import Source
 from ._common import (
     AreaRows,
     BuildingRows,
@@ -30,6 +29,7 @@ from ._common import (
     use_from_tags,
 )
 from ._xml import free, iterparse
+from .source import Source
 
 _ONEWAY_YES = ("yes", "1", "true")
 _ONEWAY_REVERSE = ("-1", "reverse")

@@ -1,7 +1,5 @@
 """Generated morning-peak demand on the Lihu pilot district (skipped when its assets are not
-generated)."""
-
-import time
+generated). How fast it is generated is measured in benchmarks/, not asserted here."""
 
 import numpy as np
 import pytest
@@ -22,20 +20,19 @@ def lihu():
 
 
 def test_lihu_morning_peak_demand(lihu):
-    t0 = time.perf_counter()
-    trips = agents.generate_trips(lihu, seed=1, start="07:00", duration_s=3 * 3600,
-                                  through_veh_per_h=1500, scale=0.1)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 5.0
+    through_veh_per_h, duration_s, scale = 1500, 3 * 3600, 0.1
+    trips = agents.generate_trips(lihu, seed=1, start="07:00", duration_s=duration_s,
+                                  through_veh_per_h=through_veh_per_h, scale=scale)
     meta = trips.meta
     n_work = int((trips.purpose == TO_WORK).sum())
     assert n_work == pytest.approx(meta["expected"]["to_work"], rel=0.05)
-    assert int((trips.purpose == THROUGH).sum()) == pytest.approx(450, abs=1)
+    n_through = through_veh_per_h * duration_s / 3600 * scale
+    assert int((trips.purpose == THROUGH).sum()) == pytest.approx(n_through, abs=1)
     assert all(meta["boundary_nodes"][s] > 0 for s in ("north", "south"))
     scc = agents.routable_nodes(lihu.roads)
     assert scc[trips.origin_node].all() and scc[trips.destination_node].all()
     assert (trips.origin_node != trips.destination_node).all()
-    assert (trips.depart_s >= 0).all() and (trips.depart_s < 3 * 3600).all()
+    assert (trips.depart_s >= 0).all() and (trips.depart_s < duration_s).all()
     s = trips.summary()
     assert s["peak_hour"] == "07:00"
     assert meta["dropped_no_destination"] == 0

@@ -1,18 +1,22 @@
 """The pilot districts: the generator is deterministic and the committed files load with the
-properties the spec promises (size, connectivity, population, centre, names, sites)."""
+properties the spec promises (connectivity, population, centre, names, sites), and with the
+counts the generator recorded in each manifest (an independent count of what it wrote)."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pyproj
 import pytest
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+import shapely
 
 import cim
 from assets import generate
+from assets.streets import SIGNAL_CLASSES
+from cim.districts import ASSETS
+from cim.graph import csr, largest_strong_component
 
 NAMES = ("lihu", "liangxi")
 REQUIRED_SITES = {"fire_station", "hospital", "shelter", "school", "substation",
@@ -27,6 +31,11 @@ MAIN_ROADS = {"lihu": ["Lihu Avenue", "Huanhu Road", "Jincheng West Road", "Lihu
 def district(request):
     name = request.param
     return name, cim.load_district(name), generate.load_spec(name)
+
+
+def manifest_stats(name: str) -> dict:
+    """Return the counts the generator recorded when it wrote district ``name``."""
+    return json.loads((ASSETS / name / "manifest.json").read_text())["stats"]
 
 
 def test_generator_is_deterministic_and_seeded(tmp_path):
@@ -48,8 +57,11 @@ def test_generator_is_deterministic_and_seeded(tmp_path):
 def test_size_and_population(district):
     name, city, spec = district
     b = city.buildings
-    assert len(b) >= 5000
+    stats = manifest_stats(name)
+    assert len(b) == stats["buildings"]          # the loader reads every building written
     pop, jobs = b.residents.sum(), b.jobs.sum()
+    assert pop == pytest.approx(stats["population"], abs=1)
+    assert jobs == pytest.approx(stats["jobs"], abs=1)
     lo, hi = spec["targets"]["population"]
     assert lo <= pop <= hi, pop
     lo, hi = spec["targets"]["jobs"]
@@ -59,14 +71,30 @@ def test_size_and_population(district):
 
 
 def test_road_network_connected(district):
-    _, city, _ = district
+    name, city, _ = district
     r = city.roads
-    g = coo_matrix((np.ones(r.n_links), (r.link_from, r.link_to)), shape=(r.n_nodes,) * 2)
-    _, labels = connected_components(g, directed=True, connection="strong")
-    assert np.bincount(labels).max() >= 0.99 * r.n_nodes
-    assert r.node_signal.sum() > 20
+    stats = manifest_stats(name)
+    assert (r.n_nodes, r.n_links) == (stats["road_nodes"], stats["road_links"])
+    scc = largest_strong_component(csr(r.n_nodes, r.link_from, r.link_to))
+    assert scc.mean() >= 0.99
+    assert scc.mean() == pytest.approx(stats["largest_scc_share"], abs=1e-4)
+
+
+def test_signals_sit_where_main_roads_cross_and_have_consistent_plans(district):
+    name, city, _ = district
+    r = city.roads
+    assert r.node_signal.sum() == manifest_stats(name)["signals"] > 0
+    has_plan = np.array([p is not None for p in r.node_signal_plan])
+    np.testing.assert_array_equal(has_plan, r.node_signal)   # a plan exactly where signalized
     for plan in r.node_signal_plan[r.node_signal]:
         assert sum(plan["green_s"]) + len(plan["green_s"]) * plan["yellow_s"] == plan["cycle_s"]
+        assert 0 <= plan["offset_s"] < plan["cycle_s"]
+    main = np.isin(r.link_class.astype(str), SIGNAL_CLASSES)
+    for k in np.flatnonzero(r.node_signal):
+        at = (r.link_from == k) | (r.link_to == k)
+        neighbours = set(r.link_to[r.link_from == k]) | set(r.link_from[r.link_to == k])
+        assert len(neighbours) >= 3                          # an intersection
+        assert len(set(r.link_name[at & main])) >= 2         # of two different main roads
 
 
 def test_named_main_roads(district):
@@ -105,8 +133,23 @@ def test_centre_metadata_and_extent(district):
 
 
 def test_sites_and_water(district):
-    _, city, _ = district
+    name, city, _ = district
+    stats = manifest_stats(name)
+    assert len(city.sites) == stats["sites"]
     assert REQUIRED_SITES <= set(city.sites.kind)
     src = city.sites.attributes.columns["source"]
     assert all(isinstance(s, str) and s for s in src)
-    assert len(city.water_bodies) >= 1 and len(city.land_use) > 100
+    assert len(city.water_bodies) >= 1
+
+
+def test_land_use_covers_every_parcel_and_building(district):
+    name, city, _ = district
+    lu = city.land_use
+    # parcel zones are named "<district>-p<parcel>-<part>"; parks "<district>-park<k>"
+    parcels = {m.group(1) for m in map(re.compile(rf"{name}-p(\d+)-\d+").fullmatch,
+                                       lu.ids.astype(str)) if m}
+    assert len(parcels) == manifest_stats(name)["parcels"]
+    tree = shapely.STRtree([lu.polygons.to_shapely(i) for i in range(len(lu))])
+    centroids = shapely.points(city.buildings.footprint.centroids())
+    inside = tree.query(centroids, predicate="within")[0]
+    assert len(np.unique(inside)) == len(city.buildings)    # every building on a zone

@@ -2,15 +2,16 @@
 
 Nodes and links keep the row order of :class:`cim.model.RoadNetwork` as their dense index.
 The graph is directed; where several links join the same two nodes in the same direction,
-the one with the smallest weight is the graph's edge (``edge_link`` says which).
+the one with the smallest weight is the graph's edge (``edge_link`` says which). The graph
+algorithms are those of :mod:`cim.graph`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
+from cim import graph as cimgraph
 from cim.model import RoadNetwork
 
 #: Smallest edge weight kept in the graph, so that a zero-length link stays an edge.
@@ -73,18 +74,9 @@ class RoadGraph:
 
     def _build(self, w: np.ndarray):
         r = self.roads
-        n = self.n_nodes
-        u, v = np.asarray(r.link_from, np.int64), np.asarray(r.link_to, np.int64)
-        usable = np.isfinite(w)
-        cand = np.flatnonzero(usable)
-        order = cand[np.lexsort((w[cand], v[cand], u[cand]))]
-        first = np.ones(len(order), bool)
-        first[1:] = (u[order][1:] != u[order][:-1]) | (v[order][1:] != v[order][:-1])
-        keep = order[first]
-        indptr = np.zeros(n + 1, np.int64)
-        indptr[1:] = np.cumsum(np.bincount(u[keep], minlength=n))
-        m = csr_matrix((w[keep], v[keep], indptr), shape=(n, n))
-        keys = u[keep] * max(n, 1) + v[keep]
+        m, keep = cimgraph.csr_edges(self.n_nodes, r.link_from, r.link_to, w)
+        keys = np.asarray(r.link_from, np.int64)[keep] * max(self.n_nodes, 1) + \
+            np.asarray(r.link_to, np.int64)[keep]
         return m, keep, keys
 
     def link_between(self, from_index, to_index, weight: str = "length"):
@@ -109,10 +101,10 @@ class RoadGraph:
         free-flow s); (inf, []) when ``to_id`` cannot be reached."""
         s, t = self.node_index(from_id), self.node_index(to_id)
         m, _ = self.weighted(weight)
-        dist, pred = dijkstra(m, directed=True, indices=s, return_predecessors=True)
-        if not np.isfinite(dist[t]):
+        cost, paths = cimgraph.shortest_paths(m, [s], [t])
+        if not np.isfinite(cost[0, 0]):
             return float("inf"), []
-        return float(dist[t]), [self.node_ids[i] for i in _walk(pred, s, t)]
+        return float(cost[0, 0]), [self.node_ids[i] for i in paths[0][0]]
 
     def shortest_paths(self, from_ids, to_ids, weight: str = "length", *,
                        return_paths: bool = False):
@@ -122,35 +114,15 @@ class RoadGraph:
         src = np.atleast_1d(self.node_index(list(np.atleast_1d(from_ids))))
         dst = np.atleast_1d(self.node_index(list(np.atleast_1d(to_ids))))
         m, _ = self.weighted(weight)
+        if return_paths:
+            cost, idx = cimgraph.shortest_paths(m, src, dst)
+            ids = self.node_ids
+            return cost, [[[ids[i] for i in p] for p in row] for row in idx]
         cost = np.full((len(src), len(dst)), np.inf)
-        paths = [] if return_paths else None
         for b0 in range(0, len(src), BATCH):
             batch = src[b0:b0 + BATCH]
-            if len(batch) == 0:
-                continue
-            if return_paths:
-                dist, pred = dijkstra(m, directed=True, indices=batch, return_predecessors=True)
-            else:
-                dist = dijkstra(m, directed=True, indices=batch)
-            dist = dist.reshape(len(batch), -1)
-            cost[b0:b0 + len(batch)] = dist[:, dst]
-            if return_paths:
-                pred = pred.reshape(len(batch), -1)
-                for row, s in enumerate(batch):
-                    paths.append([[self.node_ids[i] for i in _walk(pred[row], s, t)]
-                                  if np.isfinite(dist[row, t]) else [] for t in dst])
-        return (cost, paths) if return_paths else cost
-
-
-def _walk(pred: np.ndarray, s: int, t: int) -> list[int]:
-    """Return the node indices from s to t following a Dijkstra predecessor row."""
-    path = [int(t)]
-    while path[-1] != s:
-        p = int(pred[path[-1]])
-        if p < 0:
-            return []
-        path.append(p)
-    return path[::-1]
+            cost[b0:b0 + len(batch)] = cimgraph.path_costs(m, batch)[:, dst]
+        return cost
 
 
 def _lookup(index: dict, key, what: str):

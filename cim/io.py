@@ -1,0 +1,49 @@
+"""The verbs that read and write whole models: :func:`load`, :func:`detect_format`,
+:func:`write_cityjson` (re-exported as ``cim.load`` etc.)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .crs import resolve_crs
+from .errors import CIMError
+from .formats import Source, detect, module
+from .model import CityModel
+
+
+def detect_format(path) -> str:
+    """Return the format name of the file at ``path`` (content first, then extension)."""
+    return detect(Source.open_path(path))
+
+
+def load(*paths, lenient: bool = False, crs=None) -> CityModel:
+    """Return one CityModel read from ``paths`` (any mix of supported formats, .gz allowed).
+
+    lenient : bool
+        False (default): the first bad object raises a CIMError naming file, object and
+        problem. True: bad objects are skipped and listed in ``city.report``.
+    crs : str | int | pyproj.CRS | None
+        Transform the result to this CRS (e.g. "EPSG:4549"); None keeps the first file's.
+    """
+    if not paths:
+        raise CIMError("cim.load needs at least one file")
+    models = []
+    for p in paths:
+        src = Source.open_path(p)
+        fmt = detect(src)
+        m = module(fmt).read(src, lenient=lenient)
+        m.report.files = [str(p)] if not m.report.files else m.report.files
+        m.metadata.setdefault("formats", [])
+        m.metadata["formats"] = list(m.metadata["formats"]) + [fmt]
+        models.append(m)
+    city = CityModel.merge(models)
+    if crs is not None:
+        city = city.to_crs(resolve_crs(crs))
+    city.report.counts.update({k: v for k, v in city.summary().items()
+                               if isinstance(v, int)})
+    return city
+
+
+def write_cityjson(city: CityModel, path, *, version: str = "2.0") -> Path:
+    """Write ``city`` as a CityJSON 2.0 file (``.gz`` name → gzip) and return its path."""
+    return module("cityjson").write(city, Path(path), version=version)
