@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _grid import run_sumo, sumo_bin  # noqa: E402
 
 from twin.kernels import traffic as tr  # noqa: E402
-from twin.kernels._traffic_grid import grid, grid_trips  # noqa: E402
+from twin.kernels.traffic.grid import grid, grid_trips  # noqa: E402
 
 T_END = 10800.0  # hard cap on simulated time, s (as the anchor)
 

@@ -20,8 +20,9 @@ import numpy as np
 import agents
 import cim
 import twin
-from twin.scenario_file import main
-from twin.traffic_process import signal_plans
+from twin.cli.scenario_file import main
+from twin.kernels import traffic
+from twin.kernels.traffic.plans import signal_plans
 
 DISTRICT = "liangxi"
 DAY = dt.date(2024, 5, 14)  # a Tuesday
@@ -41,7 +42,8 @@ def scenario(quick: bool = False, retimed: bool = True) -> twin.Scenario:
     demand = {k: getattr(trips, k) for k in ("depart_s", "origin_node", "destination_node")}
     retiming = arterial_plans(city.roads) if retimed else []
     return twin.Scenario(city, duration=hours * 3600, start=dt.datetime.combine(DAY, start),
-                         seed=SEED, demand=demand, interventions=retiming,
+                         seed=SEED, kernels=[traffic.TrafficProcess()],
+                         inputs={"traffic": demand}, interventions=retiming,
                          name="liangxi_signal_retiming" if retimed else "liangxi_morning_peak",
                          description=__doc__.splitlines()[0])
 
@@ -64,7 +66,7 @@ def arterial_plans(roads) -> list[twin.Event]:
         share = np.full(2, 0.5) if main.size == 2 else np.where(
             np.arange(2) == main[0], ARTERIAL_SHARE, 1 - ARTERIAL_SHARE)
         offset = float(roads.node_signal_plan[node].get("offset_s") or 0.0)
-        plans.append(twin.signal_plan(roads.node_ids[node], {
+        plans.append(traffic.signal_plan(roads.node_ids[node], {
             "cycle_s": CYCLE_S, "green_s": np.round(share * green).tolist(),
             "yellow_s": YELLOW_S, "offset_s": offset}))
     return plans

@@ -23,7 +23,8 @@ import datetime as dt
 import agents
 import cim
 import twin
-from twin.scenario_file import main
+from twin.cli.scenario_file import main
+from twin.kernels import traffic
 
 DISTRICT = "lihu"
 DAY = dt.date(2024, 5, 14)  # a Tuesday
@@ -40,7 +41,8 @@ def scenario(quick: bool = False) -> twin.Scenario:
     # node trips: the traffic process starts and ends them on links the turn graph connects
     demand = {k: getattr(trips, k) for k in ("depart_s", "origin_node", "destination_node")}
     return twin.Scenario(city, duration=hours * 3600, start=dt.datetime.combine(DAY, start),
-                         seed=SEED, demand=demand, name="lihu_morning_peak",
+                         seed=SEED, kernels=[traffic.TrafficProcess()],
+                         inputs={"traffic": demand}, name="lihu_morning_peak",
                          description=__doc__.splitlines()[0])
 
 

@@ -13,7 +13,8 @@ Quick version (``--quick``): the baseline's busiest half hour, 07:45–08:15, cl
 import datetime as dt
 
 import twin
-from twin.scenario_file import main, sibling
+from twin.cli.scenario_file import main, sibling
+from twin.kernels import traffic
 
 BASELINE = "lihu_morning_peak.py"
 TUNNEL = ("lihu_avenue-045:f", "lihu_avenue-045:b")  # Lihu Avenue under Zhouxin Road
@@ -23,7 +24,7 @@ CLOSED_AT = dt.time(8, 0)
 def scenario(quick: bool = False) -> twin.Scenario:
     sc = sibling(__file__, BASELINE).scenario(quick)
     at = (dt.datetime.combine(sc.start.date(), CLOSED_AT) - sc.start).total_seconds()
-    sc.events += [twin.closure(link, at=at) for link in TUNNEL]
+    sc.events += [traffic.closure(link, at=at) for link in TUNNEL]
     sc.name, sc.description = "lihu_tunnel_closure", __doc__.splitlines()[0]
     return sc
 

@@ -1,23 +1,25 @@
-"""district-twin: the living twin (build, runtime, kernels, store, viewer, CLI)."""
+"""district-twin: the living twin (build, runtime, kernels, store, analysis, CLI)."""
 
 from .build import build as build  # noqa: E402
-from .twin import Twin as Twin  # noqa: E402
+from .build.twin import Twin as Twin  # noqa: E402
 
 # ---- runtime, scenarios, events, run store (lazy: importing twin stays cheap) -------------------
-_RUNTIME_EXPORTS = {
-    "Scenario": "scenario", "run": "runtime", "open_run": "runtime", "Kernel": "runtime",
-    "Context": "runtime", "Run": "store", "Bus": "bus", "MesaProcess": "mesa_process",
-    "Event": "events", "When": "events", "closure": "events", "capacity_drop": "events",
-    "incident": "events", "signal_plan": "events", "failure": "events", "repair": "events",
-    "ScenarioError": "errors", "StoreError": "errors", "TwinError": "errors",
-    "TrafficProcess": "traffic_process",
+_EXPORTS = {
+    "Scenario": "core.scenario", "per_member": "core.scenario", "run": "core.runtime",
+    "open_run": "core.runtime", "Kernel": "core.kernel", "Spec": "core.kernel",
+    "Table": "core.kernel", "KPI": "core.kernel", "register_kernel": "core.kernel:register",
+    "Context": "core.context", "Run": "store", "Bus": "core.bus",
+    "MesaProcess": "core.mesa_process", "Event": "core.events", "When": "core.events",
+    "failure": "core.events", "repair": "core.events", "ScenarioError": "errors",
+    "StoreError": "errors", "TwinError": "errors",
 }
 
 
 def __getattr__(name):
-    mod = _RUNTIME_EXPORTS.get(name)
-    if mod is None:
+    ref = _EXPORTS.get(name)
+    if ref is None:
         raise AttributeError(f"module 'twin' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    mod, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(f"{__name__}.{mod}"), attr or name)

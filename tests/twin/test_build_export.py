@@ -87,7 +87,7 @@ def colours_of(geom) -> np.ndarray:
 
 
 def test_glb_matches_the_trimesh_scene_and_handles_empty_twins(tw, tmp_path):
-    from twin.gltf import to_scene
+    from twin.export.gltf import to_scene
 
     scene = trimesh.load(tw.export_glb(tmp_path / "a.glb"))
     ref = to_scene(tw)

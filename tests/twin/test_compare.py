@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.twin.test_kpis import two_links, write_store
-from twin import compare
+from twin.analysis import compare, kpis
 from twin.cli import main as cli
 
 
@@ -19,14 +19,14 @@ def two_runs(tmp_path):
 
 
 def test_differences(two_runs):
-    from twin import kpis
-
     ka, kb = (kpis.compute(r) for r in two_runs)
     diff = compare.differences(ka, kb)
-    va, vb, d, pct = diff["vht_h"]
+    va, vb, d, pct, verdict = diff[("traffic", "vht_h")]
     assert (va, vb) == pytest.approx((250 / 3600, 500 / 3600))
     assert d == pytest.approx(250 / 3600) and pct == pytest.approx(100.0)
-    assert diff["trips_completed"] == (3, 3, 0, 0)
+    assert verdict == "worse"                       # more vehicle-hours: lower is better
+    assert diff[("traffic", "trips_completed")] == (3, 3, 0, 0, "same")
+    assert diff[("traffic", "vkt_km")][4] == ""       # neither better nor worse
 
 
 def test_compare_cli_prints_differences_and_writes_png(two_runs, capsys):
@@ -34,6 +34,7 @@ def test_compare_cli_prints_differences_and_writes_png(two_runs, capsys):
     assert cli(["compare", str(a.path), str(b.path)]) == 0
     out = capsys.readouterr().out
     assert "vehicle-hours travelled" in out and "+100.0" in out and "B − A" in out
+    assert "[traffic]" in out and "worse" in out
     png = b.path.parent / "b.zarr.compare.png"
     assert png.exists() and png.stat().st_size > 10_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

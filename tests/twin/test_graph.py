@@ -9,7 +9,7 @@ import twin
 from cim.model import CityModel
 from cim.roads import RoadNetworkBuilder
 from tests.twin.test_build_cities import make_city
-from twin.graph import RoadGraph
+from twin.build.graph import RoadGraph
 
 
 @pytest.fixture(scope="module")

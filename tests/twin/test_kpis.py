@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from twin import kpis
+from twin.analysis import kpis as generic
 from twin.errors import StoreError
+from twin.kernels.traffic import TrafficProcess, kpis
 from twin.store import Run, RunStore
 
 
@@ -50,8 +51,10 @@ def test_kpis_equal_the_hand_computation():
     np.testing.assert_allclose(ser["vht_h"], [120 / 3600, 120 / 3600])
     np.testing.assert_allclose(ser["trips_completed"], [1, 3])
     np.testing.assert_allclose(ser["queue_km"], [0.0075, 0.015])
-    table = kpis.format_table(k, title="two links")
-    assert "95th percentile delay" in table and "A Road" in table
+    assert "A Road" in kpis.worst_links_text(k)
+    named = {x.name: x for x in kpis.kpi_list(k)}
+    assert named["mean_delay_s"].lower_is_better and not named["trips_completed"].lower_is_better
+    assert named["p95_delay_s"].label == "95th percentile delay"
 
 
 def test_free_flow_time_of_the_shortest_path():
@@ -72,56 +75,61 @@ def test_no_trips_gives_nan_not_an_error():
     assert s["trips_completed"] == 0
     assert np.isnan(s["mean_trip_time_s"]) and np.isnan(s["p95_delay_s"])
     assert np.isnan(s["trips_unfinished"])
-    assert "n/a" in kpis.format_table(kpis.compute_from(d))
+    assert "n/a" in [x.text() for x in kpis.kpi_list(kpis.compute_from(d))]
 
 
 def write_store(path, d: kpis.TrafficData, arrived=(1, 3), veh_seconds=250.0) -> Run:
-    """Write ``d`` as a run store the way the traffic process writes one (flows in veh/h,
-    link attributes as static variables, the trips table with its ``trip`` dimension)."""
-    from twin.traffic_process import write_trips
-
+    """Write ``d`` as a run store the way the runtime writes a traffic layer (member axis,
+    flows in veh/h, link attributes as static variables, the trips table written in two
+    checkpoints)."""
+    L = ("road_link",)
     st = RunStore.create(path, attrs={"fingerprint": "x", "provenance": {},
-                                      "scenario": {"name": path.stem}})
-    w = st.add_layer("traffic", coords={"link": np.asarray(d.link_ids, str),
-                                        "link_length": (("link",), d.link_length),
-                                        "link_free_speed": (("link",), d.link_free_speed),
-                                        "link_name": (("link",), np.asarray(d.link_names, str)),
-                                        "link_lanes": (("link",), np.ones(len(d.link_ids))),
-                                        "link_from": (("link",), d.link_from),
-                                        "link_to": (("link",), d.link_to)},
-                     dims={"link_flow": ("link",), "link_speed": ("link",),
-                           "link_count": ("link",), "queue_length": ("link",),
+                                      "scenario": {"name": path.stem, "members": 1}})
+    cls = TrafficProcess
+    attrs = {"record_interval_s": 60.0, "n_trips_unroutable": [7],
+             "kernel": f"{cls.__module__}:{cls.__qualname__}",
+             "tables": {"trips": {"dim": "trip", "columns": list(cls.tables["trips"].columns)}}}
+    w = st.add_layer("traffic", coords={"road_link": np.asarray(d.link_ids, str),
+                                        "link_length": (L, d.link_length),
+                                        "link_free_speed": (L, d.link_free_speed),
+                                        "link_name": (L, np.asarray(d.link_names, str)),
+                                        "link_lanes": (L, np.ones(len(d.link_ids))),
+                                        "link_from": (L, d.link_from),
+                                        "link_to": (L, d.link_to)},
+                     dims={"link_flow": L, "link_speed": L, "link_count": L, "queue_length": L,
                            "in_network": (), "waiting": (), "arrived": (), "stuck": (),
                            "vehicle_seconds": ()},
-                     units={"link_flow": "veh/h"},
-                     attrs={"record_interval_s": 60.0, "n_trips_unroutable": 7},
-                     time_chunk=4)
+                     units={"link_flow": "veh/h"}, attrs=attrs, time_chunk=4,
+                     tables=cls.tables)
     for i, t in enumerate(d.time):
-        w.append(t, {"link_flow": d.flow[i] * 3600.0 / d.interval[i],
-                     "link_speed": d.speed[i], "link_count": d.count[i],
-                     "queue_length": d.queue[i], "in_network": d.count[i].sum(),
-                     "waiting": 0, "arrived": arrived[i], "stuck": 0,
-                     "vehicle_seconds": veh_seconds * (i + 1) / len(d.time)})
+        rec = {"link_flow": d.flow[i] * 3600.0 / d.interval[i],
+               "link_speed": d.speed[i], "link_count": d.count[i],
+               "queue_length": d.queue[i], "in_network": d.count[i].sum(),
+               "waiting": 0, "arrived": arrived[i], "stuck": 0,
+               "vehicle_seconds": veh_seconds * (i + 1) / len(d.time)}
+        w.append(t, {k: np.asarray(v)[None] for k, v in rec.items()})
     nan = np.nan
     enter = np.array([25.0, 40.0, 50.0, 100.0, 110.0])
     arrival = np.array([50.0, 70.0, 110.0, nan, nan])
-    st.flush()
+    table = st.table("traffic", "trips")
     # two flushes, as at two checkpoints: the trip done by 60 s, then the rest
-    n = 0
     for rows in (slice(0, 1), slice(1, 5)):
-        n = write_trips(st.root["traffic"], n, {
-            "trip": np.arange(5)[rows], "trip_origin_link": np.zeros(5, np.int64)[rows],
+        table.append({
+            "trip_id": np.arange(5)[rows], "trip_origin_link": np.zeros(5, np.int64)[rows],
             "trip_destination_link": np.ones(5, np.int64)[rows],
             "trip_depart_s": np.array([20.0, 40.0, 50.0, 100.0, 110.0])[rows],
             "trip_enter_s": enter[rows], "trip_arrival_s": arrival[rows],
-            "trip_travel_time_s": (arrival - enter)[rows], "trip_stuck_s": np.full(5, nan)[rows]})
+            "trip_travel_time_s": (arrival - enter)[rows],
+            "trip_stuck_s": np.full(5, nan)[rows]}, member=0)
+        st.flush()
     st.set_attrs(status="complete")
     st.consolidate()
     return Run(path)
 
 
 def test_kpis_read_from_a_run_store(tmp_path):
-    k = kpis.compute(write_store(tmp_path / "r.zarr", two_links()))
+    run = write_store(tmp_path / "r.zarr", two_links())
+    k = kpis.compute_from(kpis.load_traffic(generic.layer_data(run, "traffic", 0)))
     s = k.scalars
     assert s["trips_completed"] == 3 and s["trips_unfinished"] == 2
     assert s["trips_stuck"] == 0 and s["trips_unroutable"] == 7
@@ -130,14 +138,20 @@ def test_kpis_read_from_a_run_store(tmp_path):
     assert s["mean_trip_time_s"] == pytest.approx(115 / 3)
     assert s["p95_delay_s"] == pytest.approx(37.0)
     assert k.worst_links[0]["name"] == "A Road"
-    assert k.meta["status"] == "complete"
     np.testing.assert_allclose(k.series["trips_completed"], [1, 3])
+    # the generic analysis finds the same through the layer's kernel class
+    g = generic.compute(run)
+    assert g.meta["status"] == "complete"
+    assert g.value("traffic", "mean_trip_time_s") == pytest.approx(115 / 3)
+    assert "A Road" in generic.format_table(g) and "95th percentile delay" in generic.format_table(g)
 
 
 def test_not_a_traffic_run(tmp_path):
     st = RunStore.create(tmp_path / "r.zarr", attrs={"fingerprint": "x"})
     st.consolidate()
-    with pytest.raises(StoreError, match="no 'traffic' layer"):
-        kpis.compute(tmp_path / "r.zarr")
+    k = generic.compute(tmp_path / "r.zarr")
+    assert k.layers == {} and "no KPIs" in generic.format_table(k)
+    with pytest.raises(StoreError, match="no KPIs for layer 'traffic'"):
+        generic.require(k, "traffic")
     with pytest.raises(StoreError, match="not a run store"):
-        kpis.compute(tmp_path / "nothing.zarr")
+        generic.compute(tmp_path / "nothing.zarr")

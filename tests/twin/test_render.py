@@ -8,7 +8,7 @@ from PIL import Image
 
 import twin
 from tests.twin.test_build_cities import make_city
-from twin.render import polydata
+from twin.export.render import polydata
 
 
 def test_polydata_from_arrays():

@@ -30,17 +30,25 @@ def small_city() -> cim.CityModel:
     return city
 
 
-class Toy:
+class Toy(twin.Kernel):
     """A deterministic toy kernel: per-link values with noise, closures zero a link, a
     signal plan (cycle) scales the queue; records link values and padded 'vehicle' slots."""
 
     dt = 1.0
-    event_kinds = {"closure": "link", "signal_plan": "node", "capacity_drop": "link"}
+    event_kinds = {"closure": "road_link", "signal_plan": "road_node",
+                   "capacity_drop": "road_link"}
+    publishes = {"queue_length": twin.Spec(("road_link",), "veh")}
+    outputs = {"link_value": twin.Spec(("road_link",), "m"),
+               "queue_length": twin.Spec(("road_link",), "veh"),
+               "vehicle_x": twin.Spec(("vehicle_slot",), "m")}
 
     def __init__(self, name="toy", crash_at=None, sleep=0.0):
         self.name = name
         self.crash_at = crash_at
         self.sleep = sleep
+
+    def config(self):  # crash_at and sleep disturb the run, they are not part of it
+        return {"name": self.name}
 
     def init(self, ctx):
         links = ctx.city.roads.link_ids.astype(str)
@@ -49,10 +57,9 @@ class Toy:
         self.queue = np.zeros(n)
         self.closed = np.zeros(n, bool)
         self.cycle = np.full(ctx.city.roads.n_nodes, 60.0)
-        self.coords = {"link": links, "vehicle_slot": np.arange(N_SLOTS)}
-        self.outputs = {"link_value": (("link",), "m"), "queue_length": (("link",), "veh"),
-                        "vehicle_x": (("vehicle_slot",), "m")}
-        ctx.bus.publish(f"{self.name}/queue_length", self.queue, dims=("link",), units="veh")
+        self.coords = {"road_link": links, "vehicle_slot": np.arange(N_SLOTS)}
+        ctx.bus.publish(f"{self.name}/queue_length", self.queue, dims=("road_link",),
+                        units="veh")
 
     def step(self, t, dt, ctx):
         if self.crash_at is not None and t >= self.crash_at:
@@ -88,10 +95,11 @@ class Toy:
         self.value, self.queue = s["value"].copy(), s["queue"].copy()
         self.closed, self.cycle = s["closed"].copy(), s["cycle"].copy()
 
-    @staticmethod
-    def kpis(ds):
-        return {"mean_queue_veh": float(ds.queue_length.mean()),
-                "max_value_m": float(ds.link_value.max())}
+    @classmethod
+    def kpis(cls, layer):
+        ds = layer.ds
+        return [twin.KPI("mean_queue_veh", float(ds.queue_length.mean()), "veh", True),
+                twin.KPI("max_value_m", float(ds.link_value.max()), "m", None)]
 
 
 class Reader:
@@ -121,9 +129,10 @@ class Operator(mesa.Agent):
 
     def step(self):
         ctx = self.model.ctx
-        q = ctx.bus.get("toy/queue_length")[ctx.index("link", "ab:f")]
+        q = ctx.bus.get("toy/queue_length")[ctx.index("road_link", "ab:f")]
         if not self.model.plan_changed and q > self.threshold:
-            ctx.apply(twin.signal_plan("b", {"cycle_s": 120, "green_s": [55, 55]}))
+            ctx.apply(twin.Event("signal_plan", "b",
+                                 details={"plan": {"cycle_s": 120, "green_s": [55, 55]}}))
             self.model.plan_changed = True
 
 
@@ -144,14 +153,18 @@ def make_operators(ctx):
 
 def scenario(seed=7, duration=600.0, crash_at=None, sleep=0.0, **kw) -> twin.Scenario:
     kw.setdefault("events", [] if duration < 300 else [
-        twin.closure("bc:f", at=100, duration=200),
-        twin.capacity_drop("cd:b", 0.5, when=twin.When(
-                                 "toy/queue_length", ">", 40.0, at="cd:b"), duration=60)])
+        twin.Event("closure", "bc:f", at=100, duration=200),
+        twin.Event("capacity_drop", "cd:b", details={"factor": 0.5}, duration=60,
+                   when=twin.When("toy/queue_length", ">", 40.0, at="cd:b"))])
     return twin.Scenario(
         city=small_city(), duration=duration, seed=seed,
         kernels=[Toy(crash_at=crash_at, sleep=sleep), Reader()],
         agents=[twin.MesaProcess(make_operators, dt=10.0, name="operators")],
         name="toy", **{"chunk_records": 20, "record_interval": 10.0, **kw})
+
+
+def closure(link, **kw):
+    return twin.Event("closure", link, **kw)
 
 
 def arrays(path) -> dict:
@@ -177,18 +190,19 @@ def assert_same(a: dict, b: dict):
 def test_run_records_layers_with_named_dims_and_coords(tmp_path):
     run = twin.run(scenario(), tmp_path / "r.zarr", progress=False)
     assert run.status == "complete"
-    ds = xr.open_zarr(str(tmp_path / "r.zarr"), group="toy")
-    assert ds.link_value.dims == ("time", "link")
-    assert ds.vehicle_x.dims == ("time", "vehicle_slot")
+    full = xr.open_zarr(str(tmp_path / "r.zarr"), group="toy")
+    assert full.link_value.dims == ("time", "member", "road_link")
+    assert full.vehicle_x.dims == ("time", "member", "vehicle_slot")
+    ds = full.isel(member=0)
     np.testing.assert_array_equal(ds.time.values, np.arange(10.0, 601.0, 10.0))
-    assert list(ds.link.values) == list(small_city().roads.link_ids)
+    assert list(ds.road_link.values) == list(small_city().roads.link_ids)
     assert ds.queue_length.attrs["units"] == "veh"
     assert ds.time.attrs["units"] == "s"
     assert np.isnan(ds.vehicle_x.values).any()
     # links can be selected by id: labelled data with no glue
-    assert ds.link_value.sel(link="bc:f").shape == (60,)
+    assert ds.link_value.sel(road_link="bc:f").shape == (60,)
     rd = run.open("reader")
-    assert rd.total_queue.dims == ("time",) and rd.sizes["time"] == 60
+    assert rd.total_queue.dims == ("time", "member") and rd.sizes["time"] == 60
     assert set(run.layers) == {"toy", "reader"}
 
 
@@ -199,8 +213,8 @@ def test_events_table_closure_and_trigger(tmp_path):
     assert list(closure.phase) == ["start", "end"]
     assert list(closure.time) == [100.0, 300.0]
     assert set(closure.target) == {"bc:f"} and set(closure.source) == {"scenario"}
-    ds = run.open("toy")
-    v = ds.link_value.sel(link="bc:f")
+    ds = run.open("toy").isel(member=0)
+    v = ds.link_value.sel(road_link="bc:f")
     assert (v.sel(time=slice(110, 300)) == 0).all()      # closed → zeroed
     assert (v.sel(time=slice(320, 600)) != 0).any()
     drop = ev[ev.kind == "capacity_drop"]
@@ -219,7 +233,7 @@ def test_mesa_operator_changes_signal_plan(tmp_path):
     assert row["details"]["previous_cycle_s"] == 60.0
     assert row["details"]["plan"]["cycle_s"] == 120
     # they act at their first step (every 10 s) that sees the queue above 30 veh
-    q = run.open("toy").queue_length.sel(link="ab:f")
+    q = run.open("toy").isel(member=0).queue_length.sel(road_link="ab:f")
     assert float(q.sel(time=row["time"])) > 30.0
     assert (q.sel(time=slice(None, row["time"] - 10)) <= 30.0).all()
 
@@ -286,17 +300,18 @@ def test_provenance_and_kpis(tmp_path):
     assert p["package_version"] and p["created"] and p["wall_time_s"] > 0
     assert "git_commit" in p
     k = run.kpis()
-    assert set(k) == {"toy"} and k["toy"]["mean_queue_veh"] > 0
+    assert set(k.layers) == {"toy"} and k.value("toy", "mean_queue_veh") > 0
+    assert float(run.open("toy").queue_length.mean()) == k.value("toy", "mean_queue_veh")
 
 
 @pytest.mark.parametrize("change, match", [
     (dict(duration=0), "duration"),
     (dict(duration=-5), "duration"),
     (dict(city="atlantis"), "unknown district"),
-    (dict(events=[twin.closure("nope:f", at=10)]), "unknown link 'nope:f'"),
-    (dict(events=[twin.signal_plan("zz", {"cycle_s": 90}, at=10)]), "unknown node 'zz'"),
-    (dict(events=[twin.closure("ab:f", at=601)]), "after the end"),
-    (dict(events=[twin.closure("ab:f", at=-1)]), "before the start"),
+    (dict(events=[closure("nope:f", at=10)]), "unknown road_link 'nope:f'"),
+    (dict(events=[twin.Event("signal_plan", "zz", at=10)]), "unknown road_node 'zz'"),
+    (dict(events=[closure("ab:f", at=601)]), "after the end"),
+    (dict(events=[closure("ab:f", at=-1)]), "before the start"),
     (dict(events=[twin.Event("flood", "ab:f", at=1)]), "no kernel handles"),
     (dict(events=[twin.Event("closure", "ab:f")]), "exactly one of at"),
     (dict(dt={"toy": 0}), "dt of kernel 'toy'"),
@@ -304,12 +319,21 @@ def test_provenance_and_kpis(tmp_path):
     (dict(dt={"ghost": 1}), "unknown kernel"),
     (dict(record_interval=7.5), "not a multiple"),
     (dict(seed=-1), "seed"),
-    (dict(events=[twin.closure("ab:f", when=twin.When("toy/queue_length", ">", 1, at="q"))]),
-     "unknown element 'q'"),
-    (dict(events=[twin.closure("ab:f", when=twin.When("toy/queue_length", "=>", 1))]),
+    (dict(events=[closure("ab:f", when=twin.When("toy/queue_length", ">", 1, at="q"))]),
+     "unknown road_link 'q'"),
+    (dict(events=[closure("ab:f", when=twin.When("toy/queue_length", "=>", 1))]),
      "unknown comparison"),
-    (dict(events=[twin.closure("ab:f", when=twin.When("x/q", ">", 1))]),
-     "unknown kernel 'x'"),
+    (dict(events=[closure("ab:f", when=twin.When("x/q", ">", 1))]),
+     "'x/q', which no kernel publishes"),
+    (dict(events=[closure("ab:f", when=twin.When("toy/nothing", ">", 1))]),
+     "'toy/nothing', which no kernel publishes"),
+    (dict(events=[closure("ab:f", when=twin.When("toy/queue_length", ">", 1, at="b"))]),
+     "unknown road_link 'b'"),  # a node id where the array is over road links
+    (dict(events=[closure("ab:f", when=twin.When("toy/queue_length", ">", 1),
+                          duration=5, until="clear")]), "not both"),
+    (dict(inputs={"ghost": 1}), "unknown kernel"),
+    (dict(members=0), "members"),
+    (dict(events=[closure("ab:f", at=5, member=3)]), "member 3"),
 ])
 def test_bad_scenarios_fail_before_the_run(tmp_path, change, match):
     out = tmp_path / "r.zarr"
@@ -328,10 +352,12 @@ def test_progress_bar(tmp_path, capsys):
 
 
 def test_bus_errors_name_known_arrays():
-    bus = twin.Bus()
-    bus.publish("toy/q", np.zeros(3), dims=("link",), units="veh")
+    bus = twin.Bus(n_members=2)
+    bus.publish("toy/q", np.zeros((2, 3)), dims=("road_link",), units="veh")
     assert bus.meta("toy/q").units == "veh" and "toy/q" in bus
     with pytest.raises(KeyError, match="toy/q"):
         bus.get("toy/x")
     with pytest.raises(twin.TwinError, match="2 dims"):
-        bus.publish("toy/q2", np.zeros(3), dims=("a", "b"))
+        bus.publish("toy/q2", np.zeros((2, 3)), dims=("a", "b"))
+    with pytest.raises(twin.TwinError, match="member axis"):
+        bus.publish("toy/q3", np.zeros(3), dims=("road_link",))

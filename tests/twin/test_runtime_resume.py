@@ -23,6 +23,7 @@ import zarr
 import twin
 from tests.twin.test_runtime import arrays, assert_same, scenario
 from twin.errors import StoreError
+from twin.kernels import traffic
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = ("import sys, twin\n"
@@ -76,7 +77,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
         ds = xr.open_zarr(str(out), group="toy")
     # the consolidated metadata is rewritten just after each checkpoint: a kill in between
     # shows the records up to the checkpoint before
-    assert ds.sizes["time"] >= 4 * (seen - 1) and ds.link_value.dims == ("time", "link")
+    assert ds.sizes["time"] >= 4 * (seen - 1) and ds.link_value.dims == ("time", "member", "road_link")
     assert xr.open_zarr(str(out), group="toy", consolidated=False).sizes["time"] >= 4 * seen
     assert np.all(np.diff(ds.time.values) == 10.0)
     assert twin.open_run(out).status == "incomplete"
@@ -150,7 +151,7 @@ def test_resume_refusal_says_what_differs(tmp_path):
         twin.run(scenario(duration=300.0, chunk_records=4, record_interval=20.0), out,
                  resume=True, progress=False)
     events = scenario(duration=300.0).events
-    events[0] = twin.closure("bc:f", at=100.0, duration=200)
+    events[0] = traffic.closure("bc:f", at=100.0, duration=200)
     with pytest.raises(StoreError, match=r"events\[0\]\.at: 100 -> 100.0\)"):
         twin.run(scenario(duration=300.0, events=events), out, resume=True, progress=False)
     with pytest.raises(StoreError, match=r"events: 2 items -> 1\)"):

@@ -11,7 +11,9 @@ import cim
 import twin
 from cim.roads import RoadNetworkBuilder
 from twin.errors import ScenarioError
-from twin.traffic_process import TrafficProcess, kernel_trips
+from twin.kernels import traffic
+from twin.kernels.traffic import TrafficProcess
+from twin.kernels.traffic.demand import kernel_trips
 
 
 def grid_city(n=3, spacing=300.0) -> cim.CityModel:
@@ -48,7 +50,7 @@ def demand(city, n_trips=400, horizon=480.0, seed=1) -> dict:
 
 def scenario(duration=600.0, events=(), kernels=None, **kw) -> twin.Scenario:
     city = grid_city()
-    return twin.Scenario(city=city, duration=duration, seed=5, demand=demand(city),
+    return twin.Scenario(city=city, duration=duration, seed=5, inputs={"traffic": demand(city)},
                          kernels=kernels or [TrafficProcess(vehicle_slots=64, threads=1)],
                          events=list(events), record_interval=30.0, chunk_records=5,
                          name="grid", **kw)
@@ -69,6 +71,9 @@ class Crash:
         if self.at is not None and t >= self.at:
             raise RuntimeError("crash")
 
+    def config(self):  # when it crashes is not part of what the run computes
+        return {}
+
     def get_state(self):  # stateless (else the pickled crash time would come back)
         return {}
 
@@ -82,13 +87,15 @@ def base_run(tmp_path_factory):
 
 
 def test_traffic_layer_records_link_series(base_run):
-    ds = base_run.open("traffic")
+    full = base_run.open("traffic")
     for v in ("link_flow", "link_speed", "link_density", "queue_length", "link_count"):
-        assert ds[v].dims == ("time", "link")
-    assert ds.vehicle_x.dims == ("time", "vehicle_slot")
+        assert full[v].dims == ("time", "member", "road_link")
+    assert full.vehicle_x.dims == ("time", "member", "vehicle_slot")
+    ds = full.isel(member=0)
     assert ds.link_flow.attrs["units"] == "veh/h" and ds.link_speed.attrs["units"] == "m/s"
     assert ds.sizes["time"] == 20 and float(ds.time[-1]) == 600.0
-    assert ds.link_length.dims == ("link",) and float(ds.link_length.sel(link="h00:f")) == 300.0
+    assert ds.link_length.dims == ("road_link",)
+    assert float(ds.link_length.sel(road_link="h00:f")) == 300.0
     assert float(ds.link_flow.sum()) > 0
     assert int(ds.arrived[-1]) > 100
     speeds = ds.link_speed.values
@@ -100,35 +107,41 @@ def test_traffic_layer_records_link_series(base_run):
     on_street = np.minimum(np.abs(x[ok] - np.round(x[ok] / 300) * 300),
                            np.abs(y[ok] - np.round(y[ok] / 300) * 300))
     assert on_street.max() <= 2 * 3.5 + 1e-6
-    k = base_run.kpis()["traffic"]
-    assert k["vehicle_km"] > 0 and 0 < k["mean_speed_kmh"] <= 50
-    assert k["trips_arrived"] == int(ds.arrived[-1])
+    k = base_run.kpis()
+    assert k.value("traffic", "vkt_km") > 0 and 0 < k.value("traffic", "mean_speed_kmh") <= 50
+    # the kernel's arrival counter and the per-vehicle trips table are independent records
+    trips = base_run.table("traffic", "trips")
+    assert np.isfinite(trips["trip_arrival_s"]).sum() == int(ds.arrived[-1])
+    assert k.value("traffic", "trips_completed") == int(ds.arrived[-1])
+    # each trip is in the table once, arrived or not
+    assert len(np.unique(trips["trip_id"])) == len(trips["trip_id"])
 
 
 def test_closure_capacity_drop_and_signal_plan(tmp_path, base_run):
-    events = [twin.closure("h11:f", at=120, duration=240),
-              twin.capacity_drop("v01:f", 0.2, at=60),
-              twin.signal_plan("n11", {"cycle_s": 100, "green_s": [70, 24], "yellow_s": 3},
+    events = [traffic.closure("h11:f", at=120, duration=240),
+              traffic.capacity_drop("v01:f", 0.2, at=60),
+              traffic.signal_plan("n11", {"cycle_s": 100, "green_s": [70, 24], "yellow_s": 3},
                                at=90)]
     run = twin.run(scenario(events=events), tmp_path / "ev.zarr", progress=False)
-    ds = run.open("traffic")
-    is_open = ds.link_open.sel(link="h11:f")
+    ds = run.open("traffic").isel(member=0)
+    is_open = ds.link_open.sel(road_link="h11:f")
     assert int(is_open.sel(time=90)) == 1 and int(is_open.sel(time=150)) == 0
     assert int(is_open.sel(time=390)) == 1
     ev = run.events
     plan = ev[ev.kind == "signal_plan"].iloc[0]
     assert plan.details["previous_plan"]["green_s"] == [27.0, 27.0]
     # the capacity drop lowers what leaves v01:f compared with the base run
-    base = base_run.open("traffic").link_flow.sel(link="v01:f", time=slice(120, 600)).sum()
-    assert float(ds.link_flow.sel(link="v01:f", time=slice(120, 600)).sum()) < float(base)
+    base = base_run.open("traffic").isel(member=0).link_flow.sel(
+        road_link="v01:f", time=slice(120, 600)).sum()
+    assert float(ds.link_flow.sel(road_link="v01:f", time=slice(120, 600)).sum()) < float(base)
 
 
 def test_unknown_targets_fail_before_run(tmp_path):
-    with pytest.raises(ScenarioError, match="unknown link 'zz:f'"):
-        twin.run(scenario(events=[twin.closure("zz:f", at=10)]), tmp_path / "x.zarr",
+    with pytest.raises(ScenarioError, match="unknown road_link 'zz:f'"):
+        twin.run(scenario(events=[traffic.closure("zz:f", at=10)]), tmp_path / "x.zarr",
                  progress=False)
-    with pytest.raises(ScenarioError, match="unknown node 'n99'"):
-        twin.run(scenario(events=[twin.signal_plan("n99", {"cycle_s": 60}, at=10)]),
+    with pytest.raises(ScenarioError, match="unknown road_node 'n99'"):
+        twin.run(scenario(events=[traffic.signal_plan("n99", {"cycle_s": 60}, at=10)]),
                  tmp_path / "x.zarr", progress=False)
     with pytest.raises(ScenarioError, match="headway"):
         twin.run(scenario(kernels=[TrafficProcess(dt=2.0, substep=2.0, threads=1)]),
@@ -137,7 +150,7 @@ def test_unknown_targets_fail_before_run(tmp_path):
 
 
 def test_traffic_resume_is_bit_identical(tmp_path, base_run):
-    events = [twin.closure("h11:f", at=100, duration=200)]
+    events = [traffic.closure("h11:f", at=100, duration=200)]
     ref = twin.run(scenario(events=events, kernels=[TrafficProcess(vehicle_slots=64, threads=1),
                                                     Crash()]),
                    tmp_path / "ref.zarr", progress=False)
@@ -181,16 +194,14 @@ def test_one_member_advances_on_one_thread_with_the_same_result(tmp_path, base_r
     a small network's step), restores the thread count, and records what threads=1 records."""
     import numba
 
-    from twin.kernels import traffic
-
     seen = []
-    compiled = traffic._k.advance
+    compiled = traffic.api._k.advance
 
     def spy(*args):
         seen.append(numba.get_num_threads())
         return compiled(*args)
 
-    monkeypatch.setattr(traffic._k, "advance", spy)
+    monkeypatch.setattr(traffic.api._k, "advance", spy)
     threads = numba.get_num_threads()
     run = twin.run(scenario(kernels=[TrafficProcess(vehicle_slots=64)]), tmp_path / "d.zarr",
                    progress=False)
@@ -203,7 +214,10 @@ def test_one_member_advances_on_one_thread_with_the_same_result(tmp_path, base_r
     roads = city.roads
     net = traffic.Network(roads.node_xy, roads.link_from, roads.link_to, roads.link_length,
                           roads.link_lanes, roads.link_free_speed)
-    trips, _ = kernel_trips(demand(city, n_trips=100, horizon=60.0), roads)
+    parts = [kernel_trips(demand(city, n_trips=100, horizon=60.0, seed=s), roads)[0]
+             for s in (1, 2)]
+    trips = traffic.Trips.concat(parts)  # member 1 has trips of its own
+    assert np.bincount(trips.member).min() > 0
     states = []
     for n in (1, threads):
         numba.set_num_threads(n)

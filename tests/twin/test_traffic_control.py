@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from twin.kernels import traffic as tr
-from twin.kernels._traffic_grid import grid, grid_trips
+from twin.kernels.traffic.grid import grid, grid_trips
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import pytest
 import cim
 from cim.roads import RoadNetworkBuilder
 from twin.kernels import traffic
-from twin.traffic_process import class_rank, kernel_trips, phase_roads, signal_plans
+from twin.kernels.traffic.demand import kernel_trips
+from twin.kernels.traffic.plans import class_rank, phase_roads, signal_plans
 
 
 def cross(plan: dict, major_ew: bool = True) -> cim.CityModel:
@@ -210,8 +211,7 @@ def test_trips_table_is_written_at_each_checkpoint_and_read_by_the_kpis(tmp_path
     import xarray as xr
 
     import twin
-    from twin import kpis
-    from twin.traffic_process import TrafficProcess
+    from twin.kernels.traffic import TrafficProcess
 
     from .test_runtime_traffic import Crash, scenario
 
@@ -220,25 +220,43 @@ def test_trips_table_is_written_at_each_checkpoint_and_read_by_the_kpis(tmp_path
         twin.run(scenario(kernels=kernels), tmp_path / "r.zarr", progress=False)
     part = xr.open_zarr(str(tmp_path / "r.zarr"), group="traffic")
     t_cp = float(part.time[-1])          # the last checkpoint before the crash
-    assert part.trip.dims == ("trip",) and 0 < part.sizes["trip"]
+    assert part.trip_id.dims == ("trip",) and 0 < part.sizes["trip"]
     assert (part.trip_arrival_s <= t_cp).all()          # trips done by then, in order
     assert (np.diff(part.trip_arrival_s.values) >= 0).all()
     run = twin.run(scenario(kernels=[TrafficProcess(vehicle_slots=8, threads=1), Crash()]),
                    tmp_path / "r.zarr", resume=True, progress=False)
     ds = run.open("traffic")
-    n = ds.attrs["n_trips"]
-    # every kept demand row once (trip = the demand's row; same-node trips were dropped)
-    assert ds.sizes["trip"] == n == np.unique(ds.trip.values).size
-    assert n + ds.attrs["n_trips_dropped"] == 400
+    n = ds.attrs["n_trips"][0]
+    # every kept demand row once (trip_id = the demand's row; same-node trips were dropped)
+    assert ds.sizes["trip"] == n == np.unique(ds.trip_id.values).size
+    assert n + ds.attrs["n_trips_dropped"][0] == 400
+    assert (ds.trip_member.values == 0).all()
     done = np.isfinite(ds.trip_arrival_s.values)
-    assert done.sum() == int(ds.arrived[-1]) > 100 and np.isnan(ds.trip_stuck_s).all()
+    assert done.sum() == int(ds.arrived[-1, 0]) > 100 and np.isnan(ds.trip_stuck_s).all()
     np.testing.assert_array_equal(ds.trip_travel_time_s.values[done],
                                   (ds.trip_arrival_s - ds.trip_enter_s).values[done])
     assert (ds.trip_enter_s.values[done] >= ds.trip_depart_s.values[done]).all()
     assert ds.trip_arrival_s.attrs["units"] == "s"
-    k = kpis.compute(run)
-    assert k.scalars["trips_completed"] == done.sum()
-    assert k.scalars["mean_trip_time_s"] == pytest.approx(
+    k = run.kpis()
+    assert k.value("traffic", "trips_completed") == done.sum()
+    assert k.value("traffic", "mean_trip_time_s") == pytest.approx(
         float(ds.trip_travel_time_s.values[done].mean()))
-    assert k.scalars["trips_unroutable"] == 0 and k.scalars["trips_stuck"] == 0
-    assert k.scalars["vht_h"] == pytest.approx(float(ds.vehicle_seconds[-1]) / 3600)
+    assert k.value("traffic", "trips_unroutable") == 0
+    assert k.value("traffic", "trips_stuck") == 0
+    assert k.value("traffic", "vht_h") == pytest.approx(float(ds.vehicle_seconds[-1, 0]) / 3600)
+
+
+def test_a_checkpoint_just_before_the_end_writes_each_trip_once(tmp_path):
+    """The runtime tells the kernel which checkpoint is the last: one a step before the end is
+    not (the trips unfinished then are written once, at the end, with their final state)."""
+    import twin
+    from twin.kernels.traffic import TrafficProcess
+
+    from .test_runtime_traffic import scenario
+
+    sc = scenario(kernels=[TrafficProcess(dt=2.0, vehicle_slots=8, threads=1)],
+                  checkpoint_interval=598.0)
+    run = twin.run(sc, tmp_path / "r.zarr", progress=False)
+    trips = run.table("traffic", "trips")
+    assert len(trips["trip_id"]) == np.unique(trips["trip_id"]).size
+    assert len(trips["trip_id"]) == run.open("traffic").attrs["n_trips"][0]

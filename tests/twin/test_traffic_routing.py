@@ -14,10 +14,9 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 import twin
-from twin.kernels import _traffic_routing as routing
 from twin.kernels import traffic as tr
-from twin.kernels._traffic_grid import grid, grid_trips
-from twin.traffic_process import TrafficProcess
+from twin.kernels.traffic import TrafficProcess, routing
+from twin.kernels.traffic.grid import grid, grid_trips
 
 from .test_runtime_traffic import Crash, scenario
 
@@ -132,7 +131,11 @@ def test_checkpoint_holds_no_route_tables():
     t, o, d, _, _ = grid_trips(g, 200, 1, 300.0)
     proc.net = g.net
     proc.state = tr.init_state(g.net, tr.Trips(t, o, d), proc.params)
-    proc.flow_acc, proc.acc_time, proc.saved_plans = np.zeros(g.net.n_links), np.zeros(1), {}
+    K, L = 1, g.net.n_links
+    proc.flow_acc, proc.acc_time, proc.saved_plans = np.zeros((K, L)), np.zeros(1), {}
+    proc.trips_flushed, proc.cap_event = np.zeros(1), np.ones((K, L))
+    proc.cap_coupled, proc.speed_coupled = np.ones((K, L)), np.ones((K, L))
+    proc.dark = np.zeros((K, g.net.n_nodes), bool)
     s = proc.get_state()
     assert "route_next" not in s["arrays"]
     ref = proc.state.route_next.copy()

@@ -1,7 +1,10 @@
-"""Compare two runs: KPI differences as a table and the KPI time series of both as a PNG.
+"""Compare two runs: KPI differences as a table and the kernels' time series as a PNG.
 
-``twin compare RUN_A RUN_B [--plot PNG]`` prints, for every KPI, A, B, B − A and the change
-in per cent, and writes the plot (default ``<RUN_B>.compare.png`` next to RUN_B).
+``twin compare RUN_A RUN_B [--plot PNG]`` prints, for every layer both runs have and every
+KPI its kernel defines, A, B, B − A, the change in per cent and whether B is better or worse
+(from the KPI's ``lower_is_better``), and writes the plot (default
+``<RUN_B>.compare.png`` next to RUN_B). Runs with several members are compared member by
+member (member 0 of each in the plot).
 """
 
 from __future__ import annotations
@@ -11,69 +14,100 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import StoreError, TwinError
 from . import kpis as _kpis
-from .errors import StoreError, TwinError
 
 
-def differences(a: _kpis.KPIs, b: _kpis.KPIs) -> dict[str, tuple[float, float, float, float]]:
-    """Return {KPI: (A, B, B − A, % change)} for the scalar KPIs (% is NaN when A is 0)."""
+def differences(a: _kpis.RunKPIs, b: _kpis.RunKPIs, member: int = 0) -> dict:
+    """Return {(layer, KPI name): (A, B, B − A, % change, verdict)} for the layers both runs
+    have (% is NaN when A is 0; verdict "better", "worse", "same" or "")."""
     out = {}
-    for name in _kpis.SCALARS:
-        va = float(a.scalars.get(name, np.nan))
-        vb = float(b.scalars.get(name, np.nan))
-        d = vb - va
-        pct = d / abs(va) * 100.0 if va != 0 and np.isfinite(va) else np.nan
-        out[name] = (va, vb, d, pct)
+    for layer in a.layers:
+        if layer not in b.layers:
+            continue
+        ka = {k.name: k for k in a.layers[layer][min(member, len(a.layers[layer]) - 1)]}
+        kb = {k.name: k for k in b.layers[layer][min(member, len(b.layers[layer]) - 1)]}
+        for name, x in ka.items():
+            if name not in kb:
+                continue
+            va, vb = float(x.value), float(kb[name].value)
+            d = vb - va
+            pct = d / abs(va) * 100.0 if va != 0 and np.isfinite(va) else np.nan
+            verdict = ""
+            if x.lower_is_better is not None and np.isfinite(d):
+                verdict = "same" if d == 0 else (
+                    "better" if (d < 0) == x.lower_is_better else "worse")
+            out[(layer, name)] = (va, vb, d, pct, verdict)
     return out
 
 
-def format_comparison(a: _kpis.KPIs, b: _kpis.KPIs, names=("A", "B")) -> str:
+def format_comparison(a: _kpis.RunKPIs, b: _kpis.RunKPIs, names=("A", "B")) -> str:
     """Return the KPI differences of runs ``a`` and ``b`` as a text table."""
-    w = max(len(lbl) for lbl, _, _ in _kpis.SCALARS.values())
-
-    def num(v, fmt):
-        return "n/a" if not np.isfinite(v) else fmt.format(v)
-
-    head = f"  {'KPI':<{w}}  {'A':>12} {'B':>12} {'B − A':>12} {'%':>8}  unit"
     lines = [f"A = {names[0]} ({a.meta.get('path', '?')})",
-             f"B = {names[1]} ({b.meta.get('path', '?')})",
-             head, "  " + "-" * (len(head) - 2)]
-    for name, (va, vb, d, pct) in differences(a, b).items():
-        label, unit, fmt = _kpis.SCALARS[name]
-        sign_fmt = fmt.replace("{:", "{:+")
-        lines.append(f"  {label:<{w}}  {num(va, fmt):>12} {num(vb, fmt):>12} "
-                     f"{num(d, sign_fmt):>12} {num(pct, '{:+.1f}'):>8}  {unit}")
+             f"B = {names[1]} ({b.meta.get('path', '?')})"]
+    members = min(int(a.meta.get("members", 1)), int(b.meta.get("members", 1)))
+    shared = [layer for layer in a.layers if layer in b.layers]
+    if not shared:
+        lines.append(f"  no layer with KPIs in both runs (A: {sorted(a.layers)}, "
+                     f"B: {sorted(b.layers)})")
+    for m in range(members):
+        diffs = differences(a, b, m)
+        for layer in shared:
+            kpi = {k.name: k for k in a.layers[layer][m]}
+            w = max([len(k.label or k.name) for k in kpi.values()] + [8])
+            tag = f", member {m}" if members > 1 else ""
+            head = (f"  {'KPI':<{w}}  {'A':>12} {'B':>12} {'B − A':>12} {'%':>8}  "
+                    f"{'B is':<6}  unit")
+            lines += [f"[{layer}{tag}]", head, "  " + "-" * (len(head) - 2)]
+            for name, k in kpi.items():
+                if (layer, name) not in diffs:
+                    continue
+                va, vb, d, pct, verdict = diffs[(layer, name)]
+                sign_fmt = k.fmt.replace("{:", "{:+")
+                lines.append(f"  {k.label or name:<{w}}  {_num(va, k.fmt):>12} "
+                             f"{_num(vb, k.fmt):>12} {_num(d, sign_fmt):>12} "
+                             f"{_num(pct, '{:+.1f}'):>8}  {verdict:<6}  {k.unit}")
     for tag, k in (("A", a), ("B", b)):
         if k.meta.get("status") not in (None, "complete"):
             lines.append(f"  note: run {tag} is {k.meta['status']}")
     return "\n".join(lines)
 
 
-def plot(run_a, run_b, path=None, kpis_a: _kpis.KPIs | None = None,
-         kpis_b: _kpis.KPIs | None = None, names=None) -> Path:
-    """Write the KPI time series of both runs as a PNG and return its path (default
-    ``<run_b>.compare.png``)."""
+def _num(v, fmt):
+    return "n/a" if not np.isfinite(v) else fmt.format(v)
+
+
+def plot(run_a, run_b, path=None, names=None) -> Path:
+    """Write the kernels' time series of both runs (member 0) as a PNG and return its path
+    (default ``<run_b>.compare.png``)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    ka = kpis_a or _kpis.compute(run_a)
-    kb = kpis_b or _kpis.compute(run_b)
-    pa, pb = Path(ka.meta.get("path", str(run_a))), Path(kb.meta.get("path", str(run_b)))
+    pa, pb = Path(run_a.path), Path(run_b.path)
     path = Path(path) if path is not None else pb.parent / f"{pb.name}.compare.png"
     names = names or (pa.stem, pb.stem)
-    events = sorted({float(t) / 60.0 for p in (pa, pb) for t in _event_times(p)})
-    fig, axes = plt.subplots(len(_kpis.SERIES), 1, figsize=(9, 2.2 * len(_kpis.SERIES)),
-                             sharex=True, constrained_layout=True)
-    for ax, (key, (label, unit)) in zip(axes, _kpis.SERIES.items()):
-        for k, name, style in ((ka, names[0], "-"), (kb, names[1], "--")):
-            t = np.asarray(k.series["time"], float) / 60.0
-            ax.plot(t, k.series[key], style, label=name, lw=1.4)
-        ax.set_ylabel(f"{label}\n({unit})", fontsize=8)
+    panels = []
+    for layer in run_a.layers:
+        if layer not in run_b.layers:
+            continue
+        sa, sb = _kpis.series(run_a, layer), _kpis.series(run_b, layer)
+        panels += [(layer, key, sa[key], sb[key]) for key in sa if key in sb]
+    events = sorted({float(t) / 60.0 for r in (run_a, run_b) for t in _event_times(r)})
+    fig, axes = plt.subplots(max(1, len(panels)), 1, squeeze=False,
+                             figsize=(9, 2.2 * max(1, len(panels))), sharex=True,
+                             constrained_layout=True)
+    axes = axes[:, 0]
+    for ax, (layer, _, (label, unit, ta, va), (_, _, tb, vb)) in zip(axes, panels):
+        ax.plot(np.asarray(ta, float) / 60.0, va, "-", label=names[0], lw=1.4)
+        ax.plot(np.asarray(tb, float) / 60.0, vb, "--", label=names[1], lw=1.4)
+        ax.set_ylabel(f"{layer}: {label}\n({unit})", fontsize=8)
         ax.grid(alpha=0.3)
         for t_ev in events:
             ax.axvline(t_ev, color="0.4", ls=":", lw=1)
+    if not panels:
+        axes[0].text(0.5, 0.5, "no time series in common", ha="center", va="center")
     axes[0].legend(fontsize=8, loc="best")
     axes[-1].set_xlabel("minutes from the scenario start")
     fig.suptitle(f"A = {names[0]} (solid), B = {names[1]} (dashed)"
@@ -84,13 +118,11 @@ def plot(run_a, run_b, path=None, kpis_a: _kpis.KPIs | None = None,
     return path
 
 
-def _event_times(path) -> list[float]:
-    """Return the times (s) of the events that started in run ``path`` (interventions at
-    0 s left out)."""
-    from .store import Run
-
+def _event_times(run) -> list[float]:
+    """Return the times (s) of the events that started in ``run`` (interventions at 0 s left
+    out)."""
     try:
-        ev = Run(path).events
+        ev = run.events
     except (StoreError, KeyError):
         return []
     return [t for t, ph in zip(ev["time"], ev["phase"]) if ph == "start" and t > 0]
@@ -98,7 +130,7 @@ def _event_times(path) -> list[float]:
 
 def compare(run_a, run_b, plot_path=None) -> tuple[str, Path]:
     """Return (the KPI difference table, the PNG path) of runs ``run_a`` and ``run_b``."""
-    from .store import Run
+    from ..store import Run
 
     runs = []
     for p in (run_a, run_b):
@@ -109,7 +141,7 @@ def compare(run_a, run_b, plot_path=None) -> tuple[str, Path]:
     ka, kb = _kpis.compute(runs[0]), _kpis.compute(runs[1])
     names = (runs[0].path.stem, runs[1].path.stem)
     table = format_comparison(ka, kb, names)
-    png = plot(runs[0], runs[1], plot_path, ka, kb, names)
+    png = plot(runs[0], runs[1], plot_path, names)
     return table, png
 
 

@@ -86,13 +86,6 @@ class SpatialIndex:
         ids = self.node_ids[idx]
         return (ids, dist) if return_distance else ids
 
-    def nearest_node_index(self, x, y) -> np.ndarray:
-        """Return dense index(es) of the nearest road node(s) to (x, y)."""
-        if self.node_tree is None:
-            raise LookupError("the twin has no road nodes")
-        pts = np.stack(np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float)), -1)
-        return self.node_tree.query(pts)[1]
-
     @property
     def building_geometries(self) -> np.ndarray:
         """(n_buildings,) shapely MultiPolygons of the footprints (built on first use)."""

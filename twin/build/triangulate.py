@@ -214,15 +214,6 @@ def triangulate_3d(xyz: np.ndarray, ring_offsets: np.ndarray,
     return triangulate(uv, ring_offsets, polygon_offsets)
 
 
-def triangle_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Return (n_faces,) float64 triangle areas."""
-    a, b, c = vertices[faces[:, 0]], vertices[faces[:, 1]], vertices[faces[:, 2]]
-    if vertices.shape[1] == 2:
-        return 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1])
-                            - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
-    return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
-
-
 def concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Return the concatenation of ``arange(s, s + n)`` for each (s, n), as int64."""
     starts = np.asarray(starts, np.int64)

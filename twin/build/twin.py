@@ -15,6 +15,8 @@ import numpy as np
 
 from cim.model import CityModel
 
+from .._json import json_safe
+
 if TYPE_CHECKING:
     from .graph import RoadGraph
     from .meshes import Layer
@@ -131,12 +133,12 @@ class Twin:
     # ---- outputs ------------------------------------------------------------------------
     def export_glb(self, path, **kw) -> Path:
         """Write the twin as one GLB (named node per object; see :mod:`twin.gltf`)."""
-        from .gltf import export_glb
+        from ..export.gltf import export_glb
         return export_glb(self, path, **kw)
 
     def snapshot(self, path, size=(1600, 1200), **kw) -> Path:
         """Render an oblique PNG view of the district (see :func:`twin.render.snapshot`)."""
-        from .render import snapshot
+        from ..export.render import snapshot
         return snapshot(self, path, size=size, **kw)
 
     def summary(self) -> dict:
@@ -161,7 +163,7 @@ class Twin:
         meshes = {k: {"objects": int(v.n_objects), "vertices": int(len(v.mesh.vertices)),
                       "faces": int(len(v.mesh.faces))} for k, v in self.layers.items()}
         height = np.asarray(b.height, float)
-        return _jsonable({
+        return json_safe({
             "title": c.metadata.get("title"),
             "district": c.metadata.get("district"),
             "synthetic": c.metadata.get("synthetic"),
@@ -198,7 +200,7 @@ class Twin:
             "vertices": sum(m["vertices"] for m in meshes.values()),
             "faces": sum(m["faces"] for m in meshes.values()),
             "build_s": self.info.get("timings_s", {}).get("total"),
-        })
+        }, nan_as_none=True)
 
 
 def floor_areas(b) -> tuple[np.ndarray, int]:
@@ -213,16 +215,3 @@ def floor_areas(b) -> tuple[np.ndarray, int]:
     storeys = np.where(storeys > 0, storeys, from_height)
     est = b.footprint.areas() * storeys
     return np.where(ok, given, est), int((~ok).sum())
-
-
-def _jsonable(obj):
-    """Return ``obj`` with numpy scalars and NaN/inf made JSON-safe (NaN → None)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from .._json import to_builtin
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
@@ -81,22 +83,12 @@ def cmd_build(args) -> int:
         done("snapshot")
     bar.close()
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False,
-                                                 default=_json_default))
+                                                 default=to_builtin))
     if not args.quiet:
         _print_summary(summary)
         print(f"wrote {out}/{name}.glb, {name}.city.json, summary.json"
               + (f", {name}.png" if "snapshot" in stages else ""))
     return EXIT_OK
-
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def _print_summary(summary: dict, indent: str = "") -> None:
@@ -171,14 +163,14 @@ def cmd_validate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from twin.scenario_file import run_file
+    from twin.cli.scenario_file import run_file
 
     return run_file(args.file, out=args.out, resume=args.resume, overwrite=args.overwrite,
                     progress=not args.quiet, quick=args.quick)
 
 
 def cmd_compare(args) -> int:
-    from twin.compare import compare_cli
+    from twin.analysis.compare import compare_cli
 
     return compare_cli(args.run_a, args.run_b, plot=args.plot)
 

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from .errors import ScenarioError, StoreError, TwinError
+from ..errors import ScenarioError, StoreError, TwinError
 
 EXIT_OK, EXIT_INVALID = 0, 1
 #: Where runs go by default: ``<RUNS_DIR>/<script stem>.zarr`` (``-quick.zarr`` when quick).
@@ -62,7 +62,7 @@ def sibling(script, name: str) -> ModuleType:
 def build_scenario(path, quick: bool = False, function: str = "scenario"):
     """Return the ``twin.Scenario`` that scenario script ``path`` describes (``function``:
     the script's function that makes it, ``scenario`` or ``baseline``)."""
-    from .scenario import Scenario
+    from ..core.scenario import Scenario
 
     path = Path(path).resolve()
     module = load_module(path)
@@ -94,9 +94,7 @@ def default_out(path, quick: bool = False) -> Path:
 def _known_errors() -> tuple[type, ...]:
     from cim import CIMError
 
-    from .kernels.traffic import TrafficError
-
-    known: tuple[type, ...] = (TwinError, CIMError, TrafficError)
+    known: tuple[type, ...] = (TwinError, CIMError)
     try:
         from agents import AgentsError
         known += (AgentsError,)
@@ -106,7 +104,7 @@ def _known_errors() -> tuple[type, ...]:
 
 
 def _run(path, out, *, resume, overwrite, progress, quick):
-    from . import runtime
+    from ..core import runtime
 
     sc = build_scenario(path, quick)
     out = Path(out) if out is not None else default_out(path, quick)
@@ -119,7 +117,7 @@ def _run(path, out, *, resume, overwrite, progress, quick):
 def _baseline_run(path, module, quick, progress):
     """Return the baseline run of a what-if script, or None when it names none (the
     baseline is run first when its store is missing or holds another version of it)."""
-    from . import runtime
+    from ..core import runtime
 
     if callable(getattr(module, "baseline", None)):
         sc = build_scenario(path, quick, "baseline")
@@ -147,7 +145,7 @@ def run_file(file, *, out=None, resume: bool = False, overwrite: bool = False,
     A scenario that cannot run (unknown district, link or node, negative duration…) prints
     one line ``twin: <what is wrong>`` on stderr and returns 1, before anything is written.
     """
-    from . import compare, kpis
+    from ..analysis import compare, kpis
 
     try:
         run = _run(file, out, resume=resume, overwrite=overwrite, progress=progress,

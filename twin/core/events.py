@@ -1,20 +1,28 @@
-"""Scenario events: incidents, closures, failures, repairs, signal-plan changes.
+"""Scenario events: incidents, closures, failures, repairs… on any kernel's elements.
 
 An :class:`Event` happens **at** a time (seconds from the scenario start) or **when** a
-condition on bus arrays becomes true (:class:`When`, checked after each step of a kernel or at
-a fixed interval). With a ``duration`` it ends by itself: the runtime applies it again with
-``phase="end"`` that many seconds later (a closure reopens, a failure is repaired).
+condition on bus arrays becomes true (:class:`When`, checked after each step of the kernel
+that publishes the array, or at a fixed interval). It ends by itself after ``duration``
+seconds, or when the ``until`` condition holds (``until="clear"``: when ``when`` no longer
+holds): the runtime applies it again with ``phase="end"`` (a closure reopens, a failure is
+repaired).
 
-The runtime hands an event to the kernels that declare its kind in ``Kernel.event_kinds``
-(``{"closure": "link", ...}``: kind → the id map its target is looked up in); the kernel's
-``apply_event(event, index, ctx)`` changes its own arrays. Every applied event is written to the
-run's events table.
+A condition over a whole array fires **per element** with ``When(..., each=True)``: one
+event per element (and member) that satisfies it, targeting that element — every signal
+whose power is off, every road link deeper under water than 0.3 m — checked in one array
+operation, not in a Python loop over elements.
+
+Events apply to every member of a batch unless ``member=`` names one. The runtime hands an
+event to the kernels that declare its kind in ``event_kinds`` (``{"closure": "road_link"}``:
+kind → the id map its target is looked up in); the kernel's ``apply_event(event, index,
+ctx)`` changes its own arrays. Every applied event is written to the run's events table.
 
 Examples::
 
-    twin.closure("tunnel:f", at=8 * 3600, duration=1800)
-    twin.signal_plan("n42", {"cycle_s": 90, "green_s": [40, 40]}, at=600)
-    twin.Event("capacity_drop", "L7", when=twin.When("traffic/queue_length", ">", 50, at="L7"))
+    traffic.closure("tunnel:f", at=8 * 3600, duration=1800)
+    twin.failure("feeder-7", at=600, layer="grid")
+    twin.Event("signal_dark", when=twin.When("grid/signal_power", "<", 0.5, each=True),
+               until="clear")
 """
 
 from __future__ import annotations
@@ -27,16 +35,7 @@ from typing import Any
 
 import numpy as np
 
-#: The built-in event kinds and the id map their target names (None: no target).
-#: Kernels may declare more in their ``event_kinds``.
-EVENT_TARGETS = {
-    "closure": "link",
-    "capacity_drop": "link",
-    "incident": "link",
-    "signal_plan": "node",
-    "failure": None,
-    "repair": None,
-}
+from .._json import to_builtin
 
 _OPS: dict[str, Callable] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
@@ -46,23 +45,26 @@ _OPS: dict[str, Callable] = {
 
 @dataclass(frozen=True)
 class When:
-    """A condition on a bus array: ``array op value`` (e.g. queue > 50 vehicles).
+    """A condition on a bus array: ``array op value`` (e.g. queue > 50 m).
 
-    array : bus name, e.g. ``"traffic/queue_length"``.
+    array : bus name, e.g. ``"traffic/queue_length"`` (a kernel must declare it in its
+        ``publishes``; checked before the run).
     op : one of ``> >= < <= == !=``; value : the threshold, in the array's units.
     at : element id (looked up in the id map named by the array's last dimension, e.g. a
-        link id for dims ``("link",)``) or an int position; None: true when **any** element
-        satisfies it.
+        road link id for dims ``("road_link",)``) or an int position; None: the whole array.
+    each : fire one event per element that satisfies it (target: that element's id);
+        otherwise one event when **any** element (or the ``at`` element) does.
     every : kernel name (checked after each of its steps) or seconds (checked at that
-        interval); None: after each step of the kernel that owns the array (the part of the
-        name before ``/``).
-    fn : instead of array/op/value, any ``fn(bus) -> bool`` (then ``every`` is required).
+        interval); None: after each step of the kernel that publishes the array.
+    fn : instead of array/op/value, any ``fn(bus) -> bool or (n_members,) bool`` (then
+        ``every`` is required).
     """
 
     array: str | None = None
     op: str = ">"
     value: float = 0.0
     at: str | int | None = None
+    each: bool = False
     every: str | float | None = None
     fn: Callable | None = None
 
@@ -77,22 +79,38 @@ class When:
     def describe(self) -> str:
         if self.fn is not None:
             return getattr(self.fn, "__qualname__", repr(self.fn))
-        where = "" if self.at is None else f"[{self.at}]"
+        where = "[each]" if self.each else "" if self.at is None else f"[{self.at}]"
         return f"{self.array}{where} {self.op} {self.value}"
+
+    def evaluate(self, bus, index: int | None) -> np.ndarray:
+        """Return where the condition holds now: (n_members,) bool, or (n_members, n) with
+        ``each`` (``index``: the resolved ``at`` position)."""
+        if self.fn is not None:
+            out = np.asarray(self.fn(bus), bool)
+            return np.broadcast_to(out, (bus.n_members,)).copy()
+        a = np.asarray(bus.get(self.array))
+        if index is not None:
+            a = a[:, index]
+        hold = np.asarray(_OPS[self.op](a, self.value), bool)
+        if self.each:
+            return hold.reshape(len(a), -1)
+        return hold.reshape(len(a), -1).any(1)
 
 
 @dataclass(frozen=True)
 class Event:
     """Something that happens to the twin.
 
-    kind : "closure", "capacity_drop", "incident", "signal_plan", "failure", "repair", or a
-        kind a kernel declares. target : id of the element it happens to (link id, node id…)
-        or None. at : time, s from the start (exclusive with ``when``); when : a :class:`When`
-        condition. duration : s until it ends by itself (None: lasts to the end of the run).
-    details : JSON-able parameters (e.g. ``{"factor": 0.5}`` for a capacity drop, the new
-        ``plan`` for a signal-plan change). layer : only this kernel handles it (None: every
-        kernel that declares the kind). repeat : a triggered event may fire again after it
-        ended (default: once). phase : "start", or "end" when the runtime ends it.
+    kind : a kind a kernel declares ("closure", "failure"…). target : id of the element it
+        happens to (road link id, pipe id…) or None. at : time, s from the start (exclusive
+        with ``when``); when : a :class:`When` condition. duration : s until it ends by
+        itself; until : a :class:`When` that ends it when it holds, or ``"clear"`` (when
+        ``when`` no longer holds); neither: it lasts to the end of the run.
+    details : JSON-able parameters (e.g. ``{"factor": 0.5}`` for a capacity drop). layer :
+        only this kernel handles it (None: every kernel that declares the kind). member :
+        only this member of a batch (None: every member). repeat : a triggered event may fire
+        again after it ended (default: once; with ``until`` it re-arms). phase : "start", or
+        "end" when the runtime ends it.
     """
 
     kind: str
@@ -100,96 +118,57 @@ class Event:
     at: float | None = None
     when: When | None = None
     duration: float | None = None
+    until: When | str | None = None
     details: dict = field(default_factory=dict)
     layer: str | None = None
+    member: int | None = None
     repeat: bool = False
     phase: str = "start"
 
     def ending(self) -> Event:
         """Return the event that ends this one (same kind and target, ``phase="end"``)."""
-        return replace(self, phase="end", when=None)
+        return replace(self, phase="end", when=None, until=None)
 
     def to_json(self) -> dict:
-        """Return a JSON-able dict of this event (the condition as its description)."""
-        d = asdict(self) if self.when is None or self.when.fn is None else {
-            **{k: v for k, v in asdict(replace(self, when=None)).items()},
-            "when": self.when.describe()}
-        return json.loads(json.dumps(d, default=_json_default))
+        """Return a JSON-able dict of this event (conditions with a function as their
+        description)."""
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        for k in ("when", "until"):
+            w = d[k]
+            if isinstance(w, When):
+                d[k] = w.describe() if w.fn is not None else asdict(w)
+        return json.loads(json.dumps(d, default=to_builtin))
 
     @classmethod
     def from_json(cls, d: dict) -> Event:
         d = dict(d)
-        w = d.get("when")
-        d["when"] = When(**w) if isinstance(w, dict) else None
+        for k in ("when", "until"):
+            w = d.get(k)
+            d[k] = When(**w) if isinstance(w, dict) else w if k == "until" else None
         return cls(**d)
 
 
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
-
-
-def closure(link: str, *, at: float | None = None, when: When | None = None,
-            duration: float | None = None) -> Event:
-    """Return the closure of road link ``link`` (all lanes) from ``at`` for ``duration`` s."""
-    return Event("closure", link, at=at, when=when, duration=duration)
-
-
-def capacity_drop(link: str, factor: float, *, at: float | None = None,
-                  when: When | None = None, duration: float | None = None) -> Event:
-    """Return a drop of link ``link``'s capacity to ``factor`` × normal (0 < factor < 1)."""
-    return Event("capacity_drop", link, at=at, when=when, duration=duration,
-                 details={"factor": float(factor)})
-
-
-def incident(link: str, *, at: float | None = None, when: When | None = None,
-             duration: float | None = 1800.0, lanes_blocked: int = 1, **details) -> Event:
-    """Return an incident on ``link`` blocking ``lanes_blocked`` lanes for ``duration`` s."""
-    return Event("incident", link, at=at, when=when, duration=duration,
-                 details={"lanes_blocked": int(lanes_blocked), **details})
-
-
-def signal_plan(node: str, plan: dict, *, at: float | None = None, when: When | None = None,
-                duration: float | None = None) -> Event:
-    """Return a change of node ``node``'s signal plan to ``plan`` (``cycle_s``, ``green_s``
-    list per phase, ``offset_s``, ``yellow_s``)."""
-    return Event("signal_plan", node, at=at, when=when, duration=duration,
-                 details={"plan": dict(plan)})
-
-
 def failure(target: str, *, at: float | None = None, when: When | None = None,
-            duration: float | None = None, layer: str | None = None, **details) -> Event:
-    """Return the failure of element ``target`` (a pipe, a feeder…; ``layer`` picks the kernel)."""
-    return Event("failure", target, at=at, when=when, duration=duration, layer=layer,
-                 details=details)
+            duration: float | None = None, until=None, layer: str | None = None,
+            member: int | None = None, **details) -> Event:
+    """Return the failure of element ``target`` (a pipe, a feeder…; ``layer`` picks the
+    kernel)."""
+    return Event("failure", target, at=at, when=when, duration=duration, until=until,
+                 layer=layer, member=member, details=details)
 
 
-def repair(target: str, *, at: float, layer: str | None = None, **details) -> Event:
+def repair(target: str, *, at: float, layer: str | None = None, member: int | None = None,
+           **details) -> Event:
     """Return the repair of element ``target`` at ``at``."""
-    return Event("repair", target, at=at, layer=layer, details=details)
-
-
-def condition_holds(cond: When, bus, index: int | None) -> bool:
-    """Return whether ``cond`` holds on ``bus`` now (``index``: resolved element position)."""
-    if cond.fn is not None:
-        return bool(cond.fn(bus))
-    if cond.array not in bus:
-        return False
-    a = np.asarray(bus.get(cond.array))
-    if index is not None:
-        a = a[..., index]
-    return bool(np.any(_OPS[cond.op](a, cond.value)))
+    return Event("repair", target, at=at, layer=layer, member=member, details=details)
 
 
 class EventLog:
     """The events table of a run, filled as events are applied: columns time (s), kind,
-    target, phase, source (scenario, intervention, trigger, or the agent/kernel name) and
-    details (JSON text)."""
+    target, phase, member (-1: all), source (scenario, intervention, trigger, or the
+    agent/kernel name) and details (JSON text)."""
 
-    COLUMNS = ("time", "kind", "target", "phase", "source", "details")
+    COLUMNS = ("time", "kind", "target", "phase", "member", "source", "details")
 
     def __init__(self, n_flushed: int = 0):
         self.rows: list[tuple] = []  # not yet flushed
@@ -199,15 +178,18 @@ class EventLog:
         info = dict(ev.details)
         if details:
             info.update(details)
-        self.rows.append((float(t), ev.kind, ev.target or "", ev.phase, source,
-                          json.dumps(info, sort_keys=True, default=_json_default)))
+        self.rows.append((float(t), ev.kind, ev.target or "", ev.phase,
+                          -1 if ev.member is None else int(ev.member), source,
+                          json.dumps(info, sort_keys=True, default=to_builtin)))
 
     def take(self) -> dict[str, np.ndarray]:
         """Return the rows not yet flushed as column arrays, and forget them."""
         rows, self.rows = self.rows, []
         self.n_flushed += len(rows)
         cols: dict[str, Any] = {c: [r[i] for r in rows] for i, c in enumerate(self.COLUMNS)}
-        out = {"time": np.asarray(cols["time"], np.float64)}
-        for c in self.COLUMNS[1:]:
-            out[c] = np.asarray(cols[c], dtype=str) if rows else np.zeros(0, dtype=str)
+        out = {"time": np.asarray(cols["time"], np.float64),
+               "member": np.asarray(cols["member"], np.int64)}
+        for c in self.COLUMNS:
+            if c not in out:
+                out[c] = np.asarray(cols[c], dtype=str) if rows else np.zeros(0, dtype=str)
         return out

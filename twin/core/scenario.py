@@ -1,15 +1,23 @@
-"""Scenarios: what to simulate (city, time span, seed, demand, events, kernels, settings).
+"""Scenarios: what to simulate (city, time span, kernels and their inputs, events, members).
 
-A :class:`Scenario` is plain data; :func:`validate` checks it against the city **before** a run
-starts and raises :class:`~twin.errors.ScenarioError` naming what is wrong (bad duration or
-time step, unknown district, an event on an unknown link or node, an event after the end…).
+A :class:`Scenario` is plain data; :func:`twin.core.validate.validate` checks it against the
+city and the kernels' declarations **before** a run starts and raises
+:class:`~twin.errors.ScenarioError` naming what is wrong (bad duration or time step, unknown
+district, an event on an unknown element, a condition on an array no kernel publishes…).
 
 Times are seconds from the scenario start and are resolved to 1 ms (the runtime's clock is an
 integer number of milliseconds, so that runs and resumed runs step in exactly the same order).
+
+**Members.** ``members=K`` runs K variants of the scenario in one pass: member k has seed
+``seeds[k]`` (default ``seed + k``), the inputs ``inputs[name][k]`` where an input is given
+:func:`per_member`, and the events without ``member`` or with ``member=k``. Member k of a
+batch gives exactly what :meth:`Scenario.member` ``(k)`` gives run alone.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as _dt
 import hashlib
 import inspect
@@ -21,15 +29,25 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ScenarioError
-from .events import EVENT_TARGETS, Event, When
+from .._json import canonical_json
+from ..errors import ScenarioError
+from .events import Event
 
 #: Integer clock ticks per simulated second (1 ms resolution).
 TICKS_PER_S = 1000
 #: Default recording interval (s) of a kernel's outputs.
 DEFAULT_RECORD_INTERVAL = 60.0
 #: Default number of records per time chunk of the run store (one chunk per checkpoint).
-DEFAULT_CHUNK_RECORDS = 16
+DEFAULT_CHUNK_RECORDS = 30
+
+
+class PerMember(list):
+    """An input with one value per member (see :func:`per_member`)."""
+
+
+def per_member(values) -> PerMember:
+    """Mark ``values`` (a sequence, one per member) as a per-member input of a scenario."""
+    return PerMember(values)
 
 
 @dataclass
@@ -39,13 +57,15 @@ class Scenario:
     city : district name ("lihu", "liangxi"), a ``cim.CityModel``, a ``twin.Twin``, or a
         path to a CIM file.
     duration : simulated time span, s (> 0).
+    kernels : the kernels to run, in stepping order: objects following
+        :class:`twin.Kernel`, or registered names (``"traffic"``). There is no default.
+    inputs : {kernel name: its input} (trips for traffic…; :func:`per_member` for one value
+        per member). A kernel may also be built with its input.
+    couplings : {"<kernel>/<read port>": "<bus array>"}: what each kernel reads.
     start : wall-clock start (metadata only; sim time is seconds from it).
     seed : root seed; every random draw of the run derives from it.
-    kernels : the processes that step arrays (objects following :class:`twin.Kernel`); None:
-        the default kernels for the scenario (traffic when there is demand).
+    members : how many variants run in one batch; seeds : their seeds (default seed + k).
     agents : decision-making processes, e.g. :class:`twin.MesaProcess` wrapping a mesa model.
-    demand : travel demand handed to the kernels (e.g. a dict of trip arrays ``depart_s``,
-        ``origin``, ``destination`` or an ``agents`` demand object).
     events : :class:`twin.Event` list (incidents, closures, failures… at a time or on a
         condition). interventions : the planner's own changes (same type; ``at`` defaults to 0).
     dt : per-kernel time step override, {kernel name: s}.
@@ -60,11 +80,14 @@ class Scenario:
 
     city: Any
     duration: float
+    kernels: list = field(default_factory=list)
+    inputs: dict = field(default_factory=dict)
+    couplings: dict = field(default_factory=dict)
     start: _dt.datetime | None = None
     seed: int = 0
-    kernels: list | None = None
+    members: int = 1
+    seeds: list | None = None
     agents: list = field(default_factory=list)
-    demand: Any = None
     events: list = field(default_factory=list)
     interventions: list = field(default_factory=list)
     dt: dict = field(default_factory=dict)
@@ -81,6 +104,13 @@ class Scenario:
             self.start = _dt.datetime(2024, 1, 1)
         if self.source is None:
             self.source_path, self.source = _caller_source()
+        if self.kernels is None:
+            self.kernels = []
+        if not isinstance(self.kernels, (list, tuple)):
+            raise ScenarioError("kernels must be a list of kernels or kernel names")
+        from .kernel import create
+
+        self.kernels = [create(k) if isinstance(k, str) else k for k in self.kernels]
 
     # ---- derived settings ----------------------------------------------------------------
     def kernel_dt(self, kernel) -> float:
@@ -94,16 +124,49 @@ class Scenario:
             ri = ri.get(kernel.name, DEFAULT_RECORD_INTERVAL)
         return max(float(ri), self.kernel_dt(kernel))
 
+    def member_seeds(self) -> list[int]:
+        """Return the seed of each member (``seeds``, or ``seed + k``)."""
+        if self.seeds is not None:
+            return [int(s) for s in self.seeds]
+        return [int(self.seed) + k for k in range(int(self.members))]
+
+    def input_of(self, name: str, member: int | None = None):
+        """Return the scenario's input for kernel ``name`` (for ``member`` when per-member;
+        a :class:`PerMember` list when ``member`` is None), or None."""
+        value = self.inputs.get(name)
+        if isinstance(value, PerMember) and member is not None:
+            return value[member]
+        return value
+
     def all_events(self) -> list[tuple[Event, str]]:
         """Return [(event, source)] for the interventions then the events; interventions with
         neither ``at`` nor ``when`` happen at 0."""
         out = []
         for ev in self.interventions:
             if ev.at is None and ev.when is None:
-                ev = Event(**{**ev.__dict__, "at": 0.0})
+                ev = dataclasses.replace(ev, at=0.0)
             out.append((ev, "intervention"))
         out += [(ev, "scenario") for ev in self.events]
         return out
+
+    def member(self, k: int) -> Scenario:
+        """Return member ``k`` of this scenario as a one-member scenario (its seed, its
+        inputs, the events for all members and for member ``k``)."""
+        n = int(self.members)
+        if not 0 <= k < n:
+            raise ScenarioError(f"member {k} of a scenario with {n} members")
+        one = copy.copy(self)
+        one.kernels = copy.deepcopy(self.kernels)
+        one.members, one.seeds, one.seed = 1, None, self.member_seeds()[k]
+        one.inputs = {name: (v[k] if isinstance(v, PerMember) else v)
+                      for name, v in self.inputs.items()}
+
+        def mine(evs):
+            return [dataclasses.replace(e, member=None) for e in evs
+                    if e.member is None or e.member == k]
+        one.events, one.interventions = mine(self.events), mine(self.interventions)
+        one.name = f"{self.name}-member{k}"
+        return one
 
     def describe(self) -> dict:
         """Return a JSON-able description of the scenario (what the run store records)."""
@@ -111,16 +174,16 @@ class Scenario:
             "name": self.name, "description": self.description,
             "city": self.city if isinstance(self.city, str) else type(self.city).__name__,
             "duration_s": float(self.duration), "start": self.start.isoformat(),
-            "seed": int(self.seed),
-            "kernels": [{"name": k.name, "class": _qualname(k), "dt_s": self.kernel_dt(k)}
-                        for k in (self.kernels or [])],
-            "agents": [{"name": a.name, "class": _qualname(a), "dt_s": self.kernel_dt(a)}
-                       for a in self.agents],
+            "seed": int(self.seed), "members": int(self.members),
+            "member_seeds": self.member_seeds(),
+            "kernels": [_describe_process(k, self) for k in self.kernels],
+            "agents": [_describe_process(a, self) for a in self.agents],
+            "inputs": {k: _digest(v) for k, v in sorted(self.inputs.items())},
+            "couplings": dict(sorted(self.couplings.items())),
             "events": [ev.to_json() | {"source": src} for ev, src in self.all_events()],
             "dt": {k: float(v) for k, v in self.dt.items()},
             "record_interval": self.record_interval, "chunk_records": self.chunk_records,
             "checkpoint_interval": self.checkpoint_interval,
-            "demand": _digest(self.demand),
         }
 
     def fingerprint(self) -> str:
@@ -131,23 +194,18 @@ class Scenario:
         return hashlib.sha256(canonical_json(d).encode()).hexdigest()
 
 
-def canonical_json(obj) -> str:
-    """Return ``json.dumps(obj, sort_keys=True, default=str)`` written by the standard
-    library's C encoder called directly.
-
-    ``json.dumps`` itself is process state: cjio, once imported, sets
-    ``json.encoder.c_make_encoder = None`` and ``json.encoder.float`` to a class that writes
-    6 decimals, so every later ``json.dumps`` writes ``10.0`` as ``10.000000``. A run started
-    in a clean process then could not be resumed in one that had imported cjio (different
-    fingerprint), and the other way round.
-    """
-    try:
-        from _json import encode_basestring_ascii, make_encoder
-    except ImportError:  # pragma: no cover - CPython always has _json
-        return json.dumps(obj, sort_keys=True, default=str)
-    # the arguments json.dumps passes for sort_keys=True, default=str and nothing else
-    enc = make_encoder({}, str, encode_basestring_ascii, None, ": ", ", ", True, False, True)
-    return "".join(enc(obj, 0))
+def _describe_process(p, sc: Scenario) -> dict:
+    """Return name, class, dt and parameters of kernel or agent process ``p``: parameters
+    that are JSON scalars as they are, anything else as a content digest."""
+    params = p.config() if callable(getattr(p, "config", None)) else {
+        k: v for k, v in vars(p).items() if not k.startswith("_")}
+    shown = {}
+    for k, v in sorted(params.items()):
+        if v is None or isinstance(v, (bool, int, float, str)):
+            shown[k] = v
+        else:
+            shown[k] = _digest(v)
+    return {"name": p.name, "class": _qualname(p), "dt_s": sc.kernel_dt(p), "params": shown}
 
 
 def describe_diff(stored: dict, current: dict, limit: int = 8) -> list[str]:
@@ -206,7 +264,10 @@ def _digest(obj) -> str | None:
             for v in o:
                 feed(v)
         elif hasattr(o, "__dataclass_fields__"):
+            h.update(type(o).__qualname__.encode())
             feed({k: getattr(o, k) for k in o.__dataclass_fields__})
+        elif callable(o):
+            h.update(f"{getattr(o, '__module__', '')}:{getattr(o, '__qualname__', o)}".encode())
         else:
             h.update(repr(o).encode())
 
@@ -216,7 +277,7 @@ def _digest(obj) -> str | None:
 
 def _caller_source() -> tuple[str | None, str | None]:
     """Return (path, text) of the first file up the stack outside this package."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the twin package
     for fr in inspect.stack(context=0)[2:]:
         p = Path(fr.filename)
         if p.suffix == ".py" and p.exists() and here not in p.resolve().parents:
@@ -264,140 +325,3 @@ def resolve_city(city) -> tuple[str, Any, Any]:
     return model.metadata.get("district", "city"), model, city
 
 
-def id_maps(city, tw=None) -> dict[str, dict[str, int]]:
-    """Return {id kind: {id: dense index}} for links, nodes, buildings and sites (and any
-    maps the Twin adds in ``id_maps``)."""
-    maps = {
-        "link": {str(k): i for i, k in enumerate(city.roads.link_ids)},
-        "node": {str(k): i for i, k in enumerate(city.roads.node_ids)},
-        "building": {str(k): i for i, k in enumerate(city.buildings.ids)},
-        "site": {str(k): i for i, k in enumerate(city.sites.ids)},
-    }
-    extra = getattr(tw, "id_maps", None) if tw is not None else None
-    if isinstance(extra, dict):
-        maps.update({k: dict(v) for k, v in extra.items() if isinstance(v, dict)})
-    return maps
-
-
-# ---- validation ----------------------------------------------------------------------------
-def _positive(value, what: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ScenarioError(f"{what} must be a number of seconds, not {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise ScenarioError(f"{what} must be > 0 s, not {value!r}")
-    return v
-
-
-def validate(sc: Scenario, processes: list, ids: dict[str, dict[str, int]]) -> None:
-    """Raise ScenarioError if ``sc`` cannot run with ``processes`` (kernels then agents) on a
-    city with id maps ``ids``; return None when it can."""
-    duration = _positive(sc.duration, "duration")
-    to_ticks(duration, "duration")
-    if not isinstance(sc.seed, (int, np.integer)) or sc.seed < 0:
-        raise ScenarioError(f"seed must be a non-negative int, not {sc.seed!r}")
-    if int(sc.chunk_records) < 1:
-        raise ScenarioError(f"chunk_records must be >= 1, not {sc.chunk_records!r}")
-    names = [getattr(p, "name", None) for p in processes]
-    for p, n in zip(processes, names):
-        if not isinstance(n, str) or not n or "/" in n or n in ("events", "checkpoint"):
-            raise ScenarioError(f"process {type(p).__name__} needs a name without '/' "
-                                f"(not 'events'/'checkpoint'), not {n!r}")
-    dup = {n for n in names if names.count(n) > 1}
-    if dup:
-        raise ScenarioError(f"two processes share the name {sorted(dup)[0]!r}")
-    unknown = set(sc.dt) - set(names)
-    if unknown:
-        raise ScenarioError(f"dt given for unknown kernel(s) {sorted(unknown)}; "
-                            f"kernels: {names}")
-    if isinstance(sc.record_interval, dict):
-        unknown = set(sc.record_interval) - set(names)
-        if unknown:
-            raise ScenarioError(f"record_interval given for unknown kernel(s) {sorted(unknown)}")
-    for p in processes:
-        dt = _positive(sc.kernel_dt(p), f"dt of kernel {p.name!r}")
-        dt_t = to_ticks(dt, f"dt of kernel {p.name!r}")
-        ri = _positive(sc.kernel_record_interval(p), f"record_interval of {p.name!r}")
-        if to_ticks(ri, f"record_interval of {p.name!r}") % dt_t:
-            raise ScenarioError(f"record_interval of {p.name!r} ({ri:g} s) is not a multiple "
-                                f"of its dt ({dt:g} s)")
-    if sc.checkpoint_interval is not None:
-        to_ticks(_positive(sc.checkpoint_interval, "checkpoint_interval"),
-                 "checkpoint_interval")
-    kinds: dict[str, str | None] = {}
-    for p in processes:
-        kinds.update(getattr(p, "event_kinds", {}) or {})
-    for i, (ev, src) in enumerate(sc.all_events()):
-        _validate_event(ev, f"{src} event {i} ({getattr(ev, 'kind', ev)!r})", duration,
-                        kinds, names, ids)
-
-
-def _validate_event(ev, label, duration, kinds, names, ids) -> None:
-    if not isinstance(ev, Event):
-        raise ScenarioError(f"{label}: not a twin.Event but {type(ev).__name__}")
-    if ev.kind not in kinds:
-        handled = ", ".join(sorted(kinds)) or "none"
-        raise ScenarioError(f"{label}: no kernel handles events of kind {ev.kind!r} "
-                            f"(handled: {handled})")
-    if ev.layer is not None and ev.layer not in names:
-        raise ScenarioError(f"{label}: unknown layer {ev.layer!r}; kernels: {names}")
-    if (ev.at is None) == (ev.when is None):
-        raise ScenarioError(f"{label}: give exactly one of at= (a time) or when= (a condition)")
-    if ev.at is not None:
-        try:
-            at = float(ev.at)
-        except (TypeError, ValueError):
-            raise ScenarioError(f"{label}: at = {ev.at!r} is not a time in s") from None
-        if not math.isfinite(at) or at < 0:
-            raise ScenarioError(f"{label}: at = {ev.at!r} s is before the start")
-        if at > duration:
-            raise ScenarioError(f"{label}: at = {at:g} s is after the end of the run "
-                                f"({duration:g} s)")
-        to_ticks(at, f"{label}: at")
-    if ev.duration is not None:
-        to_ticks(_positive(ev.duration, f"{label}: duration"), f"{label}: duration")
-    target_kind = kinds.get(ev.kind, EVENT_TARGETS.get(ev.kind))
-    if target_kind is not None:
-        _resolve_id(ev.target, target_kind, ids, label)
-    if ev.when is not None:
-        _validate_when(ev.when, label, names, ids)
-    try:
-        json.dumps(ev.details)
-    except TypeError as e:
-        raise ScenarioError(f"{label}: details must be JSON-able ({e})") from None
-
-
-def _resolve_id(target, kind: str, ids, label: str) -> int:
-    if kind not in ids:
-        raise ScenarioError(f"{label}: the twin has no {kind} ids")
-    if target is None:
-        raise ScenarioError(f"{label}: needs a target {kind} id")
-    idx = ids[kind].get(str(target))
-    if idx is None:
-        raise ScenarioError(f"{label}: unknown {kind} {target!r} "
-                            f"({len(ids[kind])} {kind}s in the twin)")
-    return idx
-
-
-def _validate_when(w, label, names, ids) -> None:
-    if not isinstance(w, When):
-        raise ScenarioError(f"{label}: when= must be a twin.When, not {type(w).__name__}")
-    if w.fn is None:
-        if not w.array:
-            raise ScenarioError(f"{label}: When needs an array name or fn")
-        from .events import _OPS
-        if w.op not in _OPS:
-            raise ScenarioError(f"{label}: unknown comparison {w.op!r}; use one of "
-                                f"{' '.join(_OPS)}")
-    if isinstance(w.at, str) and not any(w.at in m for m in ids.values()):
-        raise ScenarioError(f"{label}: condition on unknown element {w.at!r}")
-    chk = w.checker()
-    if chk is None:
-        raise ScenarioError(f"{label}: When needs every= (a kernel name or seconds)")
-    if isinstance(chk, str):
-        if chk not in names:
-            raise ScenarioError(f"{label}: condition checked by unknown kernel {chk!r}; "
-                                f"kernels: {names}")
-    else:
-        to_ticks(_positive(chk, f"{label}: every"), f"{label}: every")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from .triangulate import concat_ranges
+from ..build.triangulate import concat_ranges
 
 #: Layers whose objects become one named node each (the others: one node for the layer).
 PER_OBJECT_LAYERS = ("buildings", "roads", "water", "sites")

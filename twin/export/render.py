@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .meshes import SITE_COLOURS, USE_COLOURS
+from ..build.meshes import SITE_COLOURS, USE_COLOURS
 
 #: Camera: from the south-south-west, this many degrees above the horizon.
 CAMERA_ELEVATION_DEG = 38.0

@@ -1,1 +1,11 @@
-"""Vectorized simulation kernels: pure functions over arrays."""
+"""Simulation kernels, one package per physics (``traffic``…), each behind the kernel contract
+(:mod:`twin.core.kernel`): its array kernel, its process adapter, its params and KPIs.
+
+:data:`BUILTIN` lists the shipped kernels by registry name as import paths, so that the
+registry can find them without generic code importing any kernel.
+"""
+
+#: registry name -> "module:class" of the kernels shipped with the package
+BUILTIN = {
+    "traffic": "twin.kernels.traffic.process:TrafficProcess",
+}

@@ -2,19 +2,22 @@
 
 Layout (``xarray.open_zarr(path, group=LAYER)`` opens each layer with named dims and coords)::
 
-    run.zarr/                 attrs: provenance, scenario, fingerprint, status, layers
-      <layer>/                one per kernel (e.g. traffic); attrs: kernel, dt_s, kpis
+    run.zarr/                 attrs: provenance, scenario, fingerprint, status
+      <layer>/                one per kernel (e.g. traffic); attrs: kernel, dt_s, tables
         time      (time)                float64 s from the scenario start
+        member    (member)              0 … n_members − 1
         <dim>     (<dim>)               coordinate of each other dim (link ids, node ids…)
-        <var>     (time, <dims>…)       recorded outputs (link_flow (time, link), …)
+        <var>     (time, member, <dims>…)   recorded outputs (link_flow (time, member,
+                                        road_link), …)
+        <column>  (<row dim>)           the kernel's tables (trips: trip_id, trip_member…)
       events/
         event     (event)               0, 1, …
-        time, kind, target, phase, source, details (JSON text)   (event)
+        time, kind, target, phase, member, source, details (JSON text)   (event)
       checkpoint/a, checkpoint/b       alternating slots: kernel states, rng states, bus
                                         arrays, clock, pending events (see ``runtime``)
 
-Every record buffer is flushed as one chunk along ``time`` at each checkpoint, then the
-metadata is re-consolidated: a run killed half way keeps every flushed chunk readable. A
+Every record buffer is flushed as one chunk along ``time`` at each checkpoint (with the rows
+the kernels added to their tables), then the metadata is re-consolidated: a run killed half way keeps every flushed chunk readable. A
 checkpoint slot is marked complete (one atomic metadata write) only after all its arrays are
 written, and two slots alternate, so a kill during a checkpoint leaves the previous one valid.
 
@@ -30,7 +33,6 @@ its status and consolidated metadata written on resume.
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
 import warnings
 from pathlib import Path
@@ -38,11 +40,13 @@ from pathlib import Path
 import numpy as np
 import zarr
 
-from .errors import StoreError
+from ..errors import StoreError
+from .state import _write_array, decode_state, encode_state
+from .tables import TableWriter
 
 #: Upper bound (bytes) of one stored chunk; larger records are split along their 2nd axis.
 MAX_CHUNK_BYTES = 16 * 2**20
-EVENT_COLUMNS = ("time", "kind", "target", "phase", "source", "details")
+EVENT_COLUMNS = ("time", "kind", "target", "phase", "member", "source", "details")
 
 
 def _consolidate(path) -> None:
@@ -89,22 +93,29 @@ class LayerWriter:
             raise StoreError(f"layer {self.group.basename!r}: step at t = {t:g} s did not "
                              f"return {sorted(missing)}")
 
-    def flush(self) -> None:
-        n = len(self.times)
+    def take(self) -> tuple[list, dict]:
+        """Return the buffered records (times, {var: list of arrays}) and forget them."""
+        out = (self.times, self.values)
+        self.times = []
+        self.values = {k: [] for k in self.values}
+        return out
+
+    def flush(self, records=None) -> None:
+        """Write the buffered records (or ``records`` from :meth:`take`) as one chunk."""
+        times, values = records if records is not None else self.take()
+        n = len(times)
         if not n:
             return
         n0 = self.n_records
-        self._append("time", np.asarray(self.times), ("time",), "s")
-        for k, buf in self.values.items():
+        self._append("time", np.asarray(times), ("time",), "s")
+        for k, buf in values.items():
             a = np.stack(buf)
-            dims = self.dims.get(k) or tuple(f"{k}_dim_{i}" for i in range(1, a.ndim))
-            if len(dims) != a.ndim - 1:
+            dims = self.dims.get(k) or tuple(f"{k}_dim_{i}" for i in range(2, a.ndim))
+            if len(dims) != a.ndim - 2:
                 raise StoreError(f"layer {self.group.basename!r}: {k} has shape "
-                                 f"{a.shape[1:]} but dims {dims}")
-            self._append(k, a, ("time",) + tuple(dims), self.units.get(k, ""), n0)
+                                 f"{a.shape[2:]} (after the member axis) but dims {dims}")
+            self._append(k, a, ("time", "member") + tuple(dims), self.units.get(k, ""), n0)
         self.n_records = n0 + n
-        self.times = []
-        self.values = {k: [] for k in self.values}
 
     def _append(self, name, a, dims, units, n0=None):
         n0 = self.n_records if n0 is None else n0
@@ -112,9 +123,10 @@ class LayerWriter:
             dtype = _store_dtype(a)
             row = int(np.prod(a.shape[1:], dtype=np.int64)) * max(a.itemsize, 1)
             chunks = [self.time_chunk] + [max(1, s) for s in a.shape[1:]]
+            ax = a.ndim - 1 if a.ndim > 2 else 1  # split along the element axis
             if a.ndim > 1 and row * self.time_chunk > MAX_CHUNK_BYTES:
-                per = max(1, MAX_CHUNK_BYTES // max(1, row // a.shape[1] * self.time_chunk))
-                chunks[1] = min(a.shape[1], per)
+                per = max(1, MAX_CHUNK_BYTES // max(1, row // a.shape[ax] * self.time_chunk))
+                chunks[ax] = min(a.shape[ax], per)
             arr = self.group.create_array(
                 name, shape=(0,) + a.shape[1:], chunks=tuple(chunks), dtype=dtype,
                 fill_value=_fill(dtype), dimension_names=dims,
@@ -140,7 +152,11 @@ class RunStore:
         self.path = Path(path)
         self.root = root
         self.layers: dict[str, LayerWriter] = {}
+        self.tables: dict[tuple[str, str], TableWriter] = {}
         self.n_events = 0
+        self._digests: dict[str, dict] = {"a": {}, "b": {}}  # what each checkpoint slot holds
+        self._pool = None
+        self._pending = None
 
     # ---- opening ---------------------------------------------------------------------------
     @classmethod
@@ -191,9 +207,13 @@ class RunStore:
 
     # ---- layers ------------------------------------------------------------------------------
     def add_layer(self, name: str, *, coords: dict, dims: dict, units: dict, attrs: dict,
-                  time_chunk: int) -> LayerWriter:
+                  time_chunk: int, n_members: int = 1, tables: dict | None = None
+                  ) -> LayerWriter:
         """Create (or reopen, when resuming) layer ``name`` with coordinate arrays ``coords``
-        ({dim: values}; a ``(dims, values)`` tuple makes a static variable), variable ``dims`` ({var: dims without time}) and ``units``."""
+        ({dim: values}; a ``(dims, values)`` tuple makes a static variable), variable
+        ``dims`` ({var: dims without time and member}), ``units``, the ``member``
+        coordinate and the row ``tables`` ({name: :class:`twin.core.kernel.Table`})."""
+        coords = {"member": np.arange(int(n_members)), **coords}
         if name in self.root:
             g = self.root[name]
         else:
@@ -205,12 +225,14 @@ class RunStore:
                 _write_array(g, var, np.asarray(values), dimension_names=var_dims)
         n = g["time"].shape[0] if "time" in g else 0
         w = self.layers[name] = LayerWriter(g, time_chunk, dims, units, n_records=n)
+        for tname, spec in (tables or {}).items():
+            self.tables[(name, tname)] = TableWriter(g, spec)
         return w
 
     def _create_events(self):
         g = self.root["events"]
         for c in ("event",) + EVENT_COLUMNS:
-            dtype = np.int64 if c == "event" else np.float64 if c == "time" else str
+            dtype = np.int64 if c in ("event", "member") else np.float64 if c == "time" else str
             g.create_array(c, shape=(0,), chunks=(256,), dtype=dtype, fill_value=_fill(dtype),
                            dimension_names=("event",),
                            attributes={"units": "s"} if c == "time" else {})
@@ -228,23 +250,41 @@ class RunStore:
             arr[n0:] = v
         self.n_events = n0 + n
 
-    def truncate(self, n_records: dict[str, int], n_events: int) -> None:
-        """Cut every layer back to ``n_records[layer]`` records and the events table to
-        ``n_events`` rows (what the checkpoint being resumed had flushed)."""
+    def truncate(self, n_records: dict[str, int], n_events: int,
+                 n_rows: dict[str, int] | None = None) -> None:
+        """Cut every layer back to ``n_records[layer]`` records, the tables to
+        ``n_rows["<layer>/<table>"]`` rows and the events table to ``n_events`` rows (what
+        the checkpoint being resumed had flushed)."""
         for name, n in n_records.items():
-            if name in self.root:
+            if name in self.layers:
+                self.layers[name].truncate(n)
+            elif name in self.root:
                 LayerWriter(self.root[name], 1, {}, {}).truncate(n)
+        for key, w in self.tables.items():
+            w.truncate(int((n_rows or {}).get("/".join(key), 0)))
         g = self.root["events"]
         for c in g.array_keys():
             g[c].resize((min(n_events, g[c].shape[0]),))
         self.n_events = n_events
 
     def flush(self) -> None:
+        """Write every layer's buffered records and every table's buffered rows now."""
+        self.wait()
         for w in self.layers.values():
             w.flush()
+        for w in self.tables.values():
+            w.flush()
+
+    def table(self, layer: str, name: str) -> TableWriter:
+        """Return the writer of table ``name`` of ``layer``."""
+        return self.tables[(layer, name)]
 
     def n_records(self) -> dict[str, int]:
         return {k: w.n_records for k, w in self.layers.items()}
+
+    def n_rows(self) -> dict[str, int]:
+        """Return {"<layer>/<table>": rows written or buffered} (what a checkpoint holds)."""
+        return {"/".join(k): w.n_rows for k, w in self.tables.items()}
 
     def set_attrs(self, **attrs) -> None:
         self.root.update_attributes(attrs)
@@ -262,9 +302,56 @@ class RunStore:
         return bool(doc.get("consolidated_metadata"))
 
     # ---- checkpoints ---------------------------------------------------------------------------
+    def submit_checkpoint(self, seq: int, meta: dict, arrays: dict[str, dict], events: dict,
+                          final: bool, before_consolidate=None) -> None:
+        """Write, off the caller's thread, the records and table rows buffered until now,
+        the ``events`` rows and checkpoint ``seq`` (``meta``, ``arrays``: copies the caller
+        no longer changes), then consolidate (``before_consolidate()`` first, if given).
+        One checkpoint is in flight at a time: this waits for the previous one first, and
+        :meth:`wait` for the last one (re-raising what failed in it)."""
+        self.wait()
+        records = {k: w.take() for k, w in self.layers.items()}
+        rows = {k: w.take() for k, w in self.tables.items()}
+
+        def job():
+            for k, w in self.layers.items():
+                w.flush(records[k])
+            for k, w in self.tables.items():
+                w.flush(rows[k])
+            self.append_events(events)
+            self.write_checkpoint(seq, meta, arrays)
+            if before_consolidate is not None:
+                before_consolidate()
+            self.consolidate()
+
+        if final:  # nothing left to overlap with
+            job()
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="twin-checkpoint")
+        self._pending = self._pool.submit(job)
+
+    def wait(self) -> None:
+        """Wait for the checkpoint in flight (re-raising its error)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for the checkpoint in flight and stop the writer thread."""
+        try:
+            self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
     def write_checkpoint(self, seq: int, meta: dict, arrays: dict[str, dict]) -> None:
         """Write checkpoint ``seq`` into slot a/b: ``arrays`` {group: state dict} (see
-        :func:`encode_state`) and JSON ``meta``; the slot is marked complete last."""
+        :func:`encode_state`; arrays the slot already holds unchanged are not rewritten) and
+        JSON ``meta``; the slot is marked complete last."""
         slot = "ab"[seq % 2]
         cp = self.root["checkpoint"]
         if slot in cp:  # reuse the slot's arrays: rewriting data is cheaper than recreating
@@ -273,8 +360,9 @@ class RunStore:
         else:
             g = cp.create_group(slot, attributes={"complete": False})
         tags = {}
+        digests = self._digests[slot]
         for group, state in arrays.items():
-            tags[group] = encode_state(g, group, state)
+            tags[group] = encode_state(g, group, state, digests)
         # one metadata write (``attrs.update`` would write once per key: not atomic)
         g.update_attributes({"complete": True, "seq": int(seq), "meta": meta, "tags": tags})
 
@@ -295,154 +383,3 @@ class RunStore:
         g, a = best
         meta = dict(a["meta"], seq=a["seq"])
         return meta, {grp: decode_state(g, grp, tags) for grp, tags in a["tags"].items()}
-
-
-def _write_array(g: zarr.Group, name: str, v: np.ndarray, **kw):
-    """Write ``v`` as one chunk (strings as zarr's variable-length string type)."""
-    text = v.dtype.kind in "UOT"
-    try:
-        arr = g[name]
-    except KeyError:
-        arr = None
-    if (isinstance(arr, zarr.Array) and arr.shape == v.shape and not kw
-            and (arr.dtype == v.dtype or text and arr.dtype.kind == "T")):
-        arr[...] = v.astype(str) if text else v
-        return arr
-    arr = g.create_array(name, shape=v.shape, dtype=str if text else v.dtype,
-                         chunks=tuple(max(1, s) for s in v.shape) if v.ndim else "auto",
-                         overwrite=True, **kw)
-    arr[...] = v.astype(str) if text else v
-    return arr
-
-
-# ---- kernel state <-> zarr -------------------------------------------------------------------
-def encode_state(g: zarr.Group, prefix: str, state: dict) -> dict:
-    """Write ``state`` (a dict of arrays, scalars, str, bytes, nested dicts, or anything
-    picklable) under ``g/prefix``; return the tags :func:`decode_state` needs."""
-    tags: dict = {}
-    for key, v in state.items():
-        key = str(key)
-        path = f"{prefix}/{key}"
-        if isinstance(v, dict):
-            tags[key] = {"dict": encode_state(g, path, v)}
-        elif isinstance(v, (bool, int, float, str)) or v is None:
-            tags[key] = {"json": v}
-        elif isinstance(v, np.ndarray) and v.dtype.kind in "biufc":
-            _write_array(g, path, v)
-            tags[key] = {"array": 1}
-        elif isinstance(v, np.ndarray) and v.dtype.kind in "UT" or (
-                isinstance(v, np.ndarray) and v.dtype == object
-                and all(isinstance(x, str) for x in v.ravel())):
-            _write_array(g, path, v)
-            tags[key] = {"str": v.dtype.str if v.dtype.kind == "U" else "O"}
-        elif isinstance(v, np.generic):
-            tags[key] = {"scalar": v.dtype.str, "json": v.item()}
-        else:
-            raw = v if isinstance(v, bytes) else pickle.dumps(v, protocol=5)
-            _write_array(g, path, np.frombuffer(raw, np.uint8))
-            tags[key] = {"bytes" if isinstance(v, bytes) else "pickle": 1}
-    return tags
-
-
-def decode_state(g: zarr.Group, prefix: str, tags: dict) -> dict:
-    """Return the state dict written by :func:`encode_state`."""
-    out: dict = {}
-    for key, tag in tags.items():
-        path = f"{prefix}/{key}"
-        if "dict" in tag:
-            out[key] = decode_state(g, path, tag["dict"])
-        elif "scalar" in tag:
-            out[key] = np.array(tag["json"], dtype=np.dtype(tag["scalar"]))[()]
-        elif "json" in tag:
-            out[key] = tag["json"]
-        elif "array" in tag:
-            out[key] = g[path][...]
-        elif "str" in tag:
-            v = g[path][...]
-            out[key] = v.astype(object if tag["str"] == "O" else tag["str"])
-        else:
-            raw = g[path][...].tobytes()
-            out[key] = raw if "bytes" in tag else pickle.loads(raw)
-    return out
-
-
-def json_safe(obj):
-    """Return ``obj`` made JSON-able (numpy scalars/arrays → Python)."""
-    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist")
-                                 else str(o)))
-
-
-# ---- reading a run -----------------------------------------------------------------------------
-class Run:
-    """A run store, for reading: ``path``, ``layers``, ``open(layer)``, ``events``, ``kpis()``,
-    ``provenance``, ``scenario`` (its description), ``status`` ("complete", "incomplete",
-    "interrupted")."""
-
-    def __init__(self, path):
-        self.path = Path(path)
-        if not (self.path / "zarr.json").exists():
-            raise StoreError(f"{self.path} is not a run store")
-        self._root = zarr.open_group(str(self.path), mode="r", use_consolidated=False)
-
-    def __repr__(self) -> str:
-        return f"Run({str(self.path)!r}, status={self.status!r}, layers={self.layers})"
-
-    @property
-    def attrs(self) -> dict:
-        return dict(self._root.attrs)
-
-    @property
-    def provenance(self) -> dict:
-        """Seed, district, scenario source text, package version, git commit, creation time,
-        wall time, library versions."""
-        return dict(self.attrs.get("provenance", {}))
-
-    @property
-    def scenario(self) -> dict:
-        return dict(self.attrs.get("scenario", {}))
-
-    @property
-    def status(self) -> str:
-        return self.attrs.get("status", "unknown")
-
-    @property
-    def layers(self) -> list[str]:
-        """Return the recorded layers (kernel names)."""
-        return sorted(k for k in self._root.group_keys() if k not in ("events", "checkpoint"))
-
-    def open(self, layer: str):
-        """Return layer ``layer`` as an ``xarray.Dataset`` (lazy, dims and coords named)."""
-        import xarray as xr
-
-        if layer not in self.layers + ["events"]:
-            raise StoreError(f"{self.path}: no layer {layer!r}; layers: {self.layers}")
-        return xr.open_zarr(str(self.path), group=layer)
-
-    @property
-    def events(self):
-        """Return the events table as a pandas DataFrame (time s, kind, target, phase,
-        source, details as dicts)."""
-        import pandas as pd
-
-        g = self._root["events"]
-        cols = {c: g[c][...] for c in EVENT_COLUMNS}
-        df = pd.DataFrame({c: (v if c == "time" else v.astype(object))
-                           for c, v in cols.items()})
-        df["details"] = [json.loads(d) if d else {} for d in df["details"]]
-        return df
-
-    def kpis(self) -> dict[str, dict]:
-        """Return {layer: KPI dict} from each layer's kernel-provided ``kpis(ds)``."""
-        import importlib
-
-        out = {}
-        for layer in self.layers:
-            ref = self._root[layer].attrs.get("kpis")
-            if not ref:
-                continue
-            mod, _, qual = ref.partition(":")
-            fn = importlib.import_module(mod)
-            for part in qual.split("."):
-                fn = getattr(fn, part)
-            out[layer] = fn(self.open(layer))
-        return out

@@ -62,20 +62,20 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 
-from . import _traffic_kernel as _k
-from ._traffic_network import Network, SignalPlan, two_phase_plan
-from ._traffic_routing import close_link, open_link, rebuild_tables, reroute, tables
+from . import kernel as _k
+from .network import Network, SignalPlan, two_phase_plan
+from .routing import close_link, open_link, rebuild_tables, reroute, tables
 
 __all__ = [
     "TrafficError", "NetworkError", "TripError", "InvariantError",
     "Network", "SignalPlan", "two_phase_plan", "TrafficParams", "Trips", "TrafficState",
     "StepStats", "RunResult", "fundamental_diagram",
     "init_state", "step", "advance", "run", "reroute", "rebuild_tables",
-    "close_link", "open_link", "set_link_capacity", "set_signal_plan",
+    "close_link", "open_link", "set_link_capacity", "set_link_speed", "set_signal_plan",
     "link_stats", "vehicle_positions", "completed_trips", "counts",
 ]
 
-from ._traffic_network import InvariantError, NetworkError, TrafficError, TripError  # noqa: E402
+from .network import InvariantError, NetworkError, TrafficError, TripError  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -336,6 +336,7 @@ def init_state(net: Network, trips: Trips, params: TrafficParams | None = None, 
     a["node_phase"] = np.full((B, nn), -1, np.int64)
     a["node_color"] = np.full((B, nn), _k.FREE, np.int64)
     a["link_open"] = np.ones((B, n_links), np.uint8)
+    a["link_vmax"] = np.broadcast_to(net.link_free_speed, (B, n_links)).copy()
     a["link_out_cap"] = np.full((B, n_links), np.inf)
     a["link_credit"] = np.zeros((B, n_links))
     a["lane_count"] = np.zeros((B, net.n_lanes), np.int64)
@@ -492,6 +493,35 @@ def set_link_capacity(net: Network, state: TrafficState, link, factor, member=No
     cap = net.link_lanes[links] * u / (p.jam_spacing + u * p.headway)
     a["link_out_cap"][np.ix_(m, links)] = np.asarray(factor) * cap
     a["link_credit"][np.ix_(m, links)] = 0.0
+
+
+def set_link_speed(net: Network, state: TrafficState, link, factor, member=None) -> None:
+    """Set the speed limit of link(s) to ``factor`` x their free speed (``None``: the free speed).
+
+    Models a speed restriction (works, weather, a lowered limit) in member(s) ``member`` (all
+    by default): from the next step on, vehicles on the link drive at most ``factor *
+    net.link_free_speed`` (the desired speed of car following; departures enter the link at
+    it). The limits are ``state.link_vmax`` (n_members, n_links), m/s. Route choice follows
+    the measured travel times, as before. ``factor`` is a scalar or one value per link given,
+    finite and > 0.
+    """
+    a = state.arrays
+    links = np.atleast_1d(np.asarray(link, dtype=np.int64))
+    if links.size and (links.min() < 0 or links.max() >= net.n_links):
+        raise TrafficError(f"set_link_speed: link {links[(links < 0) | (links >= net.n_links)][0]}"
+                           f" outside 0..{net.n_links - 1}")
+    m = _members(state, member)
+    if m.size and (m.min() < 0 or m.max() >= state.n_members):
+        raise TrafficError(f"set_link_speed: member {m[(m < 0) | (m >= state.n_members)][0]} "
+                           f"outside 0..{state.n_members - 1}")
+    free = net.link_free_speed[links]
+    if factor is None:
+        a["link_vmax"][np.ix_(m, links)] = free
+        return
+    f = np.asarray(factor, dtype=np.float64)
+    if not np.all(np.isfinite(f) & (f > 0)):
+        raise TrafficError(f"speed factor must be finite and > 0, got {factor!r}")
+    a["link_vmax"][np.ix_(m, links)] = f * free
 
 
 def set_signal_plan(net: Network, state: TrafficState, node, *, green=None, yellow=None,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._traffic_network import Network, two_phase_plan
+from .network import Network, two_phase_plan
 
 COLS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 

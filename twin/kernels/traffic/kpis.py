@@ -25,12 +25,11 @@ exit during the interval. Units: s, m, km/h as named.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import StoreError
+from ...errors import StoreError
 
 #: Scalar KPIs in table order: name → (label, unit, format).
 SCALARS = {
@@ -116,8 +115,7 @@ def free_flow_times(data: TrafficData, origin, destination) -> np.ndarray:
     """Return the free-flow time (s) of the shortest path from the upstream end of link
     ``origin`` to the downstream end of link ``destination`` (arrays of link indices); NaN
     when there is no path or the network is unknown."""
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import dijkstra
+    from cim import graph
 
     origin = np.asarray(origin, np.int64)
     destination = np.asarray(destination, np.int64)
@@ -127,15 +125,9 @@ def free_flow_times(data: TrafficData, origin, destination) -> np.ndarray:
     lf, lt = np.asarray(data.link_from), np.asarray(data.link_to)
     free = data.link_length / data.link_free_speed
     n = int(max(lf.max(), lt.max())) + 1
-    # parallel links: keep the fastest (csr_matrix would add them up)
-    order = np.lexsort((free, lt, lf))
-    first = np.ones(order.size, bool)
-    first[1:] = (lf[order][1:] != lf[order][:-1]) | (lt[order][1:] != lt[order][:-1])
-    keep = order[first]
-    graph = csr_matrix((free[keep], (lf[keep], lt[keep])), shape=(n, n))
+    g = graph.csr(n, lf, lt, free)  # parallel links: the fastest
     sources, inv = np.unique(lt[origin], return_inverse=True)
-    dist = dijkstra(graph, indices=sources, min_only=False)
-    between = dist[inv, lf[destination]]
+    between = graph.path_costs(g, sources)[inv, lf[destination]]
     out = free[origin] + between + free[destination]
     out = np.where(origin == destination, free[origin], out)
     return np.where(np.isfinite(out), out, np.nan)
@@ -203,7 +195,7 @@ def compute_from(data: TrafficData, n_worst: int = N_WORST) -> KPIs:
     return KPIs(scalars, series, worst)
 
 
-# ---- reading a run store ---------------------------------------------------------------------
+# ---- reading a recorded layer ----------------------------------------------------------------
 def _pick(ds, *names):
     for n in names:
         if n in ds.variables:
@@ -211,161 +203,82 @@ def _pick(ds, *names):
     return None
 
 
-def load_traffic(run, layer: str = "traffic") -> TrafficData:
-    """Return the :class:`TrafficData` of ``run``'s traffic layer (StoreError when the run
-    has none).
+def load_traffic(layer) -> TrafficData:
+    """Return the :class:`TrafficData` of one member of a recorded traffic layer
+    (:class:`twin.core.kernel.LayerData`; StoreError when it has no records).
 
-    Per-link records come from the layer (``link_count`` or ``link_density``, ``link_speed``,
-    ``link_flow`` in veh/h or veh per interval, ``queue_length``); link names, free speeds and
-    end nodes from the layer when recorded, otherwise from the run's district; completed trips
-    from the layer's trips table (dimension ``trip``: ``trip_arrival_s``, ``trip_enter_s``…,
-    written at each checkpoint), vehicle-seconds from ``vehicle_seconds`` (the kernel's exact
-    running sum).
+    Per-link records come from the layer (``link_count``, ``link_speed``, ``link_flow`` in
+    veh/h, ``queue_length``) and its static link table (``link_length``, ``link_name``,
+    ``link_free_speed``, ``link_from``/``link_to``); completed trips from its trips table,
+    vehicle-seconds from ``vehicle_seconds`` (the kernel's exact running sum).
     """
-    if layer not in run.layers:
-        raise StoreError(f"{run.path} has no {layer!r} layer (layers: {run.layers}); "
-                         "traffic KPIs need a traffic run")
-    ds = run.open(layer)
+    ds = layer.ds
     if "time" not in ds.variables or ds.sizes.get("time", 0) == 0:
-        raise StoreError(f"{run.path}: the {layer!r} layer has no records yet")
+        raise StoreError(f"{layer.meta.get('path', 'run')}: the traffic layer has no records")
     time = np.asarray(ds["time"].values, float)
-    ri = float(ds.attrs.get("record_interval_s", time[0]))
+    ri = float(layer.attrs.get("record_interval_s", time[0]))
     interval = np.diff(time, prepend=max(time[0] - ri, 0.0))
-    links = _links(run, ds)
-    n_links = len(links["ids"])
-
-    def var(*names, default=0.0):
-        n = _pick(ds, *names)
-        if n is None:
-            return np.full((time.size, n_links), default)
-        return np.asarray(ds[n].values, float)
-
-    count = var("link_count", "link_vehicles", default=np.nan)
-    if np.isnan(count).all():  # derive from density (veh/m/lane)
-        count = var("link_density") * (links["length"] * links["lanes"])[None, :]
-    flow = var("link_flow")
-    n = _pick(ds, "link_flow")
-    if n is not None and ds[n].attrs.get("units") == "veh/h":
-        flow = flow * interval[:, None] / 3600.0
+    flow = np.asarray(ds["link_flow"].values, float) * interval[:, None] / 3600.0
     data = TrafficData(
-        time=time, interval=interval, link_ids=links["ids"], link_names=links["names"],
-        link_length=links["length"], link_free_speed=links["free_speed"], count=count,
-        speed=var("link_speed", default=np.nan), flow=flow,
-        queue=var("queue_length", "link_queue"), link_from=links.get("from"),
-        link_to=links.get("to"))
-    data.trips = _layer_trips(ds)
-    if "vehicle_seconds" in ds.variables:
-        data.veh_seconds = float(ds["vehicle_seconds"].values[-1])
-    totals = [_pick(ds, k) for k in ("in_network", "waiting", "arrived")]
-    if all(totals):
-        data.stuck = int(ds["stuck"].values[-1]) if "stuck" in ds.variables else 0
-        data.released = int(sum(ds[k].values[-1] for k in totals)) + data.stuck
-        data.in_network = np.asarray(ds["in_network"].values, float)
-    if "n_trips_unroutable" in ds.attrs:
-        data.unroutable = int(ds.attrs["n_trips_unroutable"])
+        time=time, interval=interval,
+        link_ids=np.asarray(ds["road_link"].values).astype(object),
+        link_names=np.asarray(ds["link_name"].values).astype(object),
+        link_length=np.asarray(ds["link_length"].values, float),
+        link_free_speed=np.asarray(ds["link_free_speed"].values, float),
+        count=np.asarray(ds["link_count"].values, float),
+        speed=np.asarray(ds["link_speed"].values, float), flow=flow,
+        queue=np.asarray(ds["queue_length"].values, float),
+        link_from=np.asarray(ds["link_from"].values), link_to=np.asarray(ds["link_to"].values))
+    data.trips = _completed(layer.tables.get("trips", {}))
+    data.veh_seconds = float(ds["vehicle_seconds"].values[-1])
+    data.stuck = int(ds["stuck"].values[-1])
+    data.released = int(sum(ds[k].values[-1] for k in ("in_network", "waiting", "arrived"))
+                        ) + data.stuck
+    data.in_network = np.asarray(ds["in_network"].values, float)
+    unroutable = layer.attrs.get("n_trips_unroutable")
+    if unroutable is not None:
+        data.unroutable = int(np.atleast_1d(unroutable)[int(layer.meta.get("member", 0))])
     return data
 
 
-def _links(run, ds) -> dict:
-    """Return link ids, names, lengths, lanes, free speeds and end nodes (dense order)."""
-    if "link" not in ds.coords:
-        raise StoreError(f"{run.path}: the traffic layer has no link coordinate")
-    ids = np.asarray(ds["link"].values).astype(object)
-    out: dict = {}
-    for key in ("name", "length", "lanes", "free_speed", "from", "to"):
-        n = f"link_{key}"
-        if n in ds.variables and "time" not in ds[n].dims:
-            out[key] = np.asarray(ds[n].values)
-    if len(out) < 6:  # what the layer lacks comes from the district
-        roads = _city_roads(run)
-        if roads is not None:
-            if ids.size != roads.n_links or not np.array_equal(
-                    ids, np.asarray(roads.link_ids, dtype=object)):
-                raise StoreError(f"{run.path}: the traffic layer's links are not those of "
-                                 f"district {run.provenance.get('district')!r}")
-            for k in ("name", "length", "lanes", "free_speed", "from", "to"):
-                out.setdefault(k, np.asarray(getattr(roads, f"link_{k}")))
-    n = ids.size
-    out.setdefault("name", np.full(n, "", object))
-    out.setdefault("length", np.full(n, np.nan))
-    out.setdefault("lanes", np.ones(n))
-    out.setdefault("free_speed", np.full(n, np.nan))
-    return {"ids": ids, "names": np.asarray(out["name"], object),
-            "length": np.asarray(out["length"], float),
-            "lanes": np.asarray(out["lanes"], float),
-            "free_speed": np.asarray(out["free_speed"], float),
-            "from": out.get("from"), "to": out.get("to")}
-
-
-def _city_roads(run):
-    import cim
-
-    district = run.provenance.get("district")
-    if district not in cim.districts():
-        return None
-    return cim.load_district(district).roads
-
-
-def _layer_trips(ds) -> dict:
-    """Return the completed trips {column: (N,) array} of the layer's trips table ({} when
-    the layer has none)."""
-    if "trip_arrival_s" not in ds.variables:
+def _completed(trips: dict) -> dict:
+    """Return the completed trips {column: (N,) array} of a trips table ({} when none)."""
+    if "trip_arrival_s" not in trips:
         return {}
-    arrival = np.asarray(ds["trip_arrival_s"].values, float)
+    arrival = np.asarray(trips["trip_arrival_s"], float)
     done = np.isfinite(arrival)
-    col = {k: np.asarray(ds[f"trip_{k}"].values)[done]
-           for k in ("depart_s", "enter_s", "origin_link", "destination_link")}
-    return {"trip_id": np.asarray(ds["trip"].values)[done], "depart": col["depart_s"],
-            "enter": col["enter_s"], "arrival": arrival[done],
-            "travel_time": arrival[done] - col["enter_s"], "origin": col["origin_link"],
-            "destination": col["destination_link"]}
+    enter = np.asarray(trips["trip_enter_s"], float)[done]
+    return {"trip_id": np.asarray(trips["trip_id"])[done],
+            "depart": np.asarray(trips["trip_depart_s"], float)[done], "enter": enter,
+            "arrival": arrival[done], "travel_time": arrival[done] - enter,
+            "origin": np.asarray(trips["trip_origin_link"])[done],
+            "destination": np.asarray(trips["trip_destination_link"])[done]}
 
 
-def compute(run, n_worst: int = N_WORST) -> KPIs:
-    """Return the traffic :class:`KPIs` of ``run`` (a :class:`twin.Run` or a path)."""
-    from .store import Run
-
-    run = run if isinstance(run, Run) else Run(run)
-    k = compute_from(load_traffic(run), n_worst)
-    sc = run.scenario
-    k.meta = {"path": str(run.path), "status": run.status, "start": sc.get("start"),
-              "name": sc.get("name"), "duration_s": sc.get("duration_s")}
-    return k
+#: which way is better for each scalar KPI (None: neither)
+LOWER_IS_BETTER = {"trips_completed": False, "trips_unfinished": True, "trips_stuck": True,
+                   "trips_unroutable": True, "vht_h": True, "vkt_km": None,
+                   "mean_speed_kmh": False, "mean_trip_time_s": True, "mean_delay_s": True,
+                   "p95_delay_s": True, "delay_vh": True, "max_queue_m": True}
 
 
-# ---- printing ---------------------------------------------------------------------------------
-def format_table(k: KPIs, title: str | None = None) -> str:
-    """Return the KPIs as a readable text table (scalars, then the worst links)."""
-    lines = []
-    if title:
-        lines.append(title)
-    status = k.meta.get("status")
-    if status and status != "complete":
-        lines.append(f"(run {status})")
-    w = max(len(lbl) for lbl, _, _ in SCALARS.values())
-    for name, (label, unit, fmt) in SCALARS.items():
-        v = k.scalars.get(name, float("nan"))
-        text = "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt.format(v)
-        lines.append(f"  {label:<{w}}  {text:>12} {unit}")
-    if k.worst_links:
-        lines.append("  worst links (vehicle-hours of delay; queue m mean/max):")
-        for i, wl in enumerate(k.worst_links, 1):
-            lines.append(f"  {i:>3}. {wl['link']:<22} {wl['name'][:24]:<24} "
-                         f"{wl['delay_vh']:8.1f} veh·h  {wl['mean_queue_m']:6.0f} / "
-                         f"{wl['max_queue_m']:4.0f} m")
+def kpi_list(k: KPIs) -> list:
+    """Return the scalar KPIs of ``k`` as :class:`twin.core.kernel.KPI` values."""
+    from ...core.kernel import KPI
+
+    return [KPI(name, float(k.scalars.get(name, np.nan)), unit, LOWER_IS_BETTER[name], label,
+                fmt) for name, (label, unit, fmt) in SCALARS.items()]
+
+
+def worst_links_text(k: KPIs) -> str:
+    """Return the worst links of ``k`` as text lines (empty when none)."""
+    if not k.worst_links:
+        return ""
+    lines = ["worst links (vehicle-hours of delay; queue m mean/max):"]
+    for i, wl in enumerate(k.worst_links, 1):
+        lines.append(f"{i:>3}. {wl['link']:<22} {wl['name'][:24]:<24} "
+                     f"{wl['delay_vh']:8.1f} veh·h  {wl['mean_queue_m']:6.0f} / "
+                     f"{wl['max_queue_m']:4.0f} m")
     return "\n".join(lines)
 
 
-def to_json(k: KPIs) -> str:
-    """Return the KPIs as JSON text (series as lists; NaN as null)."""
-    def clean(v):
-        if isinstance(v, np.ndarray):
-            return [clean(x) for x in v.tolist()]
-        if isinstance(v, float) and not np.isfinite(v):
-            return None
-        return v
-
-    d = {"scalars": {k2: clean(float(v)) for k2, v in k.scalars.items()},
-         "series": {k2: clean(np.asarray(v, float)) for k2, v in k.series.items()},
-         "worst_links": k.worst_links, "meta": k.meta}
-    return json.dumps(d, indent=1)

@@ -5,8 +5,8 @@ that turn prohibitions such as U-turns are respected. A trip's destination is a 
 travel cost of a path is the sum of the costs of the links it enters. For every destination
 link one Dijkstra search on the transposed turn graph (compiled, destinations in parallel)
 gives the cost-to-go of every link, from which the next link to take follows at once — a
-next-hop table, so no per-vehicle route is stored. Only destinations of trips that have not
-arrived are solved; the rows of the others stay -1.
+next-hop table, so no per-vehicle route is stored (:mod:`._route_solve`). Only destinations
+of trips that have not arrived are solved; the rows of the others stay -1.
 
 Tables are versioned: each vehicle holds the version it routes by; a re-route appends a
 version computed from current travel times and moves a seeded share of the drivers onto it;
@@ -14,112 +14,20 @@ versions no vehicle uses are dropped. Closures and reopenings move every driver 
 Each version keeps the link costs and open flags it was computed from (``route_cost``,
 ``route_open``), so that a checkpoint need not hold the tables: :func:`rebuild_tables`
 recomputes them bit for bit.
+
+Tables are made incrementally (:mod:`._route_tables`): when the costs and open flags equal
+those of a version in the state, that version is the new one (nothing is computed or copied);
+when they differ from one only on a few links (a closure, a reopening), only the rows of the
+destinations those links can affect are solved, the others copied. The rows any vehicle can
+still read are the same as if every table were solved in full.
 The public entry points are re-exported by :mod:`twin.kernels.traffic`.
 """
 
 import numpy as np
-from numba import njit, prange
 
-from . import _traffic_consts as _k
-
-# next links whose cost is within this of the best one (s) count as equally short
-_TIE_S = 1e-3
-
-
-@njit(cache=True)
-def _cost_to_go(src, in_ptr, in_turn, turn_from, w, dist, heap_key, heap_node):
-    """Dijkstra from link ``src`` on the transposed turn graph; fills ``dist`` (s)."""
-    dist[:] = np.inf
-    dist[src] = 0.0
-    heap_key[0] = 0.0
-    heap_node[0] = src
-    n = 1
-    while n > 0:
-        d = heap_key[0]
-        u = heap_node[0]
-        # pop: move the last entry to the root and sift it down
-        n -= 1
-        if n > 0:
-            key, node = heap_key[n], heap_node[n]
-            i = 0
-            while True:
-                c = 2 * i + 1
-                if c >= n:
-                    break
-                if c + 1 < n and heap_key[c + 1] < heap_key[c]:
-                    c += 1
-                if heap_key[c] < key:
-                    heap_key[i] = heap_key[c]
-                    heap_node[i] = heap_node[c]
-                    i = c
-                else:
-                    break
-            heap_key[i] = key
-            heap_node[i] = node
-        if d > dist[u]:
-            continue  # stale entry
-        for j in range(in_ptr[u], in_ptr[u + 1]):
-            t = in_turn[j]
-            nd = d + w[t]
-            v = turn_from[t]
-            if nd < dist[v]:
-                dist[v] = nd
-                # push and sift up
-                i = n
-                n += 1
-                while i > 0:
-                    p = (i - 1) // 2
-                    if heap_key[p] <= nd:
-                        break
-                    heap_key[i] = heap_key[p]
-                    heap_node[i] = heap_node[p]
-                    i = p
-                heap_key[i] = nd
-                heap_node[i] = v
-
-
-@njit(cache=True, parallel=True)
-def _solve(rows, dest_links, in_ptr, in_turn, turn_from, turn_to, w, turn_rank, pad_turn,
-           out_next, out_dist, want_dist):
-    """Fill ``out_next[r]`` (and ``out_dist[i]`` if wanted) for destination rows ``rows``.
-
-    The next link from ``l`` is the allowed turn minimising turn cost + cost-to-go; turns
-    within ``_TIE_S`` of the best are equally short and the lowest ``turn_rank`` among them
-    wins (first in turn order on equal rank).
-    """
-    n_links = pad_turn.shape[0]
-    k_max = pad_turn.shape[1]
-    n_turns = turn_from.shape[0]
-    for i in prange(rows.shape[0]):
-        r = rows[i]
-        dist = np.empty(n_links)
-        heap_key = np.empty(n_turns + 1)
-        heap_node = np.empty(n_turns + 1, np.int64)
-        _cost_to_go(dest_links[r], in_ptr, in_turn, turn_from, w, dist, heap_key, heap_node)
-        for lnk in range(n_links):
-            best = np.inf
-            for k in range(k_max):
-                t = pad_turn[lnk, k]
-                if t < 0:
-                    break
-                val = w[t] + dist[turn_to[t]]
-                if val < best:
-                    best = val
-            nxt = -1
-            if best < np.inf:
-                lim = best + _TIE_S
-                rank = np.iinfo(np.int64).max
-                for k in range(k_max):
-                    t = pad_turn[lnk, k]
-                    if t < 0:
-                        break
-                    if w[t] + dist[turn_to[t]] <= lim and turn_rank[t] < rank:
-                        rank = turn_rank[t]
-                        nxt = turn_to[t]
-            out_next[r, lnk] = nxt
-        out_next[r, dest_links[r]] = -1
-        if want_dist:
-            out_dist[i, :] = dist
+from . import consts as _k
+from ._route_solve import TIE_S as _TIE_S  # noqa: F401  (the tie margin, for tests)
+from ._route_tables import TurnGraph, build_version
 
 
 def next_hop_tables(turn_from, turn_to, turn_penalty, turn_rank, pad_turn, n_links, dest_links,
@@ -174,15 +82,13 @@ def _tables(turn_from, turn_to, turn_penalty, turn_rank, pad_turn, n_links, dest
     n_dest = dest_links.size
     rows = (np.arange(n_dest) if dest_rows is None
             else np.asarray(dest_rows, np.int64))
+    g = TurnGraph(turn_from, turn_to, turn_penalty, turn_rank, pad_turn, n_links)
+    if not want_dist:
+        nxt = np.empty((n_members, n_dest, n_links), dtype=np.int32)
+        build_version(g, dest_links, link_cost, link_open, rows, nxt)
+        return nxt, None
     nxt = np.full((n_members, n_dest, n_links), -1, dtype=np.int32)
-    dist = np.full((n_members, rows.size if want_dist else 0, n_links), np.inf)
-    order = np.argsort(turn_to, kind="stable")
-    in_ptr = np.searchsorted(turn_to[order], np.arange(n_links + 1)).astype(np.int64)
-    in_turn = order.astype(np.int64)
-    turn_from = np.asarray(turn_from, np.int64)
-    turn_to = np.asarray(turn_to, np.int64)
-    turn_rank = np.asarray(turn_rank, np.int64)
-    pad_turn = np.asarray(pad_turn, np.int64)
+    dist = np.full((n_members, rows.size, n_links), np.inf)
     done = {}
     for b in range(n_members):
         is_open = np.asarray(link_open[b], dtype=bool)
@@ -192,9 +98,7 @@ def _tables(turn_from, turn_to, turn_penalty, turn_rank, pad_turn, n_links, dest
             dist[b] = dist[done[key]]
             continue
         done[key] = b
-        w = np.where(is_open[turn_to], link_cost[b, turn_to] + turn_penalty, np.inf)
-        _solve(rows, dest_links, in_ptr, in_turn, turn_from, turn_to, w, turn_rank, pad_turn,
-               nxt[b], dist[b], want_dist)
+        dist[b] = g.solve(g.weights(link_cost[b], is_open), dest_links, rows, nxt[b], True)
     return nxt, dist
 
 
@@ -216,30 +120,59 @@ def _penalty(net, params):
     return np.where(net.turn_kind == _k.TURN_LEFT, params.left_turn_penalty, 0.0)
 
 
+def _graph(net, params):
+    """The turn graph of ``net`` with the turn penalties of ``params`` (cached on ``net``)."""
+    penalty = _penalty(net, params)
+    cache = net.__dict__.setdefault("_route_graphs", {})
+    key = penalty.tobytes()
+    if key not in cache:
+        cache[key] = TurnGraph(net.turn_from, net.turn_to_arr, penalty,
+                               _TURN_RANK[net.turn_kind], net.turn_pad, net.n_links)
+    return cache[key]
+
+
 def tables(net, params, dest_links, link_cost, link_open, dest_rows=None):
     """Return the next-hop tables (n_members, n_dest, n_links) int32 for ``net``."""
-    return next_hop_tables(net.turn_from, net.turn_to_arr, _penalty(net, params),
-                           _TURN_RANK[net.turn_kind], net.turn_pad, net.n_links, dest_links,
-                           link_cost, link_open, dest_rows)
+    dest_links = np.asarray(dest_links, np.int64)
+    rows = np.arange(dest_links.size) if dest_rows is None else dest_rows
+    out = np.empty((link_cost.shape[0], dest_links.size, net.n_links), np.int32)
+    build_version(_graph(net, params), dest_links, link_cost, link_open, rows, out)
+    return out
 
 
 def pending_dest_rows(state):
-    """Return the destinations (indices into ``dest_links``) of trips not yet arrived."""
+    """Return the destinations (indices into ``dest_links``) of trips not yet arrived.
+
+    Trips only ever move towards arrival, so this set only shrinks: the rows a version was
+    made with cover every row needed later.
+    """
     a = state.arrays
     return np.unique(a["v_dest"][a["v_status"] < _k.ARRIVED])
+
+
+def _bases(cost, is_open, tables_):
+    """(cost, open flags, table) of each member of each version, newest version first."""
+    return [(cost[k, b], is_open[k, b], tables_[k, b])
+            for k in range(tables_.shape[0] - 1, -1, -1) for b in range(tables_.shape[1])]
 
 
 def rebuild_tables(net, state) -> None:
     """Recompute ``route_next`` from each version's ``route_cost`` and ``route_open``.
 
     Bit-identical to the tables computed when the versions were made, for every destination
-    a trip still needs (rows of destinations all of whose trips have arrived stay -1).
+    a trip still needs (rows of destinations all of whose trips have arrived stay -1). A
+    version is made from the versions before it where their inputs are the same or differ
+    on a few links (closures).
     """
     a = state.arrays
     rows = pending_dest_rows(state)
-    a["route_next"] = np.stack([
-        tables(net, state.params, a["dest_links"], cost, is_open, rows)
-        for cost, is_open in zip(a["route_cost"], a["route_open"])])
+    cost, is_open = a["route_cost"], a["route_open"]
+    out = np.empty(cost.shape[:2] + (a["dest_links"].size, net.n_links), np.int32)
+    g = _graph(net, state.params)
+    for k in range(cost.shape[0]):
+        build_version(g, a["dest_links"], cost[k], is_open[k], rows, out[k],
+                      _bases(cost[:k], is_open[:k], out[:k]))
+    a["route_next"] = out
 
 
 def _member_index(state, member):
@@ -278,19 +211,41 @@ def reroute(net, state, share: float | None = None) -> None:
 
 
 def _new_tables(net, state):
-    """Append a route-table version from ``link_cost``; drop versions no vehicle uses."""
+    """Make the tables of the current ``link_cost`` and ``link_open`` the latest version and
+    drop the versions no vehicle uses.
+
+    A version made from the same costs and open flags becomes the latest as it is; otherwise
+    a version is appended, made from the existing ones where they allow (:mod:`._route_tables`).
+    """
     a = state.arrays
-    nxt = tables(net, state.params, a["dest_links"], a["link_cost"], a["link_open"],
-                 pending_dest_rows(state))
+    cost, is_open = a["link_cost"], a["link_open"]
+    old_next, old_cost, old_open = a["route_next"], a["route_cost"], a["route_open"]
+    n_ver = old_next.shape[0]
     active = a["v_status"] == _k.ACTIVE
     used = np.unique(a["v_ver"][active])
-    remap = np.full(a["route_next"].shape[0], -1, np.int64)
-    remap[used] = np.arange(used.size)
-    a["route_next"] = np.concatenate([a["route_next"][used], nxt[None]])
-    a["route_cost"] = np.concatenate([a["route_cost"][used], a["link_cost"][None]])
-    a["route_open"] = np.concatenate([a["route_open"][used], a["link_open"][None]])
+    same = [j for j in range(n_ver)
+            if np.array_equal(old_cost[j], cost) and np.array_equal(old_open[j], is_open)]
+    keep = np.union1d(used, same[-1:]).astype(np.int64)
+    remap = np.full(n_ver, -1, np.int64)
+    remap[keep] = np.arange(keep.size)
+    if same:
+        latest = remap[same[-1]]
+        if keep.size < n_ver:
+            a["route_next"] = old_next[keep]
+            a["route_cost"] = old_cost[keep]
+            a["route_open"] = old_open[keep]
+    else:
+        latest = keep.size
+        nxt = np.empty((keep.size + 1,) + old_next.shape[1:], np.int32)
+        nxt[:keep.size] = old_next[keep]
+        build_version(_graph(net, state.params), a["dest_links"], cost, is_open,
+                      pending_dest_rows(state), nxt[keep.size],
+                      _bases(old_cost, old_open, old_next))
+        a["route_next"] = nxt
+        a["route_cost"] = np.concatenate([old_cost[keep], cost[None]])
+        a["route_open"] = np.concatenate([old_open[keep], is_open[None]])
     a["v_ver"][active] = remap[a["v_ver"][active]]
-    a["latest_ver"][0] = used.size
+    a["latest_ver"][0] = latest
 
 
 def close_link(net, state, link, member=None) -> None:

@@ -12,7 +12,7 @@ is reached (max-out); without a conflicting call it rests in green.
 
 from numba import njit
 
-from ._traffic_consts import GREEN, P_DET_LEN, RED, YELLOW
+from .consts import GREEN, P_DET_LEN, RED, YELLOW
 
 
 @njit(cache=True)

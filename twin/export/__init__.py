@@ -1,0 +1,1 @@
+"""Exporting a twin: glTF binary (:mod:`.gltf`) and offscreen pictures (:mod:`.render`)."""

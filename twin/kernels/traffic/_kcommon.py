@@ -1,0 +1,119 @@
+"""Small compiled helpers shared by the steps of the traffic kernel (see :mod:`.kernel`).
+
+Lanes are slot ranges of ``lane_buf`` holding vehicle indices sorted front to back; the
+per-block vehicle counts (``lane_blk`` in lane index order, ``cross_blk`` in stop-line order)
+let the sweeps skip blocks of empty lanes.
+"""
+
+import numpy as np
+from numba import njit
+
+from .consts import FREE, RED
+
+# lanes (in index order and in stop-line order) and links are swept in blocks of this many,
+# skipping blocks with no vehicle, so that a step costs per vehicle, not per lane
+BLOCK = 64
+
+
+@njit(cache=True, inline="always")
+def move_count(b, g_from, g_to, lane_blk, cross_blk, cross_rank):
+    """Keep the per-block vehicle counts in step with a vehicle leaving/entering lanes."""
+    if g_from >= 0:
+        lane_blk[b, g_from // BLOCK] -= 1
+        cross_blk[b, cross_rank[g_from] // BLOCK] -= 1
+    if g_to >= 0:
+        lane_blk[b, g_to // BLOCK] += 1
+        cross_blk[b, cross_rank[g_to] // BLOCK] += 1
+
+
+@njit(cache=True, inline="always")
+def pop_front(b, g, s0, cnt, lane_buf, lane_count):
+    """Remove the front vehicle of lane ``g`` (slots from ``s0``, ``cnt`` vehicles)."""
+    for k in range(cnt - 1):
+        lane_buf[b, s0 + k] = lane_buf[b, s0 + k + 1]
+    lane_count[b, g] = cnt - 1
+
+
+@njit(cache=True, inline="always")
+def approach_state(b, lnk, link_to, link_phase, node_phase, node_color):
+    """Signal state (RED, YELLOW, GREEN; FREE if not controlled) of approach ``lnk``."""
+    p = link_phase[b, lnk]
+    if p < 0:
+        return FREE
+    n = link_to[lnk]
+    if node_color[b, n] == FREE:  # switched off (kind 0): priority rules, like no signal
+        return FREE
+    if node_phase[b, n] != p:
+        return RED
+    return node_color[b, n]
+
+
+@njit(cache=True, inline="always")
+def find_turn(lnk, nxt, turn_ptr, turn_to):
+    """Index of the turn ``lnk -> nxt``, or -1."""
+    for k in range(turn_ptr[lnk], turn_ptr[lnk + 1]):
+        if turn_to[k] == nxt:
+            return k
+    return -1
+
+
+@njit(cache=True)
+def choose_lane(b, lnk, mask, link_lane0, lane_slot0, lane_count, lane_buf, pos):
+    """Global lane index of the lane of `lnk` allowed by `mask` with most room at its start."""
+    g0 = link_lane0[lnk]
+    n = link_lane0[lnk + 1] - g0
+    best = -1
+    best_room = -np.inf
+    for pass_ in range(2):
+        for i in range(n):
+            if pass_ == 0 and not ((mask >> i) & 1):
+                continue
+            g = g0 + i
+            c = lane_count[b, g]
+            if c == 0:
+                room = np.inf
+            else:
+                room = pos[lane_buf[b, lane_slot0[g] + c - 1]]
+            if room > best_room:
+                best_room = room
+                best = g
+        if best >= 0:
+            break
+    return best
+
+
+@njit(cache=True)
+def signal_nodes(b, sig_kind, node_phase, node_color, out):
+    """Write the signalized nodes of member b to ``out``, mark the others FREE; return how
+    many (per call, not per step: plans change only between calls)."""
+    n_sig = 0
+    for n in range(sig_kind.shape[1]):
+        if sig_kind[b, n] == 0:
+            node_phase[b, n] = -1
+            node_color[b, n] = FREE
+        else:
+            out[n_sig] = n
+            n_sig += 1
+    return n_sig
+
+
+@njit(cache=True)
+def capped_links(b, link_out_cap, out):
+    """Write the links of member b with an outflow limit to ``out``; return how many."""
+    n_capped = 0
+    for lnk in range(link_out_cap.shape[1]):
+        if link_out_cap[b, lnk] < np.inf:
+            out[n_capped] = lnk
+            n_capped += 1
+    return n_capped
+
+
+@njit(cache=True)
+def refill_credit(b, capped, link_out_cap, link_credit, dt):
+    """Outflow credit of the capped links: + capacity x dt, at most max(1, capacity x dt)."""
+    for i in range(capped.shape[0]):
+        lnk = capped[i]
+        cap = link_out_cap[b, lnk]
+        c = link_credit[b, lnk] + cap * dt
+        lim = max(1.0, cap * dt)
+        link_credit[b, lnk] = c if c < lim else lim

@@ -1,0 +1,116 @@
+"""Node transfers and arrivals of the traffic kernel (compiled; see :mod:`.kernel`).
+
+:func:`node_transfers` is phase C of a step: the front vehicle of each lane whose new position
+lies past the stop line moves onto the lane chosen on its next link (or arrives, at the end of
+its destination link), lanes served in stop-line priority order, so that merging vehicles never
+overlap.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._kcommon import BLOCK, move_count, pop_front
+from .consts import ARRIVED, C_ACTIVE, C_ARRIVED, C_STUCK, STUCK
+
+
+@njit(cache=True, inline="always")
+def _leave(b, v, status, t_end, v_status, v_arrive, v_link, v_lane, counters, counter):
+    """Book vehicle v out of the network (arrived or stuck) at t_end."""
+    v_status[v] = status
+    v_arrive[v] = t_end
+    v_link[v] = -1
+    v_lane[v] = -1
+    counters[b, C_ACTIVE] -= 1
+    counters[b, counter] += 1
+
+
+@njit(cache=True)
+def node_transfers(b, link_len, cross_order, cross_rank, lane_link, lane_slot0, lane_cap,
+                   dest_links, link_out_cap, link_credit, lane_count, lane_buf, lane_blk,
+                   cross_blk, v_dest, v_status, v_link, v_lane, v_next, v_pos, v_prev,
+                   v_arrive, v_link_enter, v_pos_new, v_speed_new, v_tlane, v_nn, ltt_sum,
+                   ltt_cnt, counters, agg_flow, theta, s_j, dt, t_end):
+    """Phase C: transfers at nodes, arrivals and removals of stuck vehicles, lanes in
+    stop-line priority order (``cross_order``).
+
+    The front vehicle of a lane whose new position lies past the stop line moves onto the
+    lane chosen in phase A if its position there, bounded by the last vehicle of that lane,
+    is past the stop line and the lane has a free slot; otherwise it is held at most at the
+    stop line."""
+    n_lanes = lane_count.shape[1]
+    for bi in range(cross_blk.shape[1]):
+        # checked when reached: a lane an earlier transfer filled is served
+        if cross_blk[b, bi] == 0:
+            continue
+        for ci in range(bi * BLOCK, min(n_lanes, (bi + 1) * BLOCK)):
+            g = cross_order[ci]
+            cnt = lane_count[b, g]
+            if cnt == 0:
+                continue
+            s0 = lane_slot0[g]
+            v = lane_buf[b, s0]
+            lnk = lane_link[g]
+            L = link_len[lnk]
+            nx = v_next[v]
+            if nx < 0 and lnk != dest_links[v_dest[v]]:
+                # no next link towards its destination (phase A asked the current table
+                # again): it would stand at the stop line for good and block the lane;
+                # removed and counted as stuck instead (SUMO teleports such vehicles)
+                pop_front(b, g, s0, cnt, lane_buf, lane_count)
+                move_count(b, g, -1, lane_blk, cross_blk, cross_rank)
+                _leave(b, v, STUCK, t_end, v_status, v_arrive, v_link, v_lane, counters,
+                       C_STUCK)
+                continue
+            if v_pos_new[v] <= L:
+                continue
+            if lnk != dest_links[v_dest[v]]:
+                tl = v_tlane[v]
+                if tl < 0:  # was told to stop; numerical guard
+                    v_pos_new[v] = L
+                    v_speed_new[v] = (L - v_pos[v]) / dt
+                    continue
+                tc = lane_count[b, tl]
+                xn = v_pos_new[v]
+                if tc > 0:
+                    ld = lane_buf[b, lane_slot0[tl] + tc - 1]
+                    xl = L + v_pos[ld]
+                    xlp = L + v_prev[ld]
+                    bound = xl - theta * (xl - xlp) - s_j
+                    if bound < xn:
+                        xn = bound
+                if xn <= L or tc >= lane_cap[tl]:
+                    # held at most at the stop line
+                    if xn > L:
+                        xn = L
+                    if xn < v_pos[v]:
+                        xn = v_pos[v]
+                    v_pos_new[v] = xn
+                    v_speed_new[v] = (xn - v_pos[v]) / dt
+                    continue
+                v_speed_new[v] = (xn - v_pos[v]) / dt
+                # move v from the front of g to the back of tl
+                pop_front(b, g, s0, cnt, lane_buf, lane_count)
+                lane_buf[b, lane_slot0[tl] + tc] = v
+                lane_count[b, tl] = tc + 1
+                move_count(b, g, tl, lane_blk, cross_blk, cross_rank)
+                agg_flow[b, lnk] += 1
+                if link_out_cap[b, lnk] < np.inf:
+                    link_credit[b, lnk] -= 1.0
+                ltt_sum[b, lnk] += t_end - v_link_enter[v]
+                ltt_cnt[b, lnk] += 1
+                v_link_enter[v] = t_end
+                v_pos[v] -= L
+                v_prev[v] -= L
+                v_pos_new[v] = xn - L
+                v_link[v] = nx
+                v_lane[v] = tl
+                v_next[v] = v_nn[v]
+            else:
+                # destination reached at the downstream end of the link
+                pop_front(b, g, s0, cnt, lane_buf, lane_count)
+                move_count(b, g, -1, lane_blk, cross_blk, cross_rank)
+                agg_flow[b, lnk] += 1
+                ltt_sum[b, lnk] += t_end - v_link_enter[v]
+                ltt_cnt[b, lnk] += 1
+                _leave(b, v, ARRIVED, t_end, v_status, v_arrive, v_link, v_lane, counters,
+                       C_ARRIVED)

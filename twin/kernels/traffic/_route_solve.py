@@ -1,0 +1,161 @@
+"""Compiled shortest paths behind the traffic kernel's route tables (see :mod:`.routing`).
+
+Graphs are in CSR form: the edges of node ``u`` are ``ptr[u]..ptr[u + 1]``, edge ``j`` leads to
+``nbr[j]`` at cost ``wt[j] > 0`` (``inf``: closed). :func:`dijkstra` settles nodes with an
+indexed 4-ary heap. Its distances are the unique solution of ``dist[src] = 0``, ``dist[v] =
+min over edges v -> u of (dist[u] + w)`` in floating point (with positive weights any exact
+method that adds the same numbers finds the same one, whatever the order it settles nodes in),
+so they are bit-identical to those of any earlier implementation of the tables.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+# next links whose cost is within this of the best one (s) count as equally short
+TIE_S = 1e-3
+
+
+def csr(keys, n, *cols):
+    """Group edges by ``keys`` (stable): return ``ptr`` (n + 1,) and each of ``cols`` in
+    that order."""
+    order = np.argsort(keys, kind="stable")
+    ptr = np.searchsorted(np.asarray(keys)[order], np.arange(n + 1)).astype(np.int64)
+    return (ptr,) + tuple(np.ascontiguousarray(np.asarray(c)[order]) for c in cols)
+
+
+@njit(cache=True)
+def dijkstra(src, ptr, nbr, wt, dist, heap_key, heap_node, pos):
+    """Fill ``dist`` with the cost of the cheapest path from ``src`` to every node (inf where
+    there is none). ``heap_key``, ``heap_node``, ``pos``: work arrays of n_nodes entries."""
+    dist[:] = np.inf
+    pos[:] = -1
+    dist[src] = 0.0
+    heap_key[0] = 0.0
+    heap_node[0] = src
+    pos[src] = 0
+    n = 1
+    while n > 0:
+        d = heap_key[0]
+        u = heap_node[0]
+        pos[u] = -2  # settled
+        # pop: move the last entry to the root and sift it down
+        n -= 1
+        if n > 0:
+            key = heap_key[n]
+            node = heap_node[n]
+            i = 0
+            while True:
+                c = 4 * i + 1
+                if c >= n:
+                    break
+                m = c
+                mk = heap_key[c]
+                e = c + 4 if c + 4 < n else n
+                for q in range(c + 1, e):
+                    if heap_key[q] < mk:
+                        mk = heap_key[q]
+                        m = q
+                if mk < key:
+                    heap_key[i] = mk
+                    heap_node[i] = heap_node[m]
+                    pos[heap_node[m]] = i
+                    i = m
+                else:
+                    break
+            heap_key[i] = key
+            heap_node[i] = node
+            pos[node] = i
+        for j in range(ptr[u], ptr[u + 1]):
+            nd = d + wt[j]
+            v = nbr[j]
+            if nd < dist[v]:
+                dist[v] = nd
+                i = pos[v]
+                if i < 0:  # not in the heap: append
+                    i = n
+                    n += 1
+                # sift up (decrease key)
+                while i > 0:
+                    p = (i - 1) >> 2
+                    if heap_key[p] <= nd:
+                        break
+                    heap_key[i] = heap_key[p]
+                    heap_node[i] = heap_node[p]
+                    pos[heap_node[p]] = i
+                    i = p
+                heap_key[i] = nd
+                heap_node[i] = v
+                pos[v] = i
+
+
+@njit(cache=True)
+def _next_hops(dist, out_ptr, out_to, out_w, out_rank, row, val):
+    """Next link from every link towards the destination whose cost-to-go is ``dist``: the
+    allowed turn minimising turn cost + cost-to-go; turns within ``TIE_S`` of the best are
+    equally short and the lowest rank among them wins (first in turn order on equal rank).
+    ``val``: work array of at least the largest number of turns of a link."""
+    imax = np.iinfo(np.int64).max
+    for lnk in range(out_ptr.shape[0] - 1):
+        j0 = out_ptr[lnk]
+        n = out_ptr[lnk + 1] - j0
+        best = np.inf
+        for k in range(n):
+            x = out_w[j0 + k] + dist[out_to[j0 + k]]
+            val[k] = x
+            if x < best:
+                best = x
+        nxt = -1
+        if best < np.inf:
+            lim = best + TIE_S
+            rank = imax
+            for k in range(n):
+                if val[k] <= lim and out_rank[j0 + k] < rank:
+                    rank = out_rank[j0 + k]
+                    nxt = out_to[j0 + k]
+        row[lnk] = nxt
+
+
+@njit(cache=True, parallel=True)
+def solve_rows(rows, dest_links, in_ptr, in_from, in_w, out_ptr, out_to, out_w, out_rank,
+               out_next, out_dist, want_dist):
+    """Fill ``out_next[r]`` (and ``out_dist[i]`` if wanted) for destination rows ``rows``,
+    destinations in parallel.
+
+    ``in_*``: the transposed turn graph (edges link -> links that turn into it, weight of the
+    turn); ``out_*``: the turns of each link in turn order (target, weight, tie-break rank).
+    """
+    n_links = in_ptr.shape[0] - 1
+    k_max = 1
+    for lnk in range(n_links):
+        k_max = max(k_max, out_ptr[lnk + 1] - out_ptr[lnk])
+    for i in prange(rows.shape[0]):
+        r = rows[i]
+        val = np.empty(k_max)
+        dist = np.empty(n_links)
+        heap_key = np.empty(n_links)
+        heap_node = np.empty(n_links, np.int64)
+        pos = np.empty(n_links, np.int64)
+        dijkstra(dest_links[r], in_ptr, in_from, in_w, dist, heap_key, heap_node, pos)
+        _next_hops(dist, out_ptr, out_to, out_w, out_rank, out_next[r], val)
+        out_next[r, dest_links[r]] = -1
+        if want_dist:
+            out_dist[i, :] = dist
+
+
+@njit(cache=True, parallel=True)
+def distances_from(sources, ptr, nbr, wt, out):
+    """``out[i]``: cost from node ``sources[i]`` to every node, sources in parallel."""
+    n = ptr.shape[0] - 1
+    for i in prange(sources.shape[0]):
+        heap_key = np.empty(n)
+        heap_node = np.empty(n, np.int64)
+        pos = np.empty(n, np.int64)
+        dijkstra(sources[i], ptr, nbr, wt, out[i], heap_key, heap_node, pos)
+
+
+@njit(cache=True, parallel=True)
+def copy_rows(src, dst, rows):
+    """``dst[r] = src[r]`` for r in ``rows`` (2-D arrays)."""
+    for i in prange(rows.shape[0]):
+        r = rows[i]
+        dst[r, :] = src[r, :]

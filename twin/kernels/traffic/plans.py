@@ -1,0 +1,104 @@
+"""Signal plans from the city model: phases by road, as the kernel's fixed-time arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cim.roads import CLASS_DEFAULTS
+
+from ...errors import ScenarioError
+from . import api as traffic
+
+
+def class_rank(cls) -> int:
+    """Return the rank of highway class ``cls`` (higher = more important), in the order of
+    :data:`cim.roads.CLASS_DEFAULTS` (motorway first); ``<class>_link`` ranks just below its
+    class, unknown classes as ``unclassified`` (as :func:`cim.roads.class_defaults`)."""
+    base = [c for c in CLASS_DEFAULTS if not c.endswith("_link")]
+    cls = str(cls)
+    link = cls.endswith("_link")
+    stem = cls[:-5] if link else cls
+    if stem not in base:
+        stem, link = "unclassified", False
+    return 2 * (len(base) - base.index(stem)) - int(link)
+
+
+def road_keys(roads) -> np.ndarray:
+    """Return the road each link belongs to: its name, or its source road id when unnamed."""
+    names = np.asarray(roads.link_name, object)
+    source = getattr(roads, "link_source", None)
+    source = np.asarray(roads.link_ids if source is None else source, object)
+    return np.array([str(n) if n else str(s).rsplit(":", 1)[0]
+                     for n, s in zip(names, source)], object)
+
+
+def phase_roads(roads, node, keys=None) -> list[list[str]]:
+    """Return the roads served by each phase of signalized node ``node``: the plan's
+    ``phase_roads`` when given, else ``[[major road], [every other road]]`` where the major
+    road is the one of highest :func:`class_rank` among the links at the node, then most
+    lanes, then first by name (the convention of :mod:`cim.roads`)."""
+    plan = roads.node_signal_plan[node] or {}
+    if plan.get("phase_roads"):
+        return [[str(r) for r in roads_] for roads_ in plan["phase_roads"]]
+    keys = road_keys(roads) if keys is None else keys
+    at = np.flatnonzero((roads.link_to == node) | (roads.link_from == node))
+    best: dict[str, tuple] = {}
+    for lnk in at:
+        k = (class_rank(roads.link_class[lnk]), int(roads.link_lanes[lnk]))
+        best[keys[lnk]] = max(best.get(keys[lnk], k), k)
+    order = sorted(best, key=lambda r: (-best[r][0], -best[r][1], r))
+    return [order[:1], order[1:]]
+
+
+def signal_plans(roads) -> traffic.SignalPlan:
+    """Return the kernel's fixed-time signal plans for ``roads``, phases mapped by road.
+
+    Phase k gives green to the approaches (incoming links) of the roads in
+    :func:`phase_roads` k: by default phase 0 the node's major road, phase 1 every other
+    road. ``green_s`` has one green per phase, or two per road phase ([through, left], as the
+    district generator's 4-phase plans): the kernel has no protected-left phase (an approach
+    link has one phase, its left turns are permissive), so a road's through and left greens
+    are merged into one green of through + yellow + left, which keeps the plan's cycle and
+    adds no all-red. Approaches on roads no phase lists get the last phase. Defaults where
+    the plan gives none: 42 s green per phase, 3 s yellow (SUMO's)."""
+    sig = np.flatnonzero(np.asarray(roads.node_signal, bool))
+    n_nodes, n_links = roads.n_nodes, roads.n_links
+    keys = road_keys(roads)
+    per_node = {i: phase_roads(roads, i, keys) for i in sig}
+    P = max([2] + [len(r) for r in per_node.values()])  # the kernel checks P <= its maximum
+    link_phase = np.full(n_links, -1, np.int64)
+    kind = np.zeros(n_nodes, np.int64)
+    green = np.zeros((n_nodes, P))
+    yellow = np.zeros((n_nodes, P))
+    cycle = np.ones(n_nodes)
+    offset = np.zeros(n_nodes)
+    n_phases = np.ones(n_nodes, np.int64)
+    for i, roads_of in per_node.items():
+        p = roads.node_signal_plan[i] or {}
+        n = len(roads_of)
+        where = {r: k for k in reversed(range(n)) for r in roads_of[k]}
+        into = np.flatnonzero(roads.link_to == i)
+        link_phase[into] = [where.get(keys[lnk], n - 1) for lnk in into]
+        y = float(p["yellow_s"]) if p.get("yellow_s") is not None else 3.0
+        g = [float(x) for x in (p.get("green_s") or [])]
+        if not g:
+            g = [42.0] * n
+        elif len(g) == 1:
+            g = g * n
+        elif len(g) == 2 * n:  # [through, left] per road: one phase per road
+            g = [g[2 * k] + y + g[2 * k + 1] for k in range(n)]
+        elif len(g) != n:
+            raise ScenarioError(f"signal plan of node {roads.node_ids[i]}: {len(g)} greens "
+                                f"for {n} phases (roads {roads_of})")
+        green[i, :n] = g
+        yellow[i, :n] = y
+        total = float(sum(g) + n * y)
+        cycle[i] = max(float(p.get("cycle_s") or total), total)
+        offset[i] = float(p.get("offset_s") or 0.0)
+        kind[i] = 1
+        n_phases[i] = n
+    return traffic.SignalPlan(link_phase, kind, cycle, offset, green, yellow, n_phases,
+                              np.full((n_nodes, P), 5.0), np.full((n_nodes, P), 60.0),
+                              np.full(n_nodes, 3.0))
+
+
