@@ -11,7 +11,7 @@ _EXPORTS = {
     "Context": "core.context", "Run": "store", "Bus": "core.bus",
     "MesaProcess": "core.mesa_process", "Event": "core.events", "When": "core.events",
     "failure": "core.events", "repair": "core.events", "ScenarioError": "errors",
-    "StoreError": "errors", "TwinError": "errors",
+    "StoreError": "errors", "TwinError": "errors", "kpis": "analysis.kpis:compute",
 }
 
 

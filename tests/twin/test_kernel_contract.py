@@ -175,9 +175,9 @@ def test_the_new_kernel_owns_ids_outputs_events_table_and_kpis(runs):
     assert out["outage_feeder"].tolist() == [list(FEEDERS).index(SIG)]
     assert out["outage_start_s"].tolist() == [120.0]
     assert out["outage_end_s"].tolist() == [360.0]
-    k = fail.kpis()
+    k = twin.kpis(fail)
     assert set(k.layers) == {"traffic", "grid"}
-    assert k.value("grid", "outages") == 1 and base.kpis().value("grid", "outages") == 0
+    assert k.value("grid", "outages") == 1 and twin.kpis(base).value("grid", "outages") == 0
     assert k.value("grid", "energy_not_served_kwh") > 240 * BASE_KW / 3600 * 0.99
 
 
@@ -310,7 +310,7 @@ def test_members_are_independent_and_each_equals_its_scenario_run_alone(batch, t
                     np.testing.assert_array_equal(t_b[c], t_a[c], err_msg=c)
     ev = batch.events
     assert set(ev[ev.target == SIG].member) == {1} and set(ev[ev.target == OTHER].member) == {-1}
-    k = batch.kpis()
+    k = twin.kpis(batch)
     assert len(k.layers["grid"]) == 3
     assert k.value("grid", "outages", 1) == 2 and k.value("grid", "outages", 0) == 1
 

@@ -299,7 +299,7 @@ def test_provenance_and_kpis(tmp_path):
     assert "def scenario(" in p["scenario_source"]        # this file's text
     assert p["package_version"] and p["created"] and p["wall_time_s"] > 0
     assert "git_commit" in p
-    k = run.kpis()
+    k = twin.kpis(run)
     assert set(k.layers) == {"toy"} and k.value("toy", "mean_queue_veh") > 0
     assert float(run.open("toy").queue_length.mean()) == k.value("toy", "mean_queue_veh")
 

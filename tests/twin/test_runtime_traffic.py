@@ -107,7 +107,7 @@ def test_traffic_layer_records_link_series(base_run):
     on_street = np.minimum(np.abs(x[ok] - np.round(x[ok] / 300) * 300),
                            np.abs(y[ok] - np.round(y[ok] / 300) * 300))
     assert on_street.max() <= 2 * 3.5 + 1e-6
-    k = base_run.kpis()
+    k = twin.kpis(base_run)
     assert k.value("traffic", "vkt_km") > 0 and 0 < k.value("traffic", "mean_speed_kmh") <= 50
     # the kernel's arrival counter and the per-vehicle trips table are independent records
     trips = base_run.table("traffic", "trips")

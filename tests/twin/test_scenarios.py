@@ -117,7 +117,7 @@ def test_retiming_changes_signal_plans(tmp_path):
         # through and left greens and the yellow between them): only those stay as they are
         assert not same or old["cycle_s"] == 110.0
     assert changed > len(ev) / 2
-    k = run.kpis()
+    k = twin.kpis(run)
     assert all(np.isfinite(x.value) for x in k.layers["traffic"][0])
 
 

@@ -237,7 +237,7 @@ def test_trips_table_is_written_at_each_checkpoint_and_read_by_the_kpis(tmp_path
                                   (ds.trip_arrival_s - ds.trip_enter_s).values[done])
     assert (ds.trip_enter_s.values[done] >= ds.trip_depart_s.values[done]).all()
     assert ds.trip_arrival_s.attrs["units"] == "s"
-    k = run.kpis()
+    k = twin.kpis(run)
     assert k.value("traffic", "trips_completed") == done.sum()
     assert k.value("traffic", "mean_trip_time_s") == pytest.approx(
         float(ds.trip_travel_time_s.values[done].mean()))

@@ -41,7 +41,8 @@ def build(city: CityModel, *, progress: bool = False, lod: float = 2,
     from tqdm.auto import tqdm
 
     from .graph import RoadGraph
-    from .meshes import area_layer, building_layer, road_layer, site_layer, terrain_layer
+    from .meshes import area_layer, building_layer, site_layer, terrain_layer
+    from .road_meshes import road_layer
     from .spatial import SpatialIndex
 
     if colour_by not in ("use", "height"):

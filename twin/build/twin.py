@@ -145,7 +145,7 @@ class Twin:
         """Return a JSON-serialisable dict: counts, extents (local CRS and WGS84), building
         totals (floor area m², population, jobs), road totals (km, lane-km, signals) and mesh
         sizes per layer."""
-        from .meshes import road_segments
+        from .road_meshes import road_segments
 
         c = self.city
         b, r = c.buildings, c.roads

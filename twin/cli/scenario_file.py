@@ -105,12 +105,11 @@ def _known_errors() -> tuple[type, ...]:
 
 def _run(path, out, *, resume, overwrite, progress, quick):
     from ..core import runtime
+    from ..store import RunStore
 
     sc = build_scenario(path, quick)
     out = Path(out) if out is not None else default_out(path, quick)
-    if out.exists() and not (resume or overwrite):
-        raise StoreError(f"{out} already exists; use --overwrite to replace it or --resume to "
-                         "continue it")
+    RunStore.refuse_existing(out, resume or overwrite, ("--overwrite", "--resume"))
     return runtime.run(sc, out, resume=resume, overwrite=overwrite, progress=progress)
 
 

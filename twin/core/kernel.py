@@ -93,12 +93,14 @@ class LayerData:
     """One member of one recorded layer, as KPIs read it: ``ds`` (xarray.Dataset of the
     layer's variables with the member selected), ``tables`` ({table: {column: (n,) array}},
     this member's rows), ``attrs`` (the layer's attributes), ``meta`` (run path, status,
-    scenario start and name)."""
+    scenario start and name), ``cache`` (for a kernel's ``kpis``, ``series`` and ``report``
+    to share what they compute)."""
 
     ds: Any
     tables: dict = field(default_factory=dict)
     attrs: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)
 
 
 class Kernel:

@@ -108,9 +108,7 @@ def _run(scenario: Scenario, out, resume: bool, overwrite: bool, progress: bool)
                 store.consolidate()
             return Run(out)
     if cp is None:
-        if out.exists() and not (overwrite or resume):
-            raise StoreError(f"{out} already exists; pass overwrite=True to replace it "
-                             "or resume=True to continue it")
+        RunStore.refuse_existing(out, overwrite or resume)
         sim.init_processes()  # kernel setup errors come before the store is touched
         store = RunStore.create(out, overwrite=overwrite or resume, attrs={
             "fingerprint": fingerprint, "scenario": json_safe(scenario.describe()),
@@ -143,7 +141,8 @@ def _run(scenario: Scenario, out, resume: bool, overwrite: bool, progress: bool)
             pass
         raise
     run = Run(out)
-    run.profile = {"wall_s": _time.perf_counter() - sim.wall0, "step_s": sim.step_wall}
+    run.profile = {"wall_s": _time.perf_counter() - sim.wall0, "step_s": sim.step_wall,
+                   "checkpoint_s": sim.cp_wall}
     return run
 
 

@@ -198,6 +198,7 @@ class Simulation:
         self.wall0 = _time.perf_counter()
         self.wall_before = 0.0
         self.step_wall = 0.0     # wall seconds spent in kernel steps (profiling)
+        self.cp_wall = 0.0       # … in checkpoints on the run's own thread
 
     # ---- twin --------------------------------------------------------------------------------
     def get_twin(self):
@@ -326,6 +327,7 @@ class Simulation:
     def checkpoint(self, final: bool) -> None:
         """Save the records, table rows, events and everything needed to resume from now;
         written by the store's writer thread while the run goes on."""
+        w0 = _time.perf_counter()
         st = self.store
         st.wait()
         for p in self.procs:
@@ -353,6 +355,7 @@ class Simulation:
         # metadata until the next consolidation, and a kill in between would leave none
         done = (lambda: self.set_status("complete", meta["wall_time_s"])) if final else None
         st.submit_checkpoint(self.cp_count, json_safe(meta), arrays, events, final, done)
+        self.cp_wall += _time.perf_counter() - w0
 
     def set_status(self, status: str, wall: float | None = None) -> None:
         st = self.store

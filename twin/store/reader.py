@@ -13,7 +13,7 @@ from .writer import EVENT_COLUMNS
 
 
 class Run:
-    """A run store, for reading: ``path``, ``layers``, ``open(layer)``, ``events``, ``kpis()``,
+    """A run store, for reading: ``path``, ``layers``, ``open(layer)``, ``events``, ``table()``,
     ``provenance``, ``scenario`` (its description), ``status`` ("complete", "incomplete",
     "interrupted")."""
 
@@ -87,9 +87,3 @@ class Run:
     @property
     def n_members(self) -> int:
         return int(self.scenario.get("members", 1))
-
-    def kpis(self):
-        """Return the KPIs of every layer and member (:func:`twin.analysis.kpis.compute`)."""
-        from ..analysis.kpis import compute
-
-        return compute(self)

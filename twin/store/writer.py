@@ -40,13 +40,14 @@ from pathlib import Path
 import numpy as np
 import zarr
 
+from ..core.events import EventLog
 from ..errors import StoreError
 from .state import _write_array, decode_state, encode_state
 from .tables import TableWriter
 
 #: Upper bound (bytes) of one stored chunk; larger records are split along their 2nd axis.
 MAX_CHUNK_BYTES = 16 * 2**20
-EVENT_COLUMNS = ("time", "kind", "target", "phase", "member", "source", "details")
+EVENT_COLUMNS = EventLog.COLUMNS
 
 
 def _consolidate(path) -> None:
@@ -165,9 +166,7 @@ class RunStore:
         ``overwrite``."""
         path = Path(path)
         if path.exists():
-            if not overwrite:
-                raise StoreError(f"{path} already exists; pass overwrite=True to replace it "
-                                 "or resume=True to continue it")
+            cls.refuse_existing(path, overwrite)
             if (path.is_dir() and not (path / "zarr.json").exists() and any(path.iterdir())
                     and not cls.unborn(path)):
                 raise StoreError(f"{path} is a non-empty folder that is not a run store; "
@@ -179,6 +178,14 @@ class RunStore:
         store = cls(path, root)
         store._create_events()
         return store
+
+    @staticmethod
+    def refuse_existing(path, overwrite: bool, how=("overwrite=True", "resume=True")) -> None:
+        """Raise StoreError when ``path`` exists and is not to be overwritten (``how``: the
+        caller's names for overwriting and resuming, e.g. the command line's flags)."""
+        if Path(path).exists() and not overwrite:
+            raise StoreError(f"{path} already exists; pass {how[0]} to replace it or "
+                             f"{how[1]} to continue it")
 
     @staticmethod
     def unborn(path) -> bool:

@@ -1,5 +1,7 @@
-"""Package layout: no import cycles among the modules of cim/, agents/ and assets/, and cim
-imports nothing of twin or agents (the data flows cim → twin → agents)."""
+"""Package layout: no import cycles among the modules of cim/, twin/, agents/ and assets/;
+cim imports nothing of twin or agents (the data flows cim → twin → agents); generic twin code
+imports no kernel and a kernel no other kernel (kernels meet on the bus); no module is much
+over 500 lines."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import ast
 from functools import cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("cim", "agents", "assets")
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("cim", "twin", "agents", "assets")
+MAX_LINES = 520
 
 
 def _modules() -> dict[str, Path]:
@@ -109,3 +112,29 @@ def test_cim_imports_neither_twin_nor_agents():
     bad = {m: sorted(t for t in deps if t.split(".")[0] in ("twin", "agents"))
            for m, deps in _graph().items() if m.startswith("cim")}
     assert {m: d for m, d in bad.items() if d} == {}
+
+
+def _kernel(module: str) -> str | None:
+    """Return the kernel package a module belongs to (``twin.kernels.<name>…``), or None."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["twin", "kernels"] else None
+
+
+def test_generic_twin_code_imports_no_kernel():
+    graph = _graph()
+    assert {"twin.core.runtime", "twin.kernels.traffic.process"} <= set(graph)
+    bad = {m: sorted(t for t in deps if _kernel(t)) for m, deps in graph.items()
+           if m.startswith("twin") and not _kernel(m)}
+    assert {m: d for m, d in bad.items() if d} == {}
+
+
+def test_kernels_do_not_import_each_other():
+    bad = {m: sorted(t for t in deps if _kernel(t) and _kernel(t) != _kernel(m))
+           for m, deps in _graph().items() if _kernel(m)}
+    assert {m: d for m, d in bad.items() if d} == {}
+
+
+def test_modules_stay_small():
+    long = {m: n for m, f in _modules().items()
+            if (n := len(f.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
