@@ -366,3 +366,59 @@ def test_twin_run_and_compare_show_the_new_kernel(tmp_path, capsys, monkeypatch)
     line = next(x for x in out.splitlines() if "energy not served" in x)
     assert "worse" in line
     assert (tmp_path / "b.zarr.compare.png").stat().st_size > 10_000
+
+
+# ---- traffic's link ports, from a batched kernel ---------------------------------------------
+class Flood(twin.Kernel):
+    """A batched toy flood: from ``at`` s, water on the links of the first grid row (names
+    ``h0*``) slows them to ``speed`` × their free speed and their outflow to ``capacity`` ×;
+    member k's water is k times as bad (so member 0 is dry)."""
+
+    batched = True
+    dt = 10.0
+    publishes = {"speed_factor": twin.Spec(("road_link",), "1"),
+                 "capacity_factor": twin.Spec(("road_link",), "1")}
+
+    def __init__(self, name="flood", at=0.0):
+        self.name, self.at = name, at
+
+    def init(self, ctx):
+        ids = ctx.city.roads.link_ids.astype(str)
+        self.wet = np.char.startswith(ids, "h0")
+        self.k = np.arange(ctx.n_members)[:, None]
+        self._publish(ctx, 0.0)
+
+    def _publish(self, ctx, t):
+        wet = self.wet[None, :] & (self.k > 0) & (t >= self.at)
+        ctx.bus.publish(f"{self.name}/speed_factor", np.where(wet, 0.5 ** self.k, 1.0),
+                        dims=("road_link",), units="1")
+        ctx.bus.publish(f"{self.name}/capacity_factor", np.where(wet, 0.5 ** self.k, 1.0),
+                        dims=("road_link",), units="1")
+
+    def step(self, t, dt, ctx):
+        self._publish(ctx, t + dt)
+
+
+def test_speed_and_capacity_factors_from_a_batched_kernel(tmp_path):
+    city = grid_city()
+    sc = twin.Scenario(
+        city=city, duration=600.0, seed=5, members=3,
+        kernels=[Flood(at=100.0), TrafficProcess(vehicle_slots=16, threads=1)],
+        inputs={"traffic": demand(city)},
+        couplings={"traffic/speed_factor": "flood/speed_factor",
+                   "traffic/capacity_factor": "flood/capacity_factor"},
+        record_interval=30.0, chunk_records=5, name="flood")
+    run = twin.run(sc, tmp_path / "flood.zarr", progress=False)
+    ds = run.open("traffic")
+    wet = np.array([str(x).startswith("h0") for x in ds.road_link.values])
+    free = ds.link_free_speed.values
+    late = ds.time.values > 150
+    for m, factor in ((1, 0.5), (2, 0.25)):
+        ratio = (ds.link_speed.isel(member=m).values[late][:, wet] / free[wet]).ravel()
+        ratio = ratio[np.isfinite(ratio)]
+        # a vehicle that has just entered brakes within a step or two: a few records show it
+        assert np.percentile(ratio, 90) <= factor + 1e-9 and ratio.max() < 2 * factor
+    v0 = ds.link_speed.isel(member=0).values[late][:, wet]
+    assert np.nanmax(v0 / free[wet]) > 0.5                   # member 0 stays dry
+    flow = ds.link_flow.values[late][:, :, wet].sum(axis=(0, 2))
+    assert flow[0] > flow[2]                                 # less gets through the water

@@ -361,3 +361,19 @@ def test_bus_errors_name_known_arrays():
         bus.publish("toy/q2", np.zeros((2, 3)), dims=("a", "b"))
     with pytest.raises(twin.TwinError, match="member axis"):
         bus.publish("toy/q3", np.zeros(3), dims=("road_link",))
+
+
+def test_an_event_ends_when_its_until_condition_holds(tmp_path):
+    """A triggered capacity drop on cd:b (queue > 40) that ends when the queue passes 200
+    veh, not after a fixed time (the toy's queue grows by 100 at the drop)."""
+    drop = twin.Event("capacity_drop", "cd:b", details={"factor": 0.5},
+                      when=twin.When("toy/queue_length", ">", 40.0, at="cd:b"),
+                      until=twin.When("toy/queue_length", ">", 200.0, at="cd:b"))
+    run = twin.run(scenario(events=[drop]), tmp_path / "u.zarr", progress=False)
+    ev = run.events
+    assert list(ev[ev.kind == "capacity_drop"].phase) == ["start", "end"]
+    t0, t1 = ev[ev.kind == "capacity_drop"].time
+    q = run.open("toy").isel(member=0).queue_length.sel(road_link="cd:b")
+    assert float(q.sel(time=slice(None, t1 - 1e-9)).max()) <= 200.0 or t1 % 10 != 0
+    assert float(q.sel(time=slice(t1, None))[0]) > 200.0      # first record after the end
+    assert (q.sel(time=slice(None, t0 - 1e-9)) <= 40.0).all()

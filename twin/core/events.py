@@ -109,7 +109,8 @@ class Event:
     details : JSON-able parameters (e.g. ``{"factor": 0.5}`` for a capacity drop). layer :
         only this kernel handles it (None: every kernel that declares the kind). member :
         only this member of a batch (None: every member). repeat : a triggered event may fire
-        again after it ended (default: once; with ``until`` it re-arms). phase : "start", or
+        again after it ended (default: once; with ``until="clear"`` it re-arms). phase :
+        "start", or
         "end" when the runtime ends it.
     """
 

@@ -5,6 +5,9 @@
 then calls ``model.step()`` every ``dt`` seconds. If the model has ``record() -> {name:
 array}`` and the process is given ``outputs``, those arrays are recorded like a kernel's.
 
+With several members, each member gets its own model (the process is copied per member,
+``ctx.seed`` is the member's), reading and acting on its member's bus and kernels.
+
 The model is checkpointed by pickling it (mesa models pickle); the run context, bus, twin and
 city it refers to are left out of the pickle and reattached on resume.
 """

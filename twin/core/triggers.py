@@ -5,7 +5,7 @@ A trigger keeps two boolean masks over (member,) — or (member, element) for a 
 not re-armed). One check evaluates the condition over the whole bus array with numpy and
 fires an event for each new (member, element) pair; with ``until`` it also ends the active
 ones whose end condition holds. An ended event re-arms its trigger when it has ``repeat`` or
-``until``.
+``until="clear"`` (it fires again when its condition holds again).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class Trigger:
         if event.member is not None:
             self.allowed[:] = False
             self.allowed[int(event.member)] = True
-        self.rearms = event.repeat or event.until is not None
+        self.rearms = event.repeat or event.until == "clear"
 
     def check(self, bus) -> tuple[list[tuple[Event, tuple]], list[tuple[Event, tuple]]]:
         """Return ([(event to start, pos)], [(event to end, pos)]) now, pos = (member,) or
