@@ -1,6 +1,6 @@
 """SUMO on the reference grid (shared by benchmarks/traffic_grid.py and the SUMO test).
 
-Set up exactly as shared/anchors/traffic_grid_sumo.py: ``netgenerate`` grid, the trips as
+Set up as the team's SUMO anchor run: ``netgenerate`` grid, the trips as
 <trip> elements (SUMO routes them on insertion), the ``sumo`` binary of the eclipse-sumo
 wheel run as a subprocess, figures from its tripinfo output.
 """

@@ -1,4 +1,4 @@
-"""Traffic kernel vs SUMO on the reference signalized grid (shared/anchors/grid_scenario.py).
+"""Traffic kernel vs SUMO on the reference signalized grid (a SUMO netgenerate grid).
 
 10 x 10 signalized junctions, 300 m links, 2 lanes each way, 13.9 m/s, 300 m stubs to 40 fringe
 nodes, SUMO's default fixed-time plan (90 s cycle, 42 s green + 3 s yellow per phase), 20,000
