@@ -231,3 +231,22 @@ def test_one_member_advances_on_one_thread_with_the_same_result(tmp_path, base_r
     assert seen[-1] == min(2, threads)
     for k in ("v_pos", "v_speed", "counters"):
         np.testing.assert_array_equal(getattr(states[0], k), getattr(states[1], k), err_msg=k)
+
+
+def test_resume_refuses_other_kernel_parameters(tmp_path):
+    """The fingerprint covers each kernel's parameters: resuming with other TrafficParams is
+    refused and the refusal names the parameter."""
+    from twin.errors import StoreError
+
+    with pytest.raises(RuntimeError, match="crash"):
+        twin.run(scenario(kernels=[TrafficProcess(vehicle_slots=64, threads=1), Crash(at=200)]),
+                 tmp_path / "r.zarr", progress=False)
+    other = TrafficProcess(vehicle_slots=64, threads=1,
+                           params=traffic.TrafficParams(headway=1.1))
+    with pytest.raises(StoreError, match="params.params.headway: 1.2 -> 1.1"):
+        twin.run(scenario(kernels=[other, Crash()]), tmp_path / "r.zarr", resume=True,
+                 progress=False)
+    # threads do not change the results: not part of the fingerprint
+    run = twin.run(scenario(kernels=[TrafficProcess(vehicle_slots=64, threads=2), Crash()]),
+                   tmp_path / "r.zarr", resume=True, progress=False)
+    assert run.status == "complete"

@@ -194,17 +194,26 @@ class Scenario:
         return hashlib.sha256(canonical_json(d).encode()).hexdigest()
 
 
+def _plain(v, budget: int = 64) -> bool:
+    """Whether ``v`` is small plain data (JSON scalars, and lists/dicts of them) that a
+    description can show as it is (larger or other values are shown as a digest)."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if isinstance(v, (list, tuple)) and len(v) <= budget:
+        return all(_plain(x, 0) if isinstance(x, (list, tuple, dict)) else _plain(x)
+                   for x in v)
+    if isinstance(v, dict) and len(v) <= budget:
+        return all(isinstance(k, str) and _plain(x, 0 if isinstance(x, (list, dict)) else 1)
+                   for k, x in v.items())
+    return False
+
+
 def _describe_process(p, sc: Scenario) -> dict:
     """Return name, class, dt and parameters of kernel or agent process ``p``: parameters
     that are JSON scalars as they are, anything else as a content digest."""
     params = p.config() if callable(getattr(p, "config", None)) else {
         k: v for k, v in vars(p).items() if not k.startswith("_")}
-    shown = {}
-    for k, v in sorted(params.items()):
-        if v is None or isinstance(v, (bool, int, float, str)):
-            shown[k] = v
-        else:
-            shown[k] = _digest(v)
+    shown = {k: v if _plain(v) else _digest(v) for k, v in sorted(params.items())}
     return {"name": p.name, "class": _qualname(p), "dt_s": sc.kernel_dt(p), "params": shown}
 
 
