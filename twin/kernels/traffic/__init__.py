@@ -8,7 +8,8 @@
 from .api import *  # noqa: F401,F403
 from .api import __all__ as _api_all
 from .events import capacity_drop, closure, incident, signal_plan
+from .insert import add_trips, follow
 from .process import TrafficProcess
 
 __all__ = list(_api_all) + ["TrafficProcess", "closure", "capacity_drop", "incident",
-                            "signal_plan"]
+                            "signal_plan", "add_trips", "follow"]

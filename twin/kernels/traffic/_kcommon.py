@@ -3,6 +3,21 @@
 Lanes are slot ranges of ``lane_buf`` holding vehicle indices sorted front to back; the
 per-block vehicle counts (``lane_blk`` in lane index order, ``cross_blk`` in stop-line order)
 let the sweeps skip blocks of empty lanes.
+
+The steps take the kernel's arrays in groups (tuples, unpacked in the step; see
+``kernel.ARG_NAMES`` for each array)::
+
+    net    = (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to,
+              turn_kind, turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank,
+              lane_link, lane_slot0, lane_cap, dest_links)                 # static network
+    sig    = (link_phase, node_phase, node_color)                          # signal states
+    links  = (link_open, link_vmax, link_out_cap, link_credit)             # per member
+    lanes  = (lane_count, lane_buf, lane_blk, cross_blk)                   # per member
+    veh    = (v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos, v_prev,
+              v_speed, v_enter, v_arrive, v_link_enter, v_ver, v_qnext, v_pos_new,
+              v_speed_new, v_tlane, v_nn)                                  # vehicles
+    queues = (q_head, q_tail, q_blk, m_next, m_end)                        # entry queues
+    stats  = (ltt_sum, ltt_cnt, counters, agg_flow)                        # statistics
 """
 
 import numpy as np

@@ -12,10 +12,13 @@ from ._kcommon import BLOCK, choose_lane, find_turn, move_count
 from .consts import ACTIVE, C_ACTIVE, C_RELEASED, C_WAITING, P_JAM_SPACING, P_TAU, WAITING
 
 
-@njit(cache=True)
-def release_departures(b, v_depart, v_orig, v_status, v_qnext, q_head, q_tail, q_blk, m_next,
-                       m_end, counters, t_end):
-    """Append the trips of member b departing before ``t_end`` to their entry queues."""
+@njit(cache=True, inline="always")
+def release_departures(b, veh, queues, counters, t_end):
+    """Append the trips of member b departing before ``t_end`` to their entry queues (arrays
+    in groups, :mod:`._kcommon`)."""
+    (v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos, v_prev, v_speed, v_enter,
+     v_arrive, v_link_enter, v_ver, v_qnext, v_pos_new, v_speed_new, v_tlane, v_nn) = veh
+    q_head, q_tail, q_blk, m_next, m_end = queues
     i = m_next[b]
     while i < m_end[b] and v_depart[i] < t_end:
         v_status[i] = WAITING
@@ -33,14 +36,20 @@ def release_departures(b, v_depart, v_orig, v_status, v_qnext, q_head, q_tail, q
     m_next[b] = i
 
 
-@njit(cache=True)
-def enter_queued(b, link_len, link_vmax, link_lane0, turn_ptr, turn_to, turn_mask, cross_rank,
-                 lane_slot0, lane_cap, dest_links, link_open, lane_count, lane_buf, lane_blk,
-                 cross_blk, q_head, q_blk, v_dest, v_depart, v_status, v_link, v_lane, v_next,
-                 v_pos, v_prev, v_speed, v_enter, v_link_enter, v_ver, v_qnext, v_pos_new,
-                 v_speed_new, route_next, latest_ver, counters, par, theta, t, t_end, dt):
+@njit(cache=True, inline="always")
+def enter_queued(b, net, links, lanes, veh, queues, route_next, latest_ver, counters, par,
+                 theta, t, t_end, dt):
     """Insert queued vehicles of member b at the upstream end of their (open) origin links,
-    links in index order, each queue while its head finds room."""
+    links in index order, each queue while its head finds room (arrays in groups,
+    :mod:`._kcommon`)."""
+    (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to, turn_kind,
+     turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank, lane_link, lane_slot0,
+     lane_cap, dest_links) = net
+    link_open, link_vmax, link_out_cap, link_credit = links
+    lane_count, lane_buf, lane_blk, cross_blk = lanes
+    (v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos, v_prev, v_speed, v_enter,
+     v_arrive, v_link_enter, v_ver, v_qnext, v_pos_new, v_speed_new, v_tlane, v_nn) = veh
+    q_head, q_tail, q_blk, m_next, m_end = queues
     if counters[b, C_WAITING] <= 0:
         return
     n_links = link_len.shape[0]

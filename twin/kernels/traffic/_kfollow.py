@@ -144,20 +144,24 @@ def follow_speed(x, sp, u, L, v_turn, has_leader, xl, xlp, vl, theta, s_j, acc_m
     return vn
 
 
-@njit(cache=True)
-def car_following(b, link_to, link_len, link_vmax, link_lane0, link_opposing, link_priority,
-                  turn_ptr, turn_to, turn_kind, turn_mask, node_in_ptr, node_in_link,
-                  lane_link, lane_slot0, dest_links, link_phase, node_phase, node_color,
-                  link_open, link_out_cap, link_credit, lane_count, lane_buf, lane_blk,
-                  v_dest, v_ver, v_next, v_nn, v_tlane, v_pos, v_prev, v_speed, v_pos_new,
-                  v_speed_new, route_next, par, theta, dt):
+@njit(cache=True, inline="always")
+def car_following(b, net, sig, links, lanes, veh, route_next, par, theta, dt):
     """Phase A: new speeds and positions (``v_speed_new``, ``v_pos_new``) of all vehicles of
     member b from the old state; lanes in index order, front to back. Also decides for the
     front vehicle of each lane whether it may cross the stop line and, if so, its lane on the
     next link (``v_tlane``) and the turn after that (``v_nn``).
 
-    ``link_vmax`` (n_members, n_links) is the speed limit of each link (m/s).
+    The arrays come in groups (:mod:`._kcommon`); ``link_vmax`` (n_members, n_links) is the
+    speed limit of each link (m/s).
     """
+    (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to, turn_kind,
+     turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank, lane_link, lane_slot0,
+     lane_cap, dest_links) = net
+    link_phase, node_phase, node_color = sig
+    link_open, link_vmax, link_out_cap, link_credit = links
+    lane_count, lane_buf, lane_blk, cross_blk = lanes
+    (v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos, v_prev, v_speed, v_enter,
+     v_arrive, v_link_enter, v_ver, v_qnext, v_pos_new, v_speed_new, v_tlane, v_nn) = veh
     n_lanes = lane_count.shape[1]
     s_j = par[P_JAM_SPACING]
     acc_max = par[P_ACCEL]

@@ -24,19 +24,23 @@ def _leave(b, v, status, t_end, v_status, v_arrive, v_link, v_lane, counters, co
     counters[b, counter] += 1
 
 
-@njit(cache=True)
-def node_transfers(b, link_len, cross_order, cross_rank, lane_link, lane_slot0, lane_cap,
-                   dest_links, link_out_cap, link_credit, lane_count, lane_buf, lane_blk,
-                   cross_blk, v_dest, v_status, v_link, v_lane, v_next, v_pos, v_prev,
-                   v_arrive, v_link_enter, v_pos_new, v_speed_new, v_tlane, v_nn, ltt_sum,
-                   ltt_cnt, counters, agg_flow, theta, s_j, dt, t_end):
+@njit(cache=True, inline="always")
+def node_transfers(b, net, links, lanes, veh, stats, theta, s_j, dt, t_end):
     """Phase C: transfers at nodes, arrivals and removals of stuck vehicles, lanes in
     stop-line priority order (``cross_order``).
 
     The front vehicle of a lane whose new position lies past the stop line moves onto the
     lane chosen in phase A if its position there, bounded by the last vehicle of that lane,
     is past the stop line and the lane has a free slot; otherwise it is held at most at the
-    stop line."""
+    stop line. The arrays come in groups (:mod:`._kcommon`)."""
+    (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to, turn_kind,
+     turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank, lane_link, lane_slot0,
+     lane_cap, dest_links) = net
+    link_open, link_vmax, link_out_cap, link_credit = links
+    lane_count, lane_buf, lane_blk, cross_blk = lanes
+    (v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos, v_prev, v_speed, v_enter,
+     v_arrive, v_link_enter, v_ver, v_qnext, v_pos_new, v_speed_new, v_tlane, v_nn) = veh
+    ltt_sum, ltt_cnt, counters, agg_flow = stats
     n_lanes = lane_count.shape[1]
     for bi in range(cross_blk.shape[1]):
         # checked when reached: a lane an earlier transfer filled is served

@@ -1,11 +1,14 @@
 """Compiled shortest paths behind the traffic kernel's route tables (see :mod:`.routing`).
 
 Graphs are in CSR form: the edges of node ``u`` are ``ptr[u]..ptr[u + 1]``, edge ``j`` leads to
-``nbr[j]`` at cost ``wt[j] > 0`` (``inf``: closed). :func:`dijkstra` settles nodes with an
-indexed 4-ary heap. Its distances are the unique solution of ``dist[src] = 0``, ``dist[v] =
-min over edges v -> u of (dist[u] + w)`` in floating point (with positive weights any exact
-method that adds the same numbers finds the same one, whatever the order it settles nodes in),
-so they are bit-identical to those of any earlier implementation of the tables.
+``nbr[j]`` at cost ``wt[j] > 0`` (``inf``: closed). The distances are the unique solution of
+``dist[src] = 0``, ``dist[v] = min over edges v -> u of (dist[u] + w)`` in floating point:
+with positive weights any method that adds the same numbers until these equations hold finds
+the same one, whatever the order it scans nodes in, so the tables are bit-identical to those
+of the first implementation (a binary-heap Dijkstra). :func:`bucket_search` scans nodes from
+buckets of width ``delta`` (a label-correcting search: a node whose distance drops is scanned
+again), which on road networks scans each node about once and costs half as much as
+:func:`dijkstra` (indexed 4-ary heap), its fall-back.
 """
 
 import numpy as np
@@ -89,6 +92,64 @@ def dijkstra(src, ptr, nbr, wt, dist, heap_key, heap_node, pos):
 
 
 @njit(cache=True)
+def bucket_search(src, ptr, nbr, wt, delta, dist, head, e_node, e_key, e_next):
+    """Fill ``dist`` like :func:`dijkstra`, scanning nodes bucket by bucket (``head``: one
+    list per bucket, circular, more buckets than the largest finite weight / ``delta`` + 1;
+    ``e_*``: the entry pool). Returns False if the pool ran out (``dist`` is then invalid)."""
+    nb = head.shape[0]
+    inv = 1.0 / delta
+    dist[:] = np.inf
+    head[:] = -1
+    dist[src] = 0.0
+    e_node[0] = src
+    e_key[0] = 0.0
+    e_next[0] = -1
+    head[0] = 0
+    n_ent = 1
+    live = 1
+    k = 0
+    while live > 0:
+        b = k % nb
+        while head[b] >= 0:
+            e = head[b]
+            head[b] = e_next[e]
+            live -= 1
+            u = e_node[e]
+            d = e_key[e]
+            if d > dist[u]:
+                continue  # superseded by a later entry
+            for j in range(ptr[u], ptr[u + 1]):
+                nd = d + wt[j]
+                v = nbr[j]
+                if nd < dist[v]:
+                    dist[v] = nd
+                    if n_ent == e_node.shape[0]:
+                        return False
+                    kb = int(nd * inv)
+                    if kb < k:
+                        kb = k
+                    bb = kb % nb
+                    e_node[n_ent] = v
+                    e_key[n_ent] = nd
+                    e_next[n_ent] = head[bb]
+                    head[bb] = n_ent
+                    n_ent += 1
+                    live += 1
+        k += 1
+    return True
+
+
+def bucket_width(w):
+    """Bucket width and number of buckets for turn weights ``w``."""
+    fin = w[np.isfinite(w)]
+    if fin.size == 0:
+        return 1.0, 2
+    top = float(fin.max())
+    delta = max(float(np.median(fin)) / 8.0, top / 65536.0, 1e-9)
+    return delta, int(top / delta) + 2
+
+
+@njit(cache=True)
 def _next_hops(dist, out_ptr, out_to, out_w, out_rank, row, val):
     """Next link from every link towards the destination whose cost-to-go is ``dist``: the
     allowed turn minimising turn cost + cost-to-go; turns within ``TIE_S`` of the best are
@@ -117,29 +178,44 @@ def _next_hops(dist, out_ptr, out_to, out_w, out_rank, row, val):
 
 @njit(cache=True, parallel=True)
 def solve_rows(rows, dest_links, in_ptr, in_from, in_w, out_ptr, out_to, out_w, out_rank,
-               out_next, out_dist, want_dist):
+               delta, n_buckets, n_chunks, out_next, out_dist, want_dist):
     """Fill ``out_next[r]`` (and ``out_dist[i]`` if wanted) for destination rows ``rows``,
-    destinations in parallel.
+    destinations in parallel (chunks of rows, each with its own work arrays).
 
     ``in_*``: the transposed turn graph (edges link -> links that turn into it, weight of the
-    turn); ``out_*``: the turns of each link in turn order (target, weight, tie-break rank).
+    turn); ``out_*``: the turns of each link in turn order (target, weight, tie-break rank);
+    ``delta``, ``n_buckets``: see :func:`bucket_width`; ``n_chunks``: a few per thread.
     """
     n_links = in_ptr.shape[0] - 1
     k_max = 1
     for lnk in range(n_links):
         k_max = max(k_max, out_ptr[lnk + 1] - out_ptr[lnk])
-    for i in prange(rows.shape[0]):
-        r = rows[i]
+    n_rows = rows.shape[0]
+    n_chunks = max(1, min(n_rows, n_chunks))
+    for c in prange(n_chunks):
         val = np.empty(k_max)
         dist = np.empty(n_links)
-        heap_key = np.empty(n_links)
-        heap_node = np.empty(n_links, np.int64)
-        pos = np.empty(n_links, np.int64)
-        dijkstra(dest_links[r], in_ptr, in_from, in_w, dist, heap_key, heap_node, pos)
-        _next_hops(dist, out_ptr, out_to, out_w, out_rank, out_next[r], val)
-        out_next[r, dest_links[r]] = -1
-        if want_dist:
-            out_dist[i, :] = dist
+        head = np.empty(n_buckets, np.int64)
+        cap = 2 * n_links + 64
+        e_node = np.empty(cap, np.int64)
+        e_key = np.empty(cap)
+        e_next = np.empty(cap, np.int64)
+        heap_key = np.empty(0)
+        heap_node = np.empty(0, np.int64)
+        pos = np.empty(0, np.int64)
+        for i in range(c * n_rows // n_chunks, (c + 1) * n_rows // n_chunks):
+            r = rows[i]
+            if not bucket_search(dest_links[r], in_ptr, in_from, in_w, delta, dist, head,
+                                 e_node, e_key, e_next):
+                if heap_key.shape[0] == 0:
+                    heap_key = np.empty(n_links)
+                    heap_node = np.empty(n_links, np.int64)
+                    pos = np.empty(n_links, np.int64)
+                dijkstra(dest_links[r], in_ptr, in_from, in_w, dist, heap_key, heap_node, pos)
+            _next_hops(dist, out_ptr, out_to, out_w, out_rank, out_next[r], val)
+            out_next[r, dest_links[r]] = -1
+            if want_dist:
+                out_dist[i, :] = dist
 
 
 @njit(cache=True, parallel=True)

@@ -11,9 +11,10 @@ solving every row (:mod:`._route_solve`).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from ._route_solve import TIE_S, copy_rows, csr, distances_from, solve_rows
+from ._route_solve import TIE_S, bucket_width, copy_rows, csr, distances_from, solve_rows
 
 # a near base is used while its changed links and their upstream links (one search each) are
 # fewer than this share of the rows to solve; otherwise the rows are solved in full
@@ -56,9 +57,10 @@ class TurnGraph:
         rows = np.asarray(rows, np.int64)
         dist = np.empty((rows.size if want_dist else 0, self.n_links))
         if rows.size:
+            delta, n_buckets = bucket_width(w)
             solve_rows(rows, dest_links, self.in_ptr, self.in_from, w[self.in_turn],
-                       self.out_ptr, self.out_to, w[self.out_turn], self.out_rank, out, dist,
-                       want_dist)
+                       self.out_ptr, self.out_to, w[self.out_turn], self.out_rank, delta,
+                       n_buckets, 8 * numba.get_num_threads(), out, dist, want_dist)
         return dist
 
 
@@ -102,47 +104,51 @@ def affected_rows(g, inputs_a, inputs_b, changed, dest_links, rows):
     return hit
 
 
-def _changed_links(base, cost, is_open):
-    return np.flatnonzero((base[0] != cost) | (base[1] != is_open))
+def _key(cost, is_open):
+    return cost.tobytes() + np.asarray(is_open, dtype=bool).tobytes()
 
 
 def build_version(g, dest_links, cost, is_open, rows, out, bases=()):
     """Fill ``out`` (n_members, n_dest, n_links) int32 with the next-hop tables for
     ``cost``/``is_open`` (n_members, n_links): rows ``rows`` solved, the others -1.
 
-    ``bases``: ``(cost, is_open, table)`` of one member each, whose tables are valid for all
-    of ``rows`` (made from those inputs). Returns the number of rows solved (for tests and
-    profiling).
+    ``bases``: ``(member, cost, is_open, table)`` of tables made before from those inputs,
+    valid for all of ``rows``. A member copies the rows of a base (or of a member done
+    before) with the same inputs; otherwise the base of the same member whose inputs differ
+    on the fewest links serves as the start if they are few. Returns the number of rows
+    solved.
     """
     dest_links = np.asarray(dest_links, np.int64)
     rows = np.asarray(rows, np.int64)
     rest = np.ones(dest_links.size, bool)
     rest[rows] = False
     out[:, rest] = -1
-    made = list(bases)
+    same = {}
+    for _, c, o, table in bases:
+        same.setdefault(_key(c, o), table)
     solved = 0
     for b in range(cost.shape[0]):
         c, o = cost[b], is_open[b]
-        best, best_changed = None, None
-        for base in made:
-            if base[0].shape != c.shape:
+        key = _key(c, o)
+        if key in same:
+            copy_rows(same[key], out[b], rows)
+            continue
+        near, changed = None, None
+        for m, bc, bo, table in bases:
+            if m != b or bc.shape != c.shape:
                 continue
-            changed = _changed_links(base, c, o)
-            if best is None or changed.size < best_changed.size:
-                best, best_changed = base, changed
-            if changed.size == 0:
-                break
-        if best is not None and best_changed.size == 0:
-            copy_rows(best[2], out[b], rows)
-        elif best is not None and _near(g, best_changed, rows.size):
-            hit = affected_rows(g, best[:2], (c, o), best_changed, dest_links, rows)
-            copy_rows(best[2], out[b], rows[~hit])
+            ch = np.flatnonzero((bc != c) | (bo != o))
+            if near is None or ch.size < changed.size:
+                near, changed = (bc, bo, table), ch
+        if near is not None and _near(g, changed, rows.size):
+            hit = affected_rows(g, near[:2], (c, o), changed, dest_links, rows)
+            copy_rows(near[2], out[b], rows[~hit])
             g.solve(g.weights(c, o), dest_links, rows[hit], out[b])
             solved += int(hit.sum())
         else:
             g.solve(g.weights(c, o), dest_links, rows, out[b])
             solved += rows.size
-        made.append((c, o, out[b]))
+        same.setdefault(key, out[b])
     return solved
 
 

@@ -43,7 +43,7 @@ when another phase has a call).
 *Demand and routing*: trips enter at the upstream end of their origin link, through a FIFO
 entry queue when it is full (never lost), and leave at the downstream end of their destination
 link. Routes are next-hop tables from batched Dijkstra on the turn graph
-(:mod:`twin.kernels._traffic_routing`) with link costs = current travel times; every
+(:mod:`twin.kernels.traffic.routing`) with link costs = current travel times; every
 ``reroute_period`` s a share ``reroute_share`` of the drivers in the network (drawn from the
 member's seeded generator) adopts the new table. A vehicle at the head of its lane with no
 next link towards its destination (none in the current table: the destination cannot be
@@ -63,8 +63,10 @@ import numba
 import numpy as np
 
 from . import kernel as _k
+from ._kstate import state_arrays
 from .network import Network, SignalPlan, two_phase_plan
-from .routing import close_link, open_link, rebuild_tables, reroute, tables
+from .params import TrafficParams, fundamental_diagram
+from .routing import close_link, init_tables, open_link, rebuild_tables, reroute
 
 __all__ = [
     "TrafficError", "NetworkError", "TripError", "InvariantError",
@@ -76,96 +78,6 @@ __all__ = [
 ]
 
 from .network import InvariantError, NetworkError, TrafficError, TripError  # noqa: E402
-
-
-@dataclass(frozen=True)
-class TrafficParams:
-    """Driver, vehicle and control parameters (SI units).
-
-    Attributes
-    ----------
-    vehicle_length : float, m
-        Length of every vehicle (5.0, SUMO's passenger car).
-    min_gap : float, m
-        Bumper-to-bumper gap at standstill (2.5, SUMO's default); jam spacing
-        ``s_j = vehicle_length + min_gap``.
-    headway : float, s
-        Newell's wave travel time per vehicle ``tau`` (time gap in steady following); must
-        satisfy ``dt <= headway <= 2 dt``. 1.2 s gives 2,070 veh/h/lane at 13.9 m/s.
-    max_accel : float, m/s^2
-        Acceleration bound ``a`` (2.6, SUMO's default).
-    comfort_decel : float, m/s^2
-        Deceleration ``b`` of the Krauss anticipation term (4.5, SUMO's default).
-    yellow_decel : float, m/s^2
-        A vehicle that would need more than this to stop at a yellow light goes on.
-    critical_gap : float, s
-        A yielding vehicle waits while a conflicting vehicle is less than this from the node.
-    detector_length : float, m
-        Presence detection zone before the stop line (actuated signals).
-    queue_speed : float, m/s
-        Vehicles slower than this, contiguous from the stop line, form the queue.
-    turn_speed_right, turn_speed_left : float, m/s
-        Speed limits through right and left turns (what SUMO's junction geometry gives on
-        the reference grid: 6.51 and 9.26 m/s); vehicles brake with ``comfort_decel``.
-    left_turn_penalty : float, s
-        Routing cost added to left turns (SUMO's ``--weights.minor-penalty`` for the
-        permissive left turns of its default signal programs).
-    reroute_period : float, s
-        Period of route-table updates (``inf``: static free-flow routes, as SUMO's default).
-    reroute_share : float
-        Share of the drivers in the network that adopt each new route table.
-    debug : bool
-        Check conservation, overlap and monotonic motion every step; raise on violation.
-    """
-
-    vehicle_length: float = 5.0
-    min_gap: float = 2.5
-    headway: float = 1.2
-    max_accel: float = 2.6
-    comfort_decel: float = 4.5
-    yellow_decel: float = 4.0
-    critical_gap: float = 3.0
-    detector_length: float = 30.0
-    queue_speed: float = 1.0
-    turn_speed_right: float = 6.5
-    turn_speed_left: float = 9.3
-    left_turn_penalty: float = 1.5
-    reroute_period: float = np.inf
-    reroute_share: float = 0.1
-    debug: bool = False
-
-    @property
-    def jam_spacing(self) -> float:
-        """Front-to-front spacing in a standing queue, m."""
-        return self.vehicle_length + self.min_gap
-
-    def vector(self) -> np.ndarray:
-        p = np.zeros(_k.N_PARAMS)
-        p[_k.P_VEH_LEN] = self.vehicle_length
-        p[_k.P_JAM_SPACING] = self.jam_spacing
-        p[_k.P_TAU] = self.headway
-        p[_k.P_ACCEL] = self.max_accel
-        p[_k.P_DECEL] = self.comfort_decel
-        p[_k.P_YELLOW_DECEL] = self.yellow_decel
-        p[_k.P_GAP_CRIT] = self.critical_gap
-        p[_k.P_DET_LEN] = self.detector_length
-        p[_k.P_QUEUE_SPEED] = self.queue_speed
-        p[_k.P_TURN_RIGHT] = self.turn_speed_right
-        p[_k.P_TURN_LEFT] = self.turn_speed_left
-        return p
-
-
-def fundamental_diagram(params: TrafficParams, free_speed: float) -> dict:
-    """Return the model's triangular fundamental diagram for one lane.
-
-    Returns a dict with ``capacity`` (veh/s), ``critical_density`` and ``jam_density``
-    (veh/m), ``free_speed`` and ``wave_speed`` (m/s, the speed at which a congested state
-    moves upstream, positive number).
-    """
-    s_j, tau, u = params.jam_spacing, params.headway, float(free_speed)
-    q = u / (s_j + u * tau)
-    return {"capacity": q, "critical_density": q / u, "jam_density": 1.0 / s_j,
-            "free_speed": u, "wave_speed": s_j / tau}
 
 
 @dataclass
@@ -224,7 +136,7 @@ class Trips:
 
 @dataclass
 class TrafficState:
-    """All mutable arrays of a (batched) simulation; see ``_traffic_kernel.ARG_NAMES``.
+    """All mutable arrays of a (batched) simulation; see ``twin.kernels.traffic.kernel.ARG_NAMES``.
 
     Vehicle arrays ``v_*`` have shape (n_vehicles,) in internal order (sorted by member, then
     departure); ``v_member`` and ``v_trip_id`` map back. Per-member arrays have a leading
@@ -300,85 +212,10 @@ def init_state(net: Network, trips: Trips, params: TrafficParams | None = None, 
     with ``seed=[s_0, ..., s_B-1]`` reproduces a single run with ``seed=s_b`` bit for bit.
     """
     params = params or TrafficParams()
-    dt_ok = params.headway > 0 and params.vehicle_length > 0 and params.min_gap >= 0
-    if not dt_ok:
-        raise TrafficError("params: headway and vehicle_length must be > 0, min_gap >= 0")
-    n_links = net.n_links
-    for name in ("origin", "destination"):
-        a = getattr(trips, name)
-        if a.size and (a.min() < 0 or a.max() >= n_links):
-            bad = trips.trip_id[(a < 0) | (a >= n_links)][0]
-            raise TripError(f"trips: trip {bad} has {name} link outside 0..{n_links - 1}")
-    B = int(n_members if n_members is not None else (trips.member.max() + 1 if trips.depart.size
-                                                     else 1))
-    if trips.depart.size and trips.member.max() >= B:
-        raise TripError(f"trips: member index {trips.member.max()} >= n_members={B}")
-    n = trips.depart.size
-    order = np.lexsort((np.arange(n), trips.depart, trips.member))
-    member = trips.member[order]
-    dest_links, dest_idx = np.unique(trips.destination[order], return_inverse=True)
-    m_start = np.searchsorted(member, np.arange(B + 1))
-    a = {}
-    for name in net.kernel_arrays:
-        a[name] = net.kernel_arrays[name]
-    lane_cap = (np.floor(net.link_length[net.lane_link] / params.vehicle_length) + 2).astype(
-        np.int64)
-    a["lane_cap"] = lane_cap
-    a["lane_slot0"] = np.concatenate([[0], np.cumsum(lane_cap)]).astype(np.int64)
-    a["dest_links"] = dest_links.astype(np.int64)
-    sig = net.signals.broadcast(B)
-    a.update(sig)
-    nn = net.n_nodes
-    a["act_phase"] = np.zeros((B, nn), np.int64)
-    a["act_elapsed"] = np.zeros((B, nn))
-    a["act_yellow"] = np.zeros((B, nn), np.uint8)
-    a["act_gap_timer"] = np.zeros((B, nn))
-    a["node_phase"] = np.full((B, nn), -1, np.int64)
-    a["node_color"] = np.full((B, nn), _k.FREE, np.int64)
-    a["link_open"] = np.ones((B, n_links), np.uint8)
-    a["link_vmax"] = np.broadcast_to(net.link_free_speed, (B, n_links)).copy()
-    a["link_out_cap"] = np.full((B, n_links), np.inf)
-    a["link_credit"] = np.zeros((B, n_links))
-    a["lane_count"] = np.zeros((B, net.n_lanes), np.int64)
-    a["lane_buf"] = np.full((B, int(a["lane_slot0"][-1])), -1, np.int64)
-    # vehicles per block of lanes (index and stop-line order) and queued per block of links
-    n_blk = -(-net.n_lanes // _k.BLOCK)
-    a["lane_blk"] = np.zeros((B, n_blk), np.int64)
-    a["cross_blk"] = np.zeros((B, n_blk), np.int64)
-    a["q_blk"] = np.zeros((B, -(-n_links // _k.BLOCK)), np.int64)
-    a["v_dest"] = dest_idx.astype(np.int64)
-    a["v_orig"] = trips.origin[order].copy()
-    a["v_depart"] = trips.depart[order].copy()
-    a["v_status"] = np.zeros(n, np.int64)
-    for name in ("v_link", "v_lane", "v_next", "v_qnext", "v_tlane", "v_nn"):
-        a[name] = np.full(n, -1, np.int64)
-    a["v_ver"] = np.zeros(n, np.int64)
-    for name in ("v_pos", "v_prev", "v_speed", "v_pos_new", "v_speed_new", "v_link_enter"):
-        a[name] = np.zeros(n)
-    a["v_enter"] = np.full(n, np.nan)
-    a["v_arrive"] = np.full(n, np.nan)
-    a["v_member"] = member
-    a["v_trip_id"] = trips.trip_id[order]
-    a["q_head"] = np.full((B, n_links), -1, np.int64)
-    a["q_tail"] = np.full((B, n_links), -1, np.int64)
-    a["m_next"] = m_start[:-1].astype(np.int64).copy()
-    a["m_end"] = m_start[1:].astype(np.int64).copy()
-    a["m_start"] = m_start[:-1].astype(np.int64).copy()
-    a["ltt_sum"] = np.zeros((B, n_links))
-    a["ltt_cnt"] = np.zeros((B, n_links), np.int64)
-    a["counters"] = np.zeros((B, _k.N_COUNTERS), np.int64)
-    a["veh_seconds"] = np.zeros(B)
-    a["agg_flow"] = np.zeros((B, n_links), np.int32)
-    a["agg_count"] = np.zeros((B, n_links), np.int32)
-    a["agg_speed_sum"] = np.zeros((B, n_links))
-    a["agg_queue"] = np.zeros((B, n_links))
-    a["link_cost"] = np.broadcast_to(net.free_time, (B, n_links)).copy()
-    a["par"] = params.vector()
-    a["route_next"] = tables(net, params, dest_links, a["link_cost"], a["link_open"])[None]
-    a["route_cost"] = a["link_cost"][None].copy()
-    a["route_open"] = a["link_open"][None].copy()
-    a["latest_ver"] = np.zeros(1, np.int64)
+    a = state_arrays(net, trips, params, n_members)
+    B = a["counters"].shape[0]
     state = TrafficState(B, float(t0), params, _member_rngs(seed, B), a)
+    init_tables(net, state)
     state.arrays["next_reroute"] = np.array([t0 + params.reroute_period])
     return state
 

@@ -1,4 +1,4 @@
-"""The reference signalized grid (shared/anchors/grid_scenario.py) as kernel arrays.
+"""The reference signalized grid (SUMO's netgenerate grid of the team's anchor) as arrays.
 
 Same construction as ``netgenerate --grid --grid.number N --grid.length 300
 --grid.attach-length 300 --default.lanenumber 2 --default.speed 13.9

@@ -19,12 +19,30 @@ Newell's (2002) simplified car-following rule with bounded acceleration (Laval &
 The Newell term gives an exactly triangular fundamental diagram (free speed u, jam spacing
 s_j, wave speed s_j / tau) and makes the update collision free by construction; the Krauss
 term (reaction time dt <= tau) never binds in steady following and only smooths braking
-towards standing obstacles (red lights, queues).
+towards standing obstacles (red lights, queues). ``u`` is the link's speed limit in the member,
+``link_vmax[b, link]`` (the free speed unless :func:`.api.set_link_speed` changed it); fresh
+departures enter at it too.
+
+A step of one member (:func:`_advance_member`) runs these compiled steps in turn:
+
+* signals (:func:`.signals.update_signals`) and the outflow credit of capped links
+  (:func:`._kcommon.refill_credit`);
+* phase A, car following (:func:`._kfollow.car_following`): new speeds and positions, and the
+  stop-line decisions of the front vehicles;
+* phase C, node transfers and arrivals in stop-line priority order
+  (:func:`._ktransfer.node_transfers`);
+* phase E, departures into the entry queues and entries at the origin links
+  (:func:`._kentry.release_departures`, :func:`._kentry.enter_queued`);
+* phase D, commit, per-link aggregates and debug invariants (:func:`_commit`).
 """
+
+import hashlib
+from pathlib import Path
 
 import numpy as np
 from numba import njit, prange
 
+from . import _kcommon, _kentry, _kfollow, _ktransfer, consts, signals
 from ._kcommon import BLOCK, capped_links, refill_credit, signal_nodes  # noqa: F401 (BLOCK: api)
 from ._kentry import enter_queued, release_departures
 from ._kfollow import car_following
@@ -78,7 +96,7 @@ ARG_NAMES = (
     "link_phase", "sig_kind", "sig_cycle", "sig_offset", "sig_nph", "sig_green", "sig_yellow",
     "sig_min_green", "sig_max_green", "sig_gap", "act_phase", "act_elapsed", "act_yellow",
     "act_gap_timer", "node_phase", "node_color",
-    # links (per member)
+    # links (per member; link_vmax: speed limit, m/s)
     "link_open", "link_vmax", "link_out_cap", "link_credit", "lane_count", "lane_buf",
     "lane_blk", "cross_blk", "q_blk",
     # vehicles
@@ -93,7 +111,7 @@ ARG_NAMES = (
 )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _commit(b, link_len, lane_link, lane_slot0, lane_count, lane_buf, lane_blk, v_pos, v_prev,
             v_speed, v_pos_new, v_speed_new, counters, agg_count, agg_speed_sum, agg_queue,
             par, last, debug):
@@ -179,6 +197,19 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
     sig_nodes = sig_nodes[:signal_nodes(b, sig_kind, node_phase, node_color, sig_nodes)]
     capped = np.empty(link_len.shape[0], np.int64)
     capped = capped[:capped_links(b, link_out_cap, capped)]
+    # the arrays the steps share, grouped (layouts in :mod:`._kcommon`): numba inlines the
+    # steps here (inline="always"), which it cannot do for calls of more than 30 arguments,
+    # and the steps compiled as functions of their own run 10-20 % slower
+    net = (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to,
+           turn_kind, turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank, lane_link,
+           lane_slot0, lane_cap, dest_links)
+    sig = (link_phase, node_phase, node_color)
+    links = (link_open, link_vmax, link_out_cap, link_credit)
+    lanes = (lane_count, lane_buf, lane_blk, cross_blk)
+    veh = (v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos, v_prev, v_speed,
+           v_enter, v_arrive, v_link_enter, v_ver, v_qnext, v_pos_new, v_speed_new, v_tlane, v_nn)
+    queues = (q_head, q_tail, q_blk, m_next, m_end)
+    stats = (ltt_sum, ltt_cnt, counters, agg_flow)
     for step in range(n_steps):
         t = t0 + step * dt
         t_end = t + dt
@@ -190,27 +221,13 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
                        link_lane0, lane_slot0, lane_count, lane_buf, v_pos, par)
         refill_credit(b, capped, link_out_cap, link_credit, dt)
         # ---- phase A: new speeds and positions from the old state
-        car_following(b, link_to, link_len, link_vmax, link_lane0, link_opposing, link_priority,
-                      turn_ptr, turn_to, turn_kind, turn_mask, node_in_ptr, node_in_link,
-                      lane_link, lane_slot0, dest_links, link_phase, node_phase, node_color,
-                      link_open, link_out_cap, link_credit, lane_count, lane_buf, lane_blk,
-                      v_dest, v_ver, v_next, v_nn, v_tlane, v_pos, v_prev, v_speed, v_pos_new,
-                      v_speed_new, route_next, par, theta, dt)
+        car_following(b, net, sig, links, lanes, veh, route_next, par, theta, dt)
         # ---- phase C: node transfers and arrivals, in priority order
-        node_transfers(b, link_len, cross_order, cross_rank, lane_link, lane_slot0, lane_cap,
-                       dest_links, link_out_cap, link_credit, lane_count, lane_buf, lane_blk,
-                       cross_blk, v_dest, v_status, v_link, v_lane, v_next, v_pos, v_prev,
-                       v_arrive, v_link_enter, v_pos_new, v_speed_new, v_tlane, v_nn, ltt_sum,
-                       ltt_cnt, counters, agg_flow, theta, s_j, dt, t_end)
+        node_transfers(b, net, links, lanes, veh, stats, theta, s_j, dt, t_end)
         # ---- phase E: release departures into entry queues, insert at origins
-        release_departures(b, v_depart, v_orig, v_status, v_qnext, q_head, q_tail, q_blk,
-                           m_next, m_end, counters, t_end)
-        enter_queued(b, link_len, link_vmax, link_lane0, turn_ptr, turn_to, turn_mask,
-                     cross_rank, lane_slot0, lane_cap, dest_links, link_open, lane_count,
-                     lane_buf, lane_blk, cross_blk, q_head, q_blk, v_dest, v_depart, v_status,
-                     v_link, v_lane, v_next, v_pos, v_prev, v_speed, v_enter, v_link_enter,
-                     v_ver, v_qnext, v_pos_new, v_speed_new, route_next, latest_ver, counters,
-                     par, theta, t, t_end, dt)
+        release_departures(b, veh, queues, counters, t_end)
+        enter_queued(b, net, links, lanes, veh, queues, route_next, latest_ver, counters, par,
+                     theta, t, t_end, dt)
         # ---- phase D: commit, aggregates, debug invariants
         err = _commit(b, link_len, lane_link, lane_slot0, lane_count, lane_buf, lane_blk, v_pos,
                       v_prev, v_speed, v_pos_new, v_speed_new, counters, agg_count,
@@ -265,3 +282,31 @@ def advance(link_to, link_len, link_lane0, link_opposing, link_priority,
         if errs[b] != 0:
             return errs[b]
     return ERR_OK
+
+
+def _cache_on_sources(dispatchers, modules):
+    """Key numba's on-disk cache of ``dispatchers`` on the source of ``modules`` as well.
+
+    numba keys a cached function on its own file only, but the kernel inlines and links the
+    steps of the modules next to it: without this, editing one of them would leave the cached
+    kernel running the old code. (numba's cache class is private API: if it changes, the
+    default cache stays.)
+    """
+    try:
+        from numba.core.caching import FunctionCache
+
+        digest = hashlib.sha256(b"".join(Path(m.__file__).read_bytes()
+                                         for m in modules)).hexdigest()
+
+        class _SourceCache(FunctionCache):
+            def _index_key(self, sig, codegen):
+                return super()._index_key(sig, codegen) + (digest,)
+
+        for d in dispatchers:
+            d._cache = _SourceCache(d.py_func)
+    except Exception:  # pragma: no cover  (a numba without this API: keep its default)
+        pass
+
+
+_cache_on_sources((advance, _advance_member), (_kcommon, _kentry, _kfollow, _ktransfer, consts,
+                                              signals))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernel as _k
+from . import consts as _k
 
 
 class TrafficError(Exception):

@@ -20,13 +20,14 @@ those of a version in the state, that version is the new one (nothing is compute
 when they differ from one only on a few links (a closure, a reopening), only the rows of the
 destinations those links can affect are solved, the others copied. The rows any vehicle can
 still read are the same as if every table were solved in full.
+
 The public entry points are re-exported by :mod:`twin.kernels.traffic`.
 """
 
 import numpy as np
 
 from . import consts as _k
-from ._route_solve import TIE_S as _TIE_S  # noqa: F401  (the tie margin, for tests)
+from ._route_solve import TIE_S as _TIE_S  # noqa: F401  (defined here before)
 from ._route_tables import TurnGraph, build_version
 
 
@@ -150,9 +151,24 @@ def pending_dest_rows(state):
     return np.unique(a["v_dest"][a["v_status"] < _k.ARRIVED])
 
 
+def init_tables(net, state) -> None:
+    """Add the first route-table version (from ``link_cost`` and ``link_open``, every
+    destination) to a new state: ``route_next``, ``route_cost``, ``route_open``,
+    ``latest_ver``."""
+    a = state.arrays
+    cost, is_open = a["link_cost"], a["link_open"]
+    out = _own_buffer(state, (1,) + cost.shape[:1] + (a["dest_links"].size, net.n_links))
+    build_version(_graph(net, state.params), a["dest_links"], cost, is_open,
+                  np.arange(a["dest_links"].size), out[0])
+    a["route_next"] = out
+    a["route_cost"] = cost[None].copy()
+    a["route_open"] = is_open[None].copy()
+    a["latest_ver"] = np.zeros(1, np.int64)
+
+
 def _bases(cost, is_open, tables_):
-    """(cost, open flags, table) of each member of each version, newest version first."""
-    return [(cost[k, b], is_open[k, b], tables_[k, b])
+    """(member, cost, open flags, table) of each member of each version, newest first."""
+    return [(b, cost[k, b], is_open[k, b], tables_[k, b])
             for k in range(tables_.shape[0] - 1, -1, -1) for b in range(tables_.shape[1])]
 
 
@@ -167,12 +183,42 @@ def rebuild_tables(net, state) -> None:
     a = state.arrays
     rows = pending_dest_rows(state)
     cost, is_open = a["route_cost"], a["route_open"]
-    out = np.empty(cost.shape[:2] + (a["dest_links"].size, net.n_links), np.int32)
+    out = _own_buffer(state, cost.shape[:2] + (a["dest_links"].size, net.n_links))
     g = _graph(net, state.params)
     for k in range(cost.shape[0]):
         build_version(g, a["dest_links"], cost[k], is_open[k], rows, out[k],
                       _bases(cost[:k], is_open[:k], out[:k]))
     a["route_next"] = out
+
+
+def _own_buffer(state, shape):
+    """Return ``route_next`` storage of ``shape`` (versions first): a view of a buffer with
+    room for more versions (untouched memory until used), which this state may append to."""
+    buf = np.empty((shape[0] + max(2, shape[0] // 2),) + tuple(shape[1:]), np.int32)
+    state.__dict__["_route_buf"] = (id(state), buf)
+    return buf[:shape[0]]
+
+
+def _with_room(state, old_next, keep, extra):
+    """Return ``route_next`` with versions ``keep`` of ``old_next`` and ``extra`` slots after
+    them.
+
+    Appends in place when the state owns the buffer behind ``old_next`` (made by this state,
+    not a copy of it), no version is dropped and the buffer has room: the slot written lies
+    past the end of every view handed out before, so those stay as they were.
+    """
+    n = old_next.shape[0]
+    own = state.__dict__.get("_route_buf")
+    buf = old_next.base
+    if (own is not None and own[0] == id(state) and own[1] is buf and buf.shape[0] >= n + extra
+            and buf.shape[1:] == old_next.shape[1:] and keep.size == n
+            and old_next.__array_interface__["data"][0] == buf.__array_interface__["data"][0]
+            and np.array_equal(keep, np.arange(n))):
+        return buf[:n + extra]
+    out = _own_buffer(state, (keep.size + extra,) + old_next.shape[1:])
+    for i, k in enumerate(keep):
+        out[i] = old_next[k]
+    return out
 
 
 def _member_index(state, member):
@@ -231,13 +277,12 @@ def _new_tables(net, state):
     if same:
         latest = remap[same[-1]]
         if keep.size < n_ver:
-            a["route_next"] = old_next[keep]
+            a["route_next"] = _with_room(state, old_next, keep, 0)
             a["route_cost"] = old_cost[keep]
             a["route_open"] = old_open[keep]
     else:
         latest = keep.size
-        nxt = np.empty((keep.size + 1,) + old_next.shape[1:], np.int32)
-        nxt[:keep.size] = old_next[keep]
+        nxt = _with_room(state, old_next, keep, 1)
         build_version(_graph(net, state.params), a["dest_links"], cost, is_open,
                       pending_dest_rows(state), nxt[keep.size],
                       _bases(old_cost, old_open, old_next))

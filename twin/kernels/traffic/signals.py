@@ -1,6 +1,6 @@
 """Signal controllers of the traffic kernel (compiled): fixed-time and actuated plans.
 
-Called once per step and member by ``_traffic_kernel.advance`` for the signalized nodes
+Called once per step and member by ``kernel._advance_member`` for the signalized nodes
 ``sig_nodes`` (``advance`` marks the others ``FREE`` once per call); writes the phase and
 colour of each (``node_phase``, ``node_color``), from which each approach's state follows.
 Fixed-time: phase and colour from ``(t - offset) mod cycle``, so plan changes apply at once.

@@ -1,0 +1,269 @@
+"""Trips added to a running simulation, and trips followed: responders, evacuees, probes.
+
+:func:`add_trips` inserts trips into a :class:`~twin.kernels.traffic.api.TrafficState` between
+kernel calls; :func:`follow` reports where given trips are. Both are vectorized over trips::
+
+    idx = traffic.add_trips(net, state, depart=[state.time], origin=[12], destination=[40],
+                            member=[0], trip_id=[90001])
+    traffic.advance(net, state, 60)
+    where = traffic.follow(state, [90001], member=0)   # status, link, offset, speed, ...
+
+How the state is kept consistent
+--------------------------------
+Vehicle arrays ``v_*`` are sorted by member, then departure; member ``b`` owns positions
+``m_start[b]:m_end[b]``, of which those from ``m_next[b]`` on are not yet released (their
+departure is at or after ``state.time``). A new trip of member ``b`` goes into that unreleased
+part, after the trips departing at the same time, so the state is the one
+:func:`~twin.kernels.traffic.api.init_state` would have made with the new trips appended to
+the original ones (and the simulation until now is the same: trips not yet released do not
+act on it). Inserting shifts vehicle indices; every array that holds vehicle indices is
+remapped through one old→new index map: ``lane_buf`` (vehicles on lanes), ``q_head``,
+``q_tail`` (entry queues), ``v_qnext`` (queue links), and the member ranges ``m_start``,
+``m_next``, ``m_end`` shift by the number of trips inserted before them. Counters do not
+change (a trip is counted when released).
+
+A new destination link is merged into the sorted ``dest_links``; ``v_dest`` and the
+destination axis of ``route_next`` are remapped. The next-hop rows that the new trips need
+and no version of the tables holds (new destinations, and destinations all of whose earlier
+trips had arrived, whose rows later versions left at -1) are solved for every version from
+its ``route_cost`` and ``route_open``, as :func:`~twin.kernels.traffic.routing.rebuild_tables`
+does: the tables stay what a run started with those trips would hold.
+
+Routes are next-hop tables (shortest paths by current travel times); a fixed route per trip
+is not supported by the kernel. A trip whose destination cannot be reached from its origin
+ends ``STUCK`` (see :func:`follow`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import consts as _c
+from .network import TrafficError
+from .routing import pending_dest_rows, tables
+
+__all__ = ["add_trips", "follow", "STATUS_NAMES"]
+
+#: status code -> name (:func:`follow`'s ``status``)
+STATUS_NAMES = {_c.SCHEDULED: "scheduled", _c.WAITING: "waiting", _c.ACTIVE: "active",
+                _c.ARRIVED: "arrived", _c.STUCK: "stuck"}
+
+# initial values of the per-vehicle arrays that the trips do not give (as in init_state)
+_V_INIT = {"v_status": _c.SCHEDULED, "v_link": -1, "v_lane": -1, "v_next": -1,
+           "v_qnext": -1, "v_tlane": -1, "v_nn": -1, "v_ver": 0, "v_pos": 0.0,
+           "v_prev": 0.0, "v_speed": 0.0, "v_pos_new": 0.0, "v_speed_new": 0.0,
+           "v_link_enter": 0.0, "v_enter": np.nan, "v_arrive": np.nan}
+_V_TRIP = ("v_dest", "v_orig", "v_depart", "v_member", "v_trip_id")
+# arrays holding vehicle indices (-1: none)
+_V_INDEX = ("lane_buf", "q_head", "q_tail", "v_qnext")
+
+
+def _as_array(x, n, dtype, name):
+    a = np.asarray(x, dtype=dtype).ravel()
+    if a.size == 1 and n != 1:
+        a = np.full(n, a[0], dtype)
+    if a.size != n:
+        raise TrafficError(f"add_trips: '{name}' has {a.size} entries for {n} trips")
+    return a
+
+
+def _next_ids(state, members):
+    """Per member in ``members``: one more than the largest trip id it holds (0 if none)."""
+    a = state.arrays
+    out = np.zeros(members.size, np.int64)
+    for k, b in enumerate(members):
+        ids = a["v_trip_id"][a["m_start"][b]:a["m_end"][b]]
+        out[k] = int(ids.max()) + 1 if ids.size else 0
+    return out
+
+
+def _validate(net, state, depart, origin, destination, member, trip_id):
+    a = state.arrays
+    n_links, B = net.n_links, state.n_members
+    bad = ~np.isfinite(depart)
+    if bad.any():
+        raise TrafficError(f"add_trips: trip {trip_id[bad][0]} has departure time "
+                           f"{float(depart[bad][0])} (must be finite)")
+    for name, v, hi in (("origin", origin, n_links), ("destination", destination, n_links),
+                        ("member", member, B)):
+        bad = (v < 0) | (v >= hi)
+        if bad.any():
+            raise TrafficError(f"add_trips: trip {trip_id[bad][0]} has {name} {v[bad][0]} "
+                               f"outside 0..{hi - 1}")
+    # (member, trip id) must be new and unique, so that follow() finds one vehicle
+    order = np.lexsort((trip_id, member))
+    dup = (np.diff(member[order]) == 0) & (np.diff(trip_id[order]) == 0)
+    if dup.any():
+        k = order[1:][dup][0]
+        raise TrafficError(f"add_trips: trip {trip_id[k]} given twice for member {member[k]}")
+    for b in np.unique(member):
+        ids = a["v_trip_id"][a["m_start"][b]:a["m_end"][b]]
+        mine = trip_id[member == b]
+        taken = np.isin(mine, ids)
+        if taken.any():
+            raise TrafficError(f"add_trips: trip {mine[taken][0]} exists in member {b}")
+
+
+def add_trips(net, state, depart, origin, destination, member=None, trip_id=None
+              ) -> np.ndarray:
+    """Add trips to ``state`` in place; return their vehicle indices after the insertion.
+
+    Parameters (arrays of shape (n,); scalars are broadcast)
+    ----------
+    depart : float, s
+        Departure time; times before ``state.time`` (s, the time reached) mean now.
+    origin, destination : int
+        Link indices: the vehicle enters at the upstream end of ``origin`` and arrives at the
+        downstream end of ``destination``.
+    member : int, optional
+        Batch member of each trip (0..n_members-1); 0 when omitted.
+    trip_id : int64, optional
+        Caller's ids, unique per member and not yet used there (echoed by
+        :func:`~twin.kernels.traffic.api.completed_trips`, :func:`follow`…); by default
+        consecutive ids above the largest id of each member.
+
+    Returns
+    -------
+    (n,) int64 : the trips' indices into the vehicle arrays ``v_*``, valid until the next
+    insertion (which shifts them; :func:`follow` finds trips by id).
+
+    Raises :class:`~twin.kernels.traffic.network.TrafficError` naming the first bad trip.
+    """
+    a = state.arrays
+    depart = np.asarray(depart, dtype=np.float64).ravel()
+    n = depart.size
+    origin = _as_array(origin, n, np.int64, "origin")
+    destination = _as_array(destination, n, np.int64, "destination")
+    member = _as_array(0 if member is None else member, n, np.int64, "member")
+    if trip_id is None:
+        trip_id = np.zeros(n, np.int64)
+        for b in np.unique(member):
+            sel = member == b
+            trip_id[sel] = _next_ids(state, np.array([b]))[0] + np.arange(sel.sum())
+    trip_id = _as_array(trip_id, n, np.int64, "trip_id")
+    _validate(net, state, depart, origin, destination, member, trip_id)
+    unknown = [k for k in a if k.startswith("v_") and k not in _V_INIT and k not in _V_TRIP]
+    if unknown:  # a vehicle array added to the kernel: say how new vehicles start in _V_INIT
+        raise TrafficError(f"add_trips: no initial value for vehicle array {unknown[0]!r}")
+    if n == 0:
+        return np.zeros(0, np.int64)
+    depart = np.maximum(depart, float(state.time))
+    pending_before = pending_dest_rows(state)
+
+    # ---- destinations: merge into the sorted dest_links, remap v_dest and route_next
+    old_dl = a["dest_links"]
+    dl = np.union1d(old_dl, destination).astype(np.int64)
+    old_row = np.searchsorted(dl, old_dl)
+    if dl.size != old_dl.size:
+        rn = a["route_next"]
+        grown = np.full(rn.shape[:2] + (dl.size,) + rn.shape[3:], -1, rn.dtype)
+        grown[:, :, old_row] = rn
+        a["route_next"] = grown
+        a["dest_links"] = dl
+        a["v_dest"] = old_row[a["v_dest"]]
+    dest_row = np.searchsorted(dl, destination)
+
+    # ---- where the new trips go: the unreleased part of their member, by departure, after
+    # the trips departing at the same time (init_state's order for trips appended last)
+    order = np.lexsort((np.arange(n), depart, member))
+    m_sorted, d_sorted = member[order], depart[order]
+    at = np.empty(n, np.int64)
+    for b in np.unique(m_sorted):
+        sel = np.flatnonzero(m_sorted == b)
+        lo, hi = a["m_next"][b], a["m_end"][b]
+        at[sel] = lo + np.searchsorted(a["v_depart"][lo:hi], d_sorted[sel], side="right")
+    n_old = a["v_depart"].size
+    new_pos = at + np.arange(n)                                  # non-decreasing ``at``
+    old_to_new = np.arange(n_old) + np.searchsorted(at, np.arange(n_old), side="right")
+
+    # ---- per-vehicle arrays
+    given = {"v_dest": dest_row[order], "v_orig": origin[order], "v_depart": d_sorted,
+             "v_member": m_sorted, "v_trip_id": trip_id[order]}
+    for name in [k for k in a if k.startswith("v_")]:
+        old = a[name]
+        out = np.empty((n_old + n,) + old.shape[1:], old.dtype)
+        out[old_to_new] = old
+        out[new_pos] = given[name] if name in given else _V_INIT[name]
+        a[name] = out
+    for name in _V_INDEX:
+        v = a[name].copy()
+        held = v >= 0
+        v[held] = old_to_new[v[held]]
+        a[name] = v
+    count = np.bincount(member, minlength=state.n_members)
+    before = np.concatenate([[0], np.cumsum(count)[:-1]])
+    a["m_start"] = a["m_start"] + before
+    a["m_next"] = a["m_next"] + before
+    a["m_end"] = a["m_end"] + before + count
+
+    # ---- next-hop rows nobody needed before, for every version of the tables
+    need = np.setdiff1d(pending_dest_rows(state), old_row[pending_before])
+    if need.size:
+        rn = a["route_next"]
+        for k in range(rn.shape[0]):
+            rn[k][:, need] = tables(net, state.params, dl[need], a["route_cost"][k],
+                                    a["route_open"][k])
+    result = np.empty(n, np.int64)
+    result[order] = new_pos
+    return result
+
+
+def _find(state, trip_id, member):
+    """Vehicle indices of (member, trip id) pairs; TrafficError for one not in the state."""
+    a = state.arrays
+    idx = np.full(trip_id.size, -1, np.int64)
+    for b in np.unique(member):
+        if not 0 <= b < state.n_members:
+            raise TrafficError(f"follow: member {b} outside 0..{state.n_members - 1}")
+        lo, hi = a["m_start"][b], a["m_end"][b]
+        ids = a["v_trip_id"][lo:hi]
+        sorter = np.argsort(ids, kind="stable")
+        sel = np.flatnonzero(member == b)
+        q = trip_id[sel]
+        if ids.size == 0:
+            raise TrafficError(f"follow: no trip {q[0]} in member {b}")
+        pos = np.minimum(np.searchsorted(ids, q, sorter=sorter), ids.size - 1)
+        found = ids[sorter[pos]] == q
+        if not found.all():
+            raise TrafficError(f"follow: no trip {q[~found][0]} in member {b}")
+        idx[sel] = lo + sorter[pos]
+    return idx
+
+
+def follow(state, trip_id, member=0) -> dict:
+    """Return where trips are now, as arrays of shape (n,) (one per trip id given).
+
+    ``trip_id`` (n,) int and ``member`` (int or (n,)) name the trips. Keys:
+
+    - ``index``: vehicle index (valid until the next :func:`add_trips`);
+    - ``status``: the kernel's code (``consts.SCHEDULED`` 0: not yet departed, ``WAITING`` 1:
+      in its origin's entry queue, ``ACTIVE`` 2: on a link, ``ARRIVED`` 3, ``STUCK`` 4:
+      removed with no next link towards its destination); :data:`STATUS_NAMES` names them;
+    - ``link`` (link index), ``lane`` (0 = rightmost lane of the link), ``offset`` (m, front
+      bumper from the link's upstream end), ``speed`` (m/s): -1 / NaN unless active;
+    - ``origin``, ``destination`` (link indices), ``depart`` (scheduled departure, s),
+      ``enter`` (entered its origin link, s; NaN before), ``arrival`` (s; NaN unless arrived),
+      ``stuck`` (removal time, s; NaN unless stuck), ``travel_time`` (arrival - enter, s).
+    """
+    a = state.arrays
+    trip_id = np.atleast_1d(np.asarray(trip_id, dtype=np.int64)).ravel()
+    member = np.asarray(member, dtype=np.int64).ravel()
+    if member.size == 1:
+        member = np.full(trip_id.size, member[0], np.int64)
+    if member.size != trip_id.size:
+        raise TrafficError(f"follow: {member.size} members for {trip_id.size} trips")
+    v = _find(state, trip_id, member)
+    status = a["v_status"][v]
+    act = status == _c.ACTIVE
+    link = np.where(act, a["v_link"][v], -1)
+    lane = np.where(act, a["v_lane"][v] - a["link_lane0"][np.maximum(link, 0)], -1)
+    end = a["v_arrive"][v]
+    arrival = np.where(status == _c.ARRIVED, end, np.nan)
+    return {"index": v, "member": member, "trip_id": trip_id, "status": status,
+            "link": link, "lane": lane,
+            "offset": np.where(act, a["v_pos"][v], np.nan),
+            "speed": np.where(act, a["v_speed"][v], np.nan),
+            "origin": a["v_orig"][v], "destination": a["dest_links"][a["v_dest"][v]],
+            "depart": a["v_depart"][v], "enter": a["v_enter"][v], "arrival": arrival,
+            "stuck": np.where(status == _c.STUCK, end, np.nan),
+            "travel_time": arrival - a["v_enter"][v]}
