@@ -162,7 +162,9 @@ class TrafficProcess(Kernel):
         self.layer_attrs = {"n_trips": [int(t.depart.size) for t in parts],
                             "n_trips_dropped": dropped, "n_trips_unroutable": unroutable,
                             "kernel_step_s": self.substep}
-        self._publish(ctx, traffic.link_stats(self.net, self.state))
+        self.lane_length = (self.net.link_length * self.net.link_lanes)[None, :]  # m
+        stats = traffic.link_stats(self.net, self.state)
+        self._publish(ctx, stats.queue_length, stats.mean_speed, stats.count)
 
     def _member_demands(self, ctx) -> list:
         from ...core.scenario import PerMember
@@ -194,19 +196,24 @@ class TrafficProcess(Kernel):
                 numba.set_num_threads(before)
         else:
             traffic.advance(self.net, st, self.n_sub, self.substep)
-        stats = traffic.link_stats(self.net, st)
-        self.flow_acc += stats.flow
+        a = st.arrays
+        count, queue = a["agg_count"].copy(), a["agg_queue"].copy()
+        speed = np.empty(count.shape)                   # space-mean m/s, NaN when empty
+        moving = count > 0
+        np.divide(a["agg_speed_sum"], count, out=speed, where=moving)
+        speed[~moving] = np.nan
+        self.flow_acc += a["agg_flow"]
         self.acc_time += dt
-        self._publish(ctx, stats)
+        self._publish(ctx, queue, speed, count)
         if not ctx.record_due:
             return None
         flow_vph = self.flow_acc * (3600.0 / self.acc_time[0])
         self.flow_acc[:] = 0.0
         self.acc_time[:] = 0.0
         c = traffic.counts(st)
-        out = {"link_flow": flow_vph, "link_speed": stats.mean_speed,
-               "link_density": stats.density, "link_count": stats.count,
-               "queue_length": stats.queue_length,
+        out = {"link_flow": flow_vph, "link_speed": speed,
+               "link_density": count / self.lane_length, "link_count": count,
+               "queue_length": queue,
                "link_open": st.arrays["link_open"].astype(np.int8),
                "in_network": c["in_network"], "arrived": c["arrived"],
                "waiting": c["waiting"], "stuck": c["stuck"],
@@ -214,11 +221,11 @@ class TrafficProcess(Kernel):
         out.update(self.vehicle_sample())
         return out
 
-    def _publish(self, ctx, stats) -> None:
+    def _publish(self, ctx, queue, speed, count) -> None:
         bus = ctx.bus
-        bus.publish(f"{self.name}/queue_length", stats.queue_length, dims=_LINK, units="m")
-        bus.publish(f"{self.name}/link_speed", stats.mean_speed, dims=_LINK, units="m/s")
-        bus.publish(f"{self.name}/link_count", stats.count, dims=_LINK, units="veh")
+        bus.publish(f"{self.name}/queue_length", queue, dims=_LINK, units="m")
+        bus.publish(f"{self.name}/link_speed", speed, dims=_LINK, units="m/s")
+        bus.publish(f"{self.name}/link_count", count, dims=_LINK, units="veh")
 
     def _read_ports(self, ctx) -> None:
         """Apply what the coupled kernels published: dark signals, capacity and speed."""
