@@ -155,3 +155,21 @@ def test_not_a_traffic_run(tmp_path):
         generic.require(k, "traffic")
     with pytest.raises(StoreError, match="not a run store"):
         generic.compute(tmp_path / "nothing.zarr")
+
+
+def test_free_flow_times_search_from_either_end_alike():
+    """Many origins, few destinations (searched backwards) and the reverse agree."""
+    rng = np.random.default_rng(3)
+    n = 30
+    lf, lt = rng.integers(0, n, 200), rng.integers(0, n, 200)
+    d = two_links()
+    d.link_from, d.link_to = lf, lt
+    d.link_length, d.link_free_speed = rng.uniform(50, 500, 200), np.full(200, 10.0)
+    many, few = rng.integers(0, 200, 150), rng.integers(0, 200, 150) % 7
+    a = kpis.free_flow_times(d, many, few)     # 7 destinations: backwards from them
+    b = kpis.free_flow_times(d, few, many)     # 7 origins: forwards
+    ref = np.array([kpis.free_flow_times(d, [o], [t])[0] for o, t in zip(many, few)])
+    np.testing.assert_allclose(a, ref, rtol=1e-12)
+    ref_b = np.array([kpis.free_flow_times(d, [o], [t])[0] for o, t in zip(few, many)])
+    np.testing.assert_allclose(b, ref_b, rtol=1e-12)
+    assert np.isfinite(a).sum() > 10

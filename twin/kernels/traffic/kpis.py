@@ -127,7 +127,11 @@ def free_flow_times(data: TrafficData, origin, destination) -> np.ndarray:
     n = int(max(lf.max(), lt.max())) + 1
     g = graph.csr(n, lf, lt, free)  # parallel links: the fastest
     sources, inv = np.unique(lt[origin], return_inverse=True)
-    between = graph.path_costs(g, sources)[inv, lf[destination]]
+    targets, inv_t = np.unique(lf[destination], return_inverse=True)
+    if len(targets) < len(sources):  # search from the fewer ends (backwards on the reverse)
+        between = graph.path_costs(g.T.tocsr(), targets)[inv_t, lt[origin]]
+    else:
+        between = graph.path_costs(g, sources)[inv, lf[destination]]
     out = free[origin] + between + free[destination]
     out = np.where(origin == destination, free[origin], out)
     return np.where(np.isfinite(out), out, np.nan)
