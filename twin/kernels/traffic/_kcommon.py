@@ -18,6 +18,16 @@ The steps take the kernel's arrays in groups (tuples, unpacked in the step; see
               v_speed_new, v_tlane, v_nn)                                  # vehicles
     queues = (q_head, q_tail, q_blk, m_next, m_end)                        # entry queues
     stats  = (ltt_sum, ltt_cnt, counters, agg_flow)                        # statistics
+    fixed  = (v_route, v_route_pos, route_links)                           # fixed routes
+
+Fixed routes: a vehicle with ``v_route[v] >= 0`` follows the link sequence
+``route_links[v_route[v]:]`` (its origin first, its destination link last and only there)
+instead of the next-hop tables; ``v_route_pos[v]`` is the index of its current link in that
+sequence (the links it entered after its origin; 0 without a route). :func:`next_hop`
+is the one place the steps read a vehicle's next links; rerouting (new table versions,
+``v_ver``) therefore never changes a fixed route, and a closed link on it holds the vehicle at
+the stop line until it reopens, as for any closed next link (never counted stuck: its next
+link is always known).
 """
 
 import numpy as np
@@ -70,6 +80,18 @@ def find_turn(lnk, nxt, turn_ptr, turn_to):
         if turn_to[k] == nxt:
             return k
     return -1
+
+
+@njit(cache=True, inline="always")
+def next_hop(v, ahead, b, d, lnk, ver, route_next, fixed):
+    """The link vehicle ``v`` (destination row ``d``) takes after link ``lnk``: from its fixed
+    route (``ahead`` links after its current one: 1 for the next link, 2 for the one after)
+    if it has one, else from version ``ver`` of the next-hop tables (-1: none)."""
+    v_route, v_route_pos, route_links = fixed
+    r = v_route[v]
+    if r >= 0:
+        return route_links[r + v_route_pos[v] + ahead]
+    return route_next[ver, b, d, lnk]
 
 
 @njit(cache=True)

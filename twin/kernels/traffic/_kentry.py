@@ -8,7 +8,7 @@ its origin link is full or closed.
 
 from numba import njit
 
-from ._kcommon import BLOCK, choose_lane, find_turn, move_count
+from ._kcommon import BLOCK, choose_lane, find_turn, move_count, next_hop
 from .consts import ACTIVE, C_ACTIVE, C_RELEASED, C_WAITING, P_JAM_SPACING, P_TAU, WAITING
 
 
@@ -37,8 +37,8 @@ def release_departures(b, veh, queues, counters, t_end):
 
 
 @njit(cache=True, inline="always")
-def enter_queued(b, net, links, lanes, veh, queues, route_next, latest_ver, counters, par,
-                 theta, t, t_end, dt):
+def enter_queued(b, net, links, lanes, veh, fixed, queues, route_next, latest_ver, counters,
+                 par, theta, t, t_end, dt):
     """Insert queued vehicles of member b at the upstream end of their (open) origin links,
     links in index order, each queue while its head finds room (arrays in groups,
     :mod:`._kcommon`)."""
@@ -67,7 +67,7 @@ def enter_queued(b, net, links, lanes, veh, queues, route_next, latest_ver, coun
                     nx = -1
                     mask = -1
                 else:
-                    nx = route_next[ver, b, d, o]
+                    nx = next_hop(v, 1, b, d, o, ver, route_next, fixed)
                     tk = find_turn(o, nx, turn_ptr, turn_to)
                     mask = turn_mask[tk] if tk >= 0 else -1
                 g = choose_lane(b, o, mask, link_lane0, lane_slot0, lane_count, lane_buf,

@@ -10,7 +10,7 @@ lane it will take on its next link.
 import numpy as np
 from numba import njit
 
-from ._kcommon import BLOCK, approach_state, choose_lane, find_turn
+from ._kcommon import BLOCK, approach_state, choose_lane, find_turn, next_hop
 from .consts import (
     FREE,
     P_ACCEL,
@@ -145,11 +145,12 @@ def follow_speed(x, sp, u, L, v_turn, has_leader, xl, xlp, vl, theta, s_j, acc_m
 
 
 @njit(cache=True, inline="always")
-def car_following(b, net, sig, links, lanes, veh, route_next, par, theta, dt):
+def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta, dt):
     """Phase A: new speeds and positions (``v_speed_new``, ``v_pos_new``) of all vehicles of
     member b from the old state; lanes in index order, front to back. Also decides for the
     front vehicle of each lane whether it may cross the stop line and, if so, its lane on the
-    next link (``v_tlane``) and the turn after that (``v_nn``).
+    next link (``v_tlane``) and the turn after that (``v_nn``), from the vehicle's fixed route
+    if it has one (:func:`._kcommon.next_hop`).
 
     The arrays come in groups (:mod:`._kcommon`); ``link_vmax`` (n_members, n_links) is the
     speed limit of each link (m/s).
@@ -200,7 +201,7 @@ def car_following(b, net, sig, links, lanes, veh, route_next, par, theta, dt):
                     nx = v_next[v]
                     if lnk != d_link and nx < 0:
                         # no route when it entered (closure): ask again
-                        nx = route_next[v_ver[v], b, v_dest[v], lnk]
+                        nx = next_hop(v, 1, b, v_dest[v], lnk, v_ver[v], route_next, fixed)
                         v_next[v] = nx
                     if lnk != d_link:
                         st = approach_state(b, lnk, link_to, link_phase, node_phase, node_color)
@@ -231,7 +232,8 @@ def car_following(b, net, sig, links, lanes, veh, route_next, par, theta, dt):
                                 nn = -1
                                 mask = -1
                             else:
-                                nn = route_next[v_ver[v], b, v_dest[v], nx]
+                                nn = next_hop(v, 2, b, v_dest[v], nx, v_ver[v], route_next,
+                                              fixed)
                                 tk2 = find_turn(nx, nn, turn_ptr, turn_to)
                                 mask = turn_mask[tk2] if tk2 >= 0 else -1
                             v_nn[v] = nn

@@ -73,6 +73,10 @@ def state_arrays(net, trips, params, n_members: int | None = None) -> dict:
     for name in ("v_link", "v_lane", "v_next", "v_qnext", "v_tlane", "v_nn"):
         a[name] = np.full(n, -1, np.int64)
     a["v_ver"] = np.zeros(n, np.int64)
+    # fixed routes (:mod:`._kcommon`): none for these trips; add_trips may give some
+    a["v_route"] = np.full(n, -1, np.int64)
+    a["v_route_pos"] = np.zeros(n, np.int64)
+    a["route_links"] = np.zeros(0, np.int64)
     for name in ("v_pos", "v_prev", "v_speed", "v_pos_new", "v_speed_new", "v_link_enter"):
         a[name] = np.zeros(n)
     a["v_enter"] = np.full(n, np.nan)

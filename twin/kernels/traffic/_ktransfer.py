@@ -25,7 +25,7 @@ def _leave(b, v, status, t_end, v_status, v_arrive, v_link, v_lane, counters, co
 
 
 @njit(cache=True, inline="always")
-def node_transfers(b, net, links, lanes, veh, stats, theta, s_j, dt, t_end):
+def node_transfers(b, net, links, lanes, veh, fixed, stats, theta, s_j, dt, t_end):
     """Phase C: transfers at nodes, arrivals and removals of stuck vehicles, lanes in
     stop-line priority order (``cross_order``).
 
@@ -109,6 +109,8 @@ def node_transfers(b, net, links, lanes, veh, stats, theta, s_j, dt, t_end):
                 v_link[v] = nx
                 v_lane[v] = tl
                 v_next[v] = v_nn[v]
+                if fixed[0][v] >= 0:  # on a fixed route: one link further along it
+                    fixed[1][v] += 1
             else:
                 # destination reached at the downstream end of the link
                 pop_front(b, g, s0, cnt, lane_buf, lane_count)

@@ -29,9 +29,13 @@ trips had arrived, whose rows later versions left at -1) are solved for every ve
 its ``route_cost`` and ``route_open``, as :func:`~twin.kernels.traffic.routing.rebuild_tables`
 does: the tables stay what a run started with those trips would hold.
 
-Routes are next-hop tables (shortest paths by current travel times); a fixed route per trip
-is not supported by the kernel. A trip whose destination cannot be reached from its origin
-ends ``STUCK`` (see :func:`follow`).
+Routes are next-hop tables (shortest paths by current travel times), or, for a trip given
+one (``routes``: responders, evacuees sent along a dispatcher's route), a fixed sequence of
+links: the vehicle takes exactly those links (``v_route``: its route's start in the flat
+``route_links``, -1 for none; ``v_route_pos``: its current link's index in it). Rerouting never
+changes a fixed route; a closed link on it holds the vehicle at the stop line before it until
+it reopens (it is not counted stuck). A trip without a fixed route whose destination cannot be
+reached from its origin ends ``STUCK`` (see :func:`follow`).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from . import consts as _c
 from .network import TrafficError
 from .routing import pending_dest_rows, tables
 
-__all__ = ["add_trips", "follow", "STATUS_NAMES"]
+__all__ = ["add_trips", "follow", "route_list", "STATUS_NAMES"]
 
 #: status code -> name (:func:`follow`'s ``status``)
 STATUS_NAMES = {_c.SCHEDULED: "scheduled", _c.WAITING: "waiting", _c.ACTIVE: "active",
@@ -52,7 +56,8 @@ STATUS_NAMES = {_c.SCHEDULED: "scheduled", _c.WAITING: "waiting", _c.ACTIVE: "ac
 _V_INIT = {"v_status": _c.SCHEDULED, "v_link": -1, "v_lane": -1, "v_next": -1,
            "v_qnext": -1, "v_tlane": -1, "v_nn": -1, "v_ver": 0, "v_pos": 0.0,
            "v_prev": 0.0, "v_speed": 0.0, "v_pos_new": 0.0, "v_speed_new": 0.0,
-           "v_link_enter": 0.0, "v_enter": np.nan, "v_arrive": np.nan}
+           "v_link_enter": 0.0, "v_enter": np.nan, "v_arrive": np.nan, "v_route": -1,
+           "v_route_pos": 0}
 _V_TRIP = ("v_dest", "v_orig", "v_depart", "v_member", "v_trip_id")
 # arrays holding vehicle indices (-1: none)
 _V_INDEX = ("lane_buf", "q_head", "q_tail", "v_qnext")
@@ -104,8 +109,58 @@ def _validate(net, state, depart, origin, destination, member, trip_id):
             raise TrafficError(f"add_trips: trip {mine[taken][0]} exists in member {b}")
 
 
-def add_trips(net, state, depart, origin, destination, member=None, trip_id=None
-              ) -> np.ndarray:
+def _routes(net, routes, origin, destination, trip_id):
+    """Validate fixed routes (``routes``: n link sequences or None); return the flat links to
+    append to ``route_links`` and each trip's start in them (-1: no fixed route)."""
+    n, L = origin.size, net.n_links
+    if len(routes) != n:
+        raise TrafficError(f"add_trips: 'routes' has {len(routes)} entries for {n} trips")
+    turns = np.unique(net.turn_from * L + net.turn_to_arr)
+    start = np.full(n, -1, np.int64)
+    parts, seen, size = [], {}, 0
+    for k, r in enumerate(routes):
+        if r is None:
+            continue
+        r = np.asarray(r).ravel()
+        where = f"add_trips: trip {trip_id[k]}: route"
+        if r.size == 0 or r.dtype.kind not in "iu":
+            raise TrafficError(f"{where} must be a non-empty sequence of link indices")
+        r = r.astype(np.int64)
+        bad = (r < 0) | (r >= L)
+        if bad.any():
+            raise TrafficError(f"{where} has link {r[bad][0]} outside 0..{L - 1}")
+        if r[0] != origin[k] or r[-1] != destination[k]:
+            raise TrafficError(f"{where} runs from link {r[0]} to {r[-1]}, not from its origin "
+                               f"{origin[k]} to its destination {destination[k]}")
+        if (r[:-1] == r[-1]).any():
+            raise TrafficError(f"{where} passes its destination link {r[-1]} before its end")
+        gap = ~np.isin(r[:-1] * L + r[1:], turns)
+        if gap.any():
+            i = np.flatnonzero(gap)[0]
+            raise TrafficError(f"{where} is not connected: no turn from link {r[i]} to link "
+                               f"{r[i + 1]} (positions {i}, {i + 1})")
+        key = r.tobytes()
+        if key not in seen:  # the same route for many trips is stored once
+            seen[key] = size
+            parts.append(r)
+            size += r.size
+        start[k] = seen[key]
+    return (np.concatenate(parts) if parts else np.zeros(0, np.int64)), start
+
+
+def route_list(route, n, link_index=None):
+    """``routes`` for :func:`add_trips` from ``route``: None (no fixed routes), one route (a
+    sequence of links) for all ``n`` trips, or a list of ``n`` routes or None. ``link_index``
+    (optional) maps each route to link indices (e.g. from road link ids)."""
+    if route is None:
+        return None
+    if isinstance(route, str) or all(r is not None and np.ndim(r) == 0 for r in route):
+        route = [route] * n
+    return [None if r is None else (link_index(r) if link_index else r) for r in route]
+
+
+def add_trips(net, state, depart, origin, destination, member=None, trip_id=None,
+              routes=None) -> np.ndarray:
     """Add trips to ``state`` in place; return their vehicle indices after the insertion.
 
     Parameters (arrays of shape (n,); scalars are broadcast)
@@ -121,6 +176,10 @@ def add_trips(net, state, depart, origin, destination, member=None, trip_id=None
         Caller's ids, unique per member and not yet used there (echoed by
         :func:`~twin.kernels.traffic.api.completed_trips`, :func:`follow`…); by default
         consecutive ids above the largest id of each member.
+    routes : list of n link-index sequences or None, optional
+        A fixed route per trip (None: by the next-hop tables): its origin first, its
+        destination last (and only there), each link reachable by a turn from the one before
+        (:func:`route_list` makes the list from one route).
 
     Returns
     -------
@@ -142,6 +201,7 @@ def add_trips(net, state, depart, origin, destination, member=None, trip_id=None
             trip_id[sel] = _next_ids(state, np.array([b]))[0] + np.arange(sel.sum())
     trip_id = _as_array(trip_id, n, np.int64, "trip_id")
     _validate(net, state, depart, origin, destination, member, trip_id)
+    fixed = None if routes is None else _routes(net, routes, origin, destination, trip_id)
     unknown = [k for k in a if k.startswith("v_") and k not in _V_INIT and k not in _V_TRIP]
     if unknown:  # a vehicle array added to the kernel: say how new vehicles start in _V_INIT
         raise TrafficError(f"add_trips: no initial value for vehicle array {unknown[0]!r}")
@@ -176,9 +236,14 @@ def add_trips(net, state, depart, origin, destination, member=None, trip_id=None
     new_pos = at + np.arange(n)                                  # non-decreasing ``at``
     old_to_new = np.arange(n_old) + np.searchsorted(at, np.arange(n_old), side="right")
 
-    # ---- per-vehicle arrays
+    # ---- per-vehicle arrays (and fixed routes, appended to route_links)
     given = {"v_dest": dest_row[order], "v_orig": origin[order], "v_depart": d_sorted,
              "v_member": m_sorted, "v_trip_id": trip_id[order]}
+    if fixed is not None:
+        flat, start = fixed
+        base = a["route_links"].size
+        given["v_route"] = np.where(start >= 0, start + base, -1)[order]
+        a["route_links"] = np.concatenate([a["route_links"], flat]).astype(np.int64)
     for name in [k for k in a if k.startswith("v_")]:
         old = a[name]
         out = np.empty((n_old + n,) + old.shape[1:], old.dtype)

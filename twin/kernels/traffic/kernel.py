@@ -102,9 +102,9 @@ ARG_NAMES = (
     # vehicles
     "v_dest", "v_orig", "v_depart", "v_status", "v_link", "v_lane", "v_next", "v_pos",
     "v_prev", "v_speed", "v_enter", "v_arrive", "v_link_enter", "v_ver", "v_qnext",
-    "v_pos_new", "v_speed_new", "v_tlane", "v_nn",
-    # demand and routing
-    "q_head", "q_tail", "m_next", "m_end", "route_next", "latest_ver",
+    "v_pos_new", "v_speed_new", "v_tlane", "v_nn", "v_route", "v_route_pos",
+    # demand and routing (route_links: the fixed routes, :mod:`._kcommon`)
+    "q_head", "q_tail", "m_next", "m_end", "route_next", "latest_ver", "route_links",
     # statistics and aggregates
     "ltt_sum", "ltt_cnt", "counters", "veh_seconds", "agg_flow", "agg_count", "agg_speed_sum",
     "agg_queue",
@@ -180,8 +180,8 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
                     lane_blk, cross_blk, q_blk,
                     v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
                     v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver, v_qnext,
-                    v_pos_new, v_speed_new, v_tlane, v_nn,
-                    q_head, q_tail, m_next, m_end, route_next, latest_ver,
+                    v_pos_new, v_speed_new, v_tlane, v_nn, v_route, v_route_pos,
+                    q_head, q_tail, m_next, m_end, route_next, latest_ver, route_links,
                     ltt_sum, ltt_cnt, counters, veh_seconds, agg_flow, agg_count, agg_speed_sum,
                     agg_queue,
                     par, t0, dt, n_steps, debug):
@@ -210,6 +210,7 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
            v_enter, v_arrive, v_link_enter, v_ver, v_qnext, v_pos_new, v_speed_new, v_tlane, v_nn)
     queues = (q_head, q_tail, q_blk, m_next, m_end)
     stats = (ltt_sum, ltt_cnt, counters, agg_flow)
+    fixed = (v_route, v_route_pos, route_links)
     for step in range(n_steps):
         t = t0 + step * dt
         t_end = t + dt
@@ -221,13 +222,13 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
                        link_lane0, lane_slot0, lane_count, lane_buf, v_pos, par)
         refill_credit(b, capped, link_out_cap, link_credit, dt)
         # ---- phase A: new speeds and positions from the old state
-        car_following(b, net, sig, links, lanes, veh, route_next, par, theta, dt)
+        car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta, dt)
         # ---- phase C: node transfers and arrivals, in priority order
-        node_transfers(b, net, links, lanes, veh, stats, theta, s_j, dt, t_end)
+        node_transfers(b, net, links, lanes, veh, fixed, stats, theta, s_j, dt, t_end)
         # ---- phase E: release departures into entry queues, insert at origins
         release_departures(b, veh, queues, counters, t_end)
-        enter_queued(b, net, links, lanes, veh, queues, route_next, latest_ver, counters, par,
-                     theta, t, t_end, dt)
+        enter_queued(b, net, links, lanes, veh, fixed, queues, route_next, latest_ver, counters,
+                     par, theta, t, t_end, dt)
         # ---- phase D: commit, aggregates, debug invariants
         err = _commit(b, link_len, lane_link, lane_slot0, lane_count, lane_buf, lane_blk, v_pos,
                       v_prev, v_speed, v_pos_new, v_speed_new, counters, agg_count,
@@ -248,8 +249,8 @@ def advance(link_to, link_len, link_lane0, link_opposing, link_priority,
             cross_blk, q_blk,
             v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
             v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver, v_qnext,
-            v_pos_new, v_speed_new, v_tlane, v_nn,
-            q_head, q_tail, m_next, m_end, route_next, latest_ver,
+            v_pos_new, v_speed_new, v_tlane, v_nn, v_route, v_route_pos,
+            q_head, q_tail, m_next, m_end, route_next, latest_ver, route_links,
             ltt_sum, ltt_cnt, counters, veh_seconds, agg_flow, agg_count, agg_speed_sum,
             agg_queue,
             par, t0, dt, n_steps, debug):
@@ -274,8 +275,9 @@ def advance(link_to, link_len, link_lane0, link_opposing, link_priority,
                                   lane_count, lane_buf, lane_blk, cross_blk, q_blk, v_dest,
                                   v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
                                   v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver,
-                                  v_qnext, v_pos_new, v_speed_new, v_tlane, v_nn, q_head,
-                                  q_tail, m_next, m_end, route_next, latest_ver, ltt_sum,
+                                  v_qnext, v_pos_new, v_speed_new, v_tlane, v_nn, v_route,
+                                  v_route_pos, q_head, q_tail, m_next, m_end, route_next,
+                                  latest_ver, route_links, ltt_sum,
                                   ltt_cnt, counters, veh_seconds, agg_flow, agg_count,
                                   agg_speed_sum, agg_queue, par, t0, dt, n_steps, debug)
     for b in range(n_members):

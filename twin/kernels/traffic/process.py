@@ -437,17 +437,18 @@ class TrafficProcess(Kernel):
                                 ) from None
 
     def insert_trips(self, origin_link, destination_link, depart=None, member=None,
-                     trip_id=None) -> np.ndarray:
+                     trip_id=None, route=None) -> np.ndarray:
         """Add trips to the running simulation; return their trip ids, (n,) int64.
 
-        ``origin_link``, ``destination_link``: (n,) road link indices or ids (``"h00:f"``);
-        the vehicle enters at the upstream end of the origin and arrives at the downstream
-        end of the destination, by the current shortest paths. ``depart``: s, scalar or (n,);
-        None or a time already passed = now (the time the kernel has reached). ``member``:
-        int or (n,); None = the same trips in every member (with the same ids). ``trip_id``:
-        (n,) ids unused in their member; by default consecutive ids above the largest id of
-        the member (of all members when ``member`` is None). The trips appear in the trips
-        table when they end (or at the end of the run); :meth:`follow` reports on them.
+        ``origin_link``, ``destination_link``: (n,) road link indices or ids (``"h00:f"``),
+        entered at the upstream end, left at the downstream end, by the current shortest
+        paths or along ``route``: one fixed route for all (link indices or ids, origin first,
+        destination last, connected by turns) or a list of n (None: shortest paths), kept by
+        rerouting, waiting at the stop line before a closed link. ``depart``: s, scalar or
+        (n,); None or past = now. ``member``: int or (n,); None = the same trips (same ids)
+        in every member. ``trip_id``: (n,) ids unused in their member; by default the next
+        ids above the largest of the member (of all if ``member`` is None). The trips go to
+        the trips table when they end (or at the end); :meth:`follow` reports on them.
         """
         st = self.state
         o = self._link_index(origin_link, "origin")
@@ -460,16 +461,17 @@ class TrafficProcess(Kernel):
             raise ScenarioError(f"{self.name}: insert_trips: origin, destination and depart "
                                 f"have {o.size}, {d.size} and {t.size} entries") from None
         K = st.n_members
+        routes = traffic_insert.route_list(route, n, lambda r: self._link_index(r, "route"))
         if member is None:
             if trip_id is None:
                 first = int(st.v_trip_id.max()) + 1 if st.v_trip_id.size else 0
                 trip_id = first + np.arange(n)
             ids = np.broadcast_to(np.asarray(trip_id, np.int64).ravel(), (n,))
             args = (np.tile(t, K), np.tile(o, K), np.tile(d, K), np.repeat(np.arange(K), n),
-                    np.tile(ids, K))
+                    np.tile(ids, K), None if routes is None else routes * K)
         else:
             m = np.broadcast_to(np.asarray(member, np.int64).ravel(), (n,))
-            args = (t, o, d, m, trip_id)
+            args = (t, o, d, m, trip_id, routes)
         try:
             idx = traffic_insert.add_trips(self.net, st, *args)
         except traffic.TrafficError as e:

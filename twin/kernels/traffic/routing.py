@@ -229,7 +229,7 @@ def reroute(net, state, share: float | None = None) -> None:
     """Recompute route tables from current link travel times; ``share`` of drivers adopt them.
 
     Departing vehicles always use the newest table. Each member draws who re-routes from its
-    own generator.
+    own generator (vehicles on a fixed route are drawn too, but keep their route).
     """
     p = state.params
     share = p.reroute_share if share is None else float(share)
@@ -297,7 +297,9 @@ def close_link(net, state, link, member=None) -> None:
     """Close link(s) to entering traffic (vehicles on it still leave) and re-route everyone.
 
     Drivers learn of a closure at once: all adopt the new tables, and those about to turn
-    into the closed link choose another turn, preferably one their lane serves.
+    into the closed link choose another turn, preferably one their lane serves. Vehicles on a
+    fixed route (:func:`.insert.add_trips`) keep it and wait at the stop line before the
+    closed link until it reopens.
     """
     a = state.arrays
     m = _member_index(state, member)
@@ -319,7 +321,7 @@ def _replan_after_closure(net, state):
     a["v_ver"][active] = a["latest_ver"][0]
     nx = a["v_next"]
     mem = a["v_member"]
-    blocked = active & (nx >= 0)
+    blocked = active & (nx >= 0) & (a["v_route"] < 0)  # a fixed route waits for the reopening
     blocked[blocked] = a["link_open"][mem[blocked], nx[blocked]] == 0
     idx = np.flatnonzero(blocked)
     if idx.size == 0:
