@@ -15,6 +15,7 @@ from twin.kernels.traffic import consts, routing
 from twin.kernels.traffic.grid import grid, grid_trips
 from twin.kernels.traffic.process import TrafficProcess
 
+from .runcompare import assert_runs_equal
 from .test_runtime_traffic import Crash, scenario
 
 T_INSERT = 240.0
@@ -277,13 +278,7 @@ def test_resume_with_inserted_trips_is_bit_identical(tmp_path, responder_run, cr
     assert 0 < part.sizes["time"] < 20
     run = twin.run(scenario(kernels=_kernels()), tmp_path / "r.zarr", resume=True,
                    progress=False)
-    for layer in ("traffic", "responder"):
-        a, b = responder_run.open(layer), run.open(layer)
-        for v in a.variables:
-            np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=f"{layer}/{v}")
-    ta, tb = responder_run.table("traffic", "trips"), run.table("traffic", "trips")
-    for k in ta:
-        np.testing.assert_array_equal(ta[k], tb[k], err_msg=k)
+    assert_runs_equal(responder_run, run, ("traffic", "responder"))
 
 
 def test_insert_trips_in_every_member_and_bad_input(tmp_path):

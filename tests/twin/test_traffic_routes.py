@@ -15,6 +15,7 @@ from twin.kernels.traffic import consts
 from twin.kernels.traffic.grid import grid, grid_trips
 from twin.kernels.traffic.process import TrafficProcess
 
+from .runcompare import assert_runs_equal
 from .test_runtime_traffic import Crash, scenario
 from .test_traffic_insert import Responder
 
@@ -272,10 +273,4 @@ def test_resume_with_a_routed_trip_is_bit_identical(tmp_path, routed_run, crash_
     assert 0 < part.sizes["time"] < 20
     run = twin.run(scenario(kernels=_kernels()), tmp_path / "r.zarr", resume=True,
                    progress=False)
-    for layer in ("traffic", "responder"):
-        a, b = routed_run.open(layer), run.open(layer)
-        for v in a.variables:
-            np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=f"{layer}/{v}")
-    ta, tb = routed_run.table("traffic", "trips"), run.table("traffic", "trips")
-    for k in ta:
-        np.testing.assert_array_equal(ta[k], tb[k], err_msg=k)
+    assert_runs_equal(routed_run, run, ("traffic", "responder"))
