@@ -7,19 +7,13 @@ heights in metres above the source's vertical datum. Ids are the stable string i
 source files; each table's row order is its dense index.
 
 Modules: :mod:`.tables` (Attributes, Buildings, Areas, Sites, CityObjects), :mod:`.network`
-(the Network base and the utility networks), :mod:`.roads` (RoadNetwork), :mod:`.terrain`,
+(the Network base, drainage and walkways), :mod:`.water` (WaterNetwork, EPANET's model, SI), :mod:`.power` (PowerGrid, bus-branch per unit), :mod:`.roads` (RoadNetwork), :mod:`.terrain`,
 :mod:`.city` (CityModel).
 """
 
 from .city import LOCAL_CRS, CityModel
-from .network import (
-    DrainageNetwork,
-    Network,
-    PowerGrid,
-    WalkwayNetwork,
-    WaterNetwork,
-    column,
-)
+from .network import DrainageNetwork, Network, WalkwayNetwork, column
+from .power import PowerGens, PowerGrid, PowerLoads
 from .roads import RoadNetwork
 from .tables import (
     SITE_KINDS,
@@ -33,6 +27,7 @@ from .tables import (
     id_map,
 )
 from .terrain import Terrain, reproject_terrain
+from .water import Control, Rule, RuleClause, WaterCurve, WaterDemands, WaterNetwork
 
 #: former private name, kept for callers of the single-module model
 _reproject_terrain = reproject_terrain
@@ -41,4 +36,5 @@ __all__ = [
     "CityModel", "LOCAL_CRS", "Network", "RoadNetwork", "WaterNetwork", "PowerGrid",
     "DrainageNetwork", "WalkwayNetwork", "column", "Attributes", "Table", "Buildings", "Areas",
     "Sites", "CityObjects", "SITE_KINDS", "Terrain", "reproject_terrain", "id_map", "_obj",
+    "WaterDemands", "WaterCurve", "Control", "Rule", "RuleClause", "PowerGens", "PowerLoads",
 ]

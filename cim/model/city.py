@@ -8,10 +8,12 @@ import numpy as np
 import pyproj
 
 from ..errors import CRSError, LoadReport
-from .network import DrainageNetwork, Network, PowerGrid, WalkwayNetwork, WaterNetwork
+from .network import DrainageNetwork, Network, WalkwayNetwork
+from .power import PowerGrid
 from .roads import RoadNetwork
 from .tables import Areas, Buildings, CityObjects, Sites
 from .terrain import Terrain, reproject_terrain
+from .water import WaterNetwork
 
 #: The local metric CRS of the pilot districts: CGCS2000 / 3-degree Gauss-Kruger CM 120E.
 LOCAL_CRS = "EPSG:4549"

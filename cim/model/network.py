@@ -17,11 +17,19 @@ import numpy as np
 
 from .tables import Attributes, id_map
 
+_REQUIRED = object()
 
-def column(dtype, width: int | None = None):
+
+def column(dtype, width: int | None = None, *, fill=_REQUIRED):
     """Return a dataclass field for a network column of ``dtype``: shape (n,), or (n, width)
-    when ``width`` is given (used by :meth:`Network.empty` to make a zero-row column)."""
-    return field(metadata={"dtype": dtype, "width": width})
+    when ``width`` is given (used by :meth:`Network.empty` to make a zero-row column).
+
+    With ``fill`` the column is optional (keyword-only, default None): a network built without
+    it gets ``n`` rows of ``fill`` (e.g. NaN, "", False)."""
+    if fill is _REQUIRED:
+        return field(metadata={"dtype": dtype, "width": width})
+    return field(default=None, kw_only=True,
+                 metadata={"dtype": dtype, "width": width, "fill": fill})
 
 
 def _empty_column(f) -> np.ndarray:
@@ -57,6 +65,13 @@ class Network:
     link_attributes: Attributes = field(default_factory=Attributes, kw_only=True)
 
     def __post_init__(self):
+        for f in fields(self):
+            if "fill" in f.metadata and getattr(self, f.name) is None:
+                n = len(self.node_ids) if f.name.startswith("node_") else len(self.link_ids)
+                shape = (n,) if f.metadata["width"] is None else (n, f.metadata["width"])
+                a = np.empty(shape, dtype=f.metadata["dtype"])
+                a[...] = f.metadata["fill"]
+                setattr(self, f.name, a)
         # an attribute table without columns only needs the right length
         if self.node_attributes.n != len(self.node_ids) and not self.node_attributes.columns:
             self.node_attributes = Attributes(len(self.node_ids))
@@ -177,22 +192,6 @@ class Network:
         if len(gxy):
             gxy[:, 0], gxy[:, 1] = fn(gxy[:, 0], gxy[:, 1])
         return replace(self, node_xy=nxy, geometry_xy=gxy)
-
-
-@dataclass
-class WaterNetwork(Network):
-    """The water supply network: junctions, tanks and reservoirs as nodes, pipes, pumps and
-    valves as links. Its own columns come with its reader."""
-
-    kind: ClassVar[str] = "water"
-
-
-@dataclass
-class PowerGrid(Network):
-    """The power grid: buses as nodes, lines and transformers as links. Its own columns come
-    with its reader."""
-
-    kind: ClassVar[str] = "power"
 
 
 @dataclass
