@@ -189,7 +189,10 @@ class WaterNetwork(Network):
     multipliers}, ``curves`` {name: :class:`WaterCurve`}, ``controls`` [:class:`Control`],
     ``rules`` [:class:`Rule`], ``options`` (see :data:`DEFAULT_OPTIONS`), ``times`` (see
     :data:`DEFAULT_TIMES`), ``sections`` {section name: [raw lines]} kept for writing back,
-    ``title`` [lines].
+    ``title`` [lines]; ``isolation_valves`` (k, 2) int64 rows (link, node): an isolation
+    (gate) valve on pipe ``link`` next to node ``node`` — not part of EPANET's hydraulics
+    (like wntr's valve layer), used to find the valves that isolate a segment; kept in a
+    ``<name>.valves.csv`` sidecar (columns ``link,node`` with ids) next to the .inp.
     """
 
     kind: ClassVar[str] = "water"
@@ -223,6 +226,8 @@ class WaterNetwork(Network):
     times: dict = field(default_factory=lambda: dict(DEFAULT_TIMES), kw_only=True)
     sections: dict = field(default_factory=dict, kw_only=True)
     title: list = field(default_factory=list, kw_only=True)
+    isolation_valves: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64),
+                                         kw_only=True)
 
     def nodes_of(self, node_type: str) -> np.ndarray:
         """Return the dense indices of the nodes of ``node_type``, (k,) int64."""
