@@ -170,11 +170,11 @@ class Simulation:
         cp = sc.checkpoint_interval or int(sc.chunk_records) * rec
         self.cp_ticks = to_ticks(cp, "checkpoint_interval")
         self.handlers: dict[str, list[Proc]] = {}
-        self.target_kind: dict[str, str | None] = {}
+        self.target_kind: dict[tuple, str | None] = {}    # (kernel, kind) -> id kind
         for p in self.procs:
             for kind, tk in declared(p.template, "event_kinds").items():
                 self.handlers.setdefault(kind, []).append(p)
-                self.target_kind.setdefault(kind, tk)
+                self.target_kind[(p.name, kind)] = tk
         dims = {f"{p.name}/{v}": spec_of(s).dims for p in self.procs
                 for v, s in declared(p.template, "publishes").items()}
         self._sched_proc = None
@@ -235,10 +235,11 @@ class Simulation:
                     if ev.layer is None or p.name == ev.layer]
         if not handlers:
             raise ScenarioError(f"{source}: no kernel handles events of kind {ev.kind!r}")
-        tk = self.target_kind.get(ev.kind)
-        index = None if tk is None else self.ids.index(tk, ev.target, f"{source}: {ev.kind}")
         extra: dict = {}
         for p in handlers:
+            tk = self.target_kind[(p.name, ev.kind)]
+            index = None if tk is None else self.ids.index(tk, ev.target,
+                                                           f"{source}: {ev.kind}")
             extra.update(p.apply_event(ev, index))
         self.log.add(self.env.now / TICKS_PER_S, ev, source, extra)
         if ev.phase == "start" and ev.duration is not None:

@@ -89,9 +89,10 @@ def validate(sc: Scenario, processes: list, ids) -> None:
                  "checkpoint_interval")
     arrays = published(processes)
     _validate_couplings(sc, processes, arrays)
-    kinds: dict[str, str | None] = {}
+    kinds: dict[str, dict[str, str | None]] = {}     # kind -> {kernel: target id kind}
     for p in processes:
-        kinds.update(declared(p, "event_kinds"))
+        for kind, tk in declared(p, "event_kinds").items():
+            kinds.setdefault(kind, {})[p.name] = tk
     for i, (ev, src) in enumerate(sc.all_events()):
         _validate_event(ev, f"{src} event {i} ({getattr(ev, 'kind', ev)!r})", sc, kinds,
                         names, ids, arrays)
@@ -123,6 +124,24 @@ def _validate_couplings(sc, processes, arrays) -> None:
                                     f"(couplings={{'{p.name}/{name}': '<layer>/<array>'}})")
 
 
+def event_target_kind(ev, by_kernel: dict, label: str):
+    """Return the id kind ``ev``'s target names, from ``{kernel: target kind}`` of the
+    kernels that declare ``ev.kind`` (only ``ev.layer``'s when it is given): ScenarioError
+    when those kernels disagree (``closure`` of a road link and of a pipe) and no layer
+    picks one."""
+    if ev.layer is not None:
+        by_kernel = {k: v for k, v in by_kernel.items() if k == ev.layer}
+        if not by_kernel:
+            raise ScenarioError(f"{label}: kernel {ev.layer!r} does not handle events of "
+                                f"kind {ev.kind!r}")
+    tks = set(by_kernel.values())
+    if len(tks) > 1:
+        opts = ", ".join(f"{k} ({v})" for k, v in by_kernel.items())
+        raise ScenarioError(f"{label}: {ev.kind!r} events are handled by {opts}; give "
+                            f"layer= to say which")
+    return tks.pop()
+
+
 def _validate_event(ev, label, sc, kinds, names, ids, arrays) -> None:
     if not isinstance(ev, Event):
         raise ScenarioError(f"{label}: not a twin.Event but {type(ev).__name__}")
@@ -152,7 +171,7 @@ def _validate_event(ev, label, sc, kinds, names, ids, arrays) -> None:
         to_ticks(_positive(ev.duration, f"{label}: duration"), f"{label}: duration")
     if ev.duration is not None and ev.until is not None:
         raise ScenarioError(f"{label}: give duration= or until=, not both")
-    target_kind = kinds.get(ev.kind)
+    target_kind = event_target_kind(ev, kinds[ev.kind], label)
     each = ev.when is not None and ev.when.each
     if target_kind is not None and not each:
         ids.index(target_kind, ev.target, label)
