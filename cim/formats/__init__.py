@@ -20,6 +20,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "citygml": ("cim.formats.citygml", (".gml", ".citygml", ".xml")),
     "osm": ("cim.formats.osm", (".osm",)),
     "esri_ascii": ("cim.formats.esri_ascii", (".asc",)),
+    "epanet": ("cim.formats.epanet_inp", (".inp",)),
 }
 
 
@@ -42,4 +43,4 @@ def detect(source: Source) -> str:
         if source.name.endswith(endings):
             return fmt
     raise FormatError("unknown file format (expected CityJSON, CityJSONSeq, CityGML, GeoJSON, "
-                      "OSM XML or an ESRI ASCII grid)", path=source.path)
+                      "OSM XML, an ESRI ASCII grid or an EPANET .inp)", path=source.path)

@@ -56,7 +56,8 @@ class WaterDemands:
 @dataclass
 class WaterCurve:
     """A curve, SI: ``kind`` "pump" (x flow m³/s, y head m), "efficiency" (x flow m³/s, y %),
-    "volume" (x level m, y volume m³) or "headloss" (x flow m³/s, y head loss m); x, y (n,)
+    "volume" (x level m, y volume m³), "headloss" (x flow m³/s, y head loss m) or
+    "generic" (a curve nothing uses and no comment types: values as written); x, y (n,)
     float64 in the file's order."""
 
     kind: str
