@@ -22,7 +22,7 @@ from .errors import (
     ValueRangeError,
 )
 from .geometry import PolygonSet
-from .io import detect_format, load, write_cityjson
+from .io import detect_format, load, write_cityjson, write_matpower, write_pandapower
 from .model import (
     LOCAL_CRS,
     Areas,
@@ -42,6 +42,7 @@ from .model import (
 
 __all__ = [
     "load", "load_district", "districts", "write_cityjson", "detect_format",
+    "write_matpower", "write_pandapower",
     "CityModel", "Buildings", "RoadNetwork", "Areas", "Sites", "CityObjects", "Terrain",
     "Network", "WaterNetwork", "PowerGrid", "DrainageNetwork", "WalkwayNetwork",
     "Attributes", "PolygonSet", "LoadReport", "LOCAL_CRS", "resolve_crs",

@@ -47,3 +47,16 @@ def load(*paths, lenient: bool = False, crs=None) -> CityModel:
 def write_cityjson(city: CityModel, path, *, version: str = "2.0") -> Path:
     """Write ``city`` as a CityJSON 2.0 file (``.gz`` name → gzip) and return its path."""
     return module("cityjson").write(city, Path(path), version=version)
+
+
+def write_matpower(city_or_grid, path) -> Path:
+    """Write a PowerGrid (or a CityModel's ``power_grid``) as a MATPOWER ``.m`` case file and
+    return its path (:mod:`cim.formats.matpower`)."""
+    return module("matpower").write(city_or_grid, Path(path))
+
+
+def write_pandapower(city_or_grid, path) -> Path:
+    """Write a PowerGrid (or a CityModel's ``power_grid``) as a pandapower JSON network that
+    ``pandapower.from_json`` loads and runs; return its path
+    (:mod:`cim.formats.pandapower_json`)."""
+    return module("pandapower_json").write(city_or_grid, Path(path))

@@ -21,6 +21,8 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "osm": ("cim.formats.osm", (".osm",)),
     "esri_ascii": ("cim.formats.esri_ascii", (".asc",)),
     "epanet": ("cim.formats.epanet_inp", (".inp",)),
+    "matpower": ("cim.formats.matpower", (".m",)),
+    "pandapower_json": ("cim.formats.pandapower_json", (".json",)),
 }
 
 

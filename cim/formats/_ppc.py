@@ -187,3 +187,78 @@ def grid_from_ppc(ppc: dict, *, path=None, bus_names=None) -> PowerGrid:
         link_rate_mva=br[:, RATE_A].copy(), link_max_i_ka=np.full(nl, np.nan),
         link_in_service=br[:, BR_STATUS] > 0,
         gens=gens, loads=loads, base_mva=base)
+
+
+def _bus_numbers(ids: np.ndarray) -> tuple[np.ndarray, list[str] | None]:
+    """Return MATPOWER bus numbers for node ids: the ids themselves when all are distinct
+    positive integers, else 1..n (and the ids as bus names)."""
+    try:
+        nums = np.array([int(s) for s in ids.tolist()], np.int64)
+        if (len(nums) == 0 or nums.min() > 0) and len(np.unique(nums)) == len(nums) \
+                and all(str(n) == str(s) for n, s in zip(nums.tolist(), ids.tolist())):
+            return nums, None
+    except (TypeError, ValueError):
+        pass
+    return np.arange(1, len(ids) + 1, dtype=np.int64), [str(s) for s in ids.tolist()]
+
+
+def ppc_from_grid(grid: PowerGrid) -> dict:
+    """Return a MATPOWER case dict (``baseMVA``, ``bus`` (n, 13), ``gen`` (g, 10), ``branch``
+    (l, 13), and ``bus_name`` when the node ids are not positive integers) for ``grid``.
+
+    Bus types follow the generators: a bus with an in-service ``ext_grid`` is REF, one with an
+    in-service ``gen`` PV, others PQ; out-of-service buses are ISOLATED. In-service loads are
+    summed per bus into Pd/Qd; an ``sgen`` at a PQ bus is a generator row (read back as an
+    sgen), elsewhere it is subtracted from Pd/Qd. A branch's shunt conductance ``link_g_pu``
+    (no MATPOWER column) is added to the end buses' Gs (half each, the from half over tap²),
+    which is the same admittance. A zero-impedance link (a closed switch) gets x = 1e-6 p.u.
+    Lines have TAP 0; transformers their ratio.
+    """
+    nb, nl = grid.n_nodes, grid.n_links
+    base = float(grid.base_mva)
+    nums, names = _bus_numbers(np.asarray(grid.node_ids, object))
+    g = grid.gens
+    on = np.asarray(g.in_service, bool)
+    kind = np.asarray(g.kind, object)
+    btype = np.full(nb, PQ, np.int64)
+    btype[g.bus[on & (kind == "gen")]] = PV
+    btype[g.bus[on & (kind == "ext_grid")]] = REF
+    btype[~np.asarray(grid.node_in_service, bool)] = ISOLATED
+    ld = grid.loads
+    lon = np.asarray(ld.in_service, bool)
+    pd = np.bincount(ld.bus[lon], ld.p_mw[lon], nb)
+    qd = np.bincount(ld.bus[lon], ld.q_mvar[lon], nb)
+    fold = (kind == "sgen") & on & (btype[g.bus] != PQ)
+    pd -= np.bincount(g.bus[fold], g.p_mw[fold], nb)
+    qd -= np.bincount(g.bus[fold], g.q_mvar[fold], nb)
+    gs = np.array(grid.node_gs_mw, float)
+    lg = np.where(grid.link_in_service, grid.link_g_pu, 0.0) * base / 2
+    gs += np.bincount(grid.link_from, lg / np.square(grid.link_tap), nb)
+    gs += np.bincount(grid.link_to, lg, nb)
+    zone = np.array([z if isinstance(z, (int, float, np.integer, np.floating))
+                     and np.isfinite(z) else 1 for z in grid.node_zone.tolist()], float)
+    bus = np.column_stack([
+        nums, btype, pd, qd, gs, grid.node_bs_mvar, np.ones(nb), grid.node_vm_pu,
+        grid.node_va_degree, grid.node_vn_kv, zone, grid.node_vmax_pu, grid.node_vmin_pu,
+    ]).reshape(nb, 13).astype(float)
+    keep = np.flatnonzero(~fold)
+    ext_first = np.argsort(np.where(kind[keep] == "ext_grid", 0, 1), kind="stable")
+    keep = keep[ext_first]
+    vg = np.where(kind == "sgen", 1.0, g.vm_pu)
+    gen = np.column_stack([
+        nums[g.bus], g.p_mw, g.q_mvar, g.q_max_mvar, g.q_min_mvar, vg, np.full(len(g), base),
+        on.astype(float), np.full(len(g), np.inf), np.full(len(g), -np.inf),
+    ]).reshape(len(g), 10)[keep].astype(float)
+    is_trafo = np.asarray(grid.link_type, object) == "trafo"
+    tap = np.where(is_trafo | (grid.link_tap != 1.0), grid.link_tap, 0.0)
+    x = np.where((grid.link_r_pu == 0) & (grid.link_x_pu == 0), 1e-6, grid.link_x_pu)
+    branch = np.column_stack([
+        nums[grid.link_from], nums[grid.link_to], grid.link_r_pu, x, grid.link_b_pu,
+        grid.link_rate_mva, grid.link_rate_mva, grid.link_rate_mva, tap,
+        grid.link_shift_degree, np.asarray(grid.link_in_service, float),
+        np.full(nl, -360.0), np.full(nl, 360.0),
+    ]).reshape(nl, 13).astype(float)
+    out = {"baseMVA": base, "bus": bus, "gen": gen, "branch": branch}
+    if names is not None:
+        out["bus_name"] = names
+    return out
