@@ -26,7 +26,7 @@ def _partition(labels, ids) -> set[frozenset]:
 def test_segments_equal_wntr_valve_segments(strategy):
     wn = wntr.network.WaterNetworkModel(str(NET3))
     placement, n = strategy
-    layer = wntr.network.layer.random_valve_layer(wn, placement_type=placement, n=n, seed=7)
+    layer = wntr.network.layer.generate_valve_layer(wn, placement_type=placement, n=n, seed=7)
     G = wn.to_graph()
     node_seg, link_seg, _ = wntr.metrics.topographic.valve_segments(G, layer)
     net = cim.load(NET3).water_network
@@ -44,7 +44,7 @@ def test_segments_equal_wntr_valve_segments(strategy):
 
 def test_isolating_a_pipe_closes_its_boundary_valves():
     wn = wntr.network.WaterNetworkModel(str(NET3))
-    layer = wntr.network.layer.random_valve_layer(wn, placement_type="strategic", n=1, seed=3)
+    layer = wntr.network.layer.generate_valve_layer(wn, placement_type="strategic", n=1, seed=3)
     net = cim.load(NET3).water_network
     nodes = {k: i for i, k in enumerate(net.node_ids)}
     links = {k: i for i, k in enumerate(net.link_ids)}

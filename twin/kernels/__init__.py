@@ -8,4 +8,6 @@ registry can find them without generic code importing any kernel.
 #: registry name -> "module:class" of the kernels shipped with the package
 BUILTIN = {
     "traffic": "twin.kernels.traffic.process:TrafficProcess",
+    "water": "twin.kernels.water.process:WaterProcess",
+    "power": "twin.kernels.power.process:PowerProcess",
 }

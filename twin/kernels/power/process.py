@@ -57,7 +57,7 @@ class PowerProcess(Kernel):
                "buildings_dark": Spec((), "1"), "people_dark": Spec((), "persons"),
                "signals_dark": Spec((), "1")}
     tables = {"outages": Table("outage", {
-        "outage_kind": (object, "", ""), "outage_target": (object, "", ""),
+        "outage_kind": ("<U32", "", ""), "outage_target": ("<U64", "", ""),
         "outage_start_s": (np.float64, np.nan, "s"), "outage_end_s": (np.float64, np.nan, "s")})}
 
     def __init__(self, dt: float = 60.0, *, method: str = "ac",
@@ -123,7 +123,7 @@ class PowerProcess(Kernel):
             return
         try:
             self.res = self.pf.solve(self.branch_out > 0, self.bus_out > 0,
-                                     self.load_scale, method=self.method)
+                                     self.load_scale, method=self.method, errors="raise")
         except Exception as e:
             from .errors import PowerFlowError
 
@@ -243,7 +243,7 @@ class PowerProcess(Kernel):
         self.done_outages = []
         for k, tg, t0, t1, m in rows:
             ctx.table("outages").append(
-                {"outage_kind": np.array([k], object), "outage_target": np.array([tg], object),
+                {"outage_kind": np.array([k]), "outage_target": np.array([tg]),
                  "outage_start_s": np.array([t0]), "outage_end_s": np.array([t1])}, member=m)
 
     def get_state(self) -> dict:
