@@ -49,10 +49,11 @@ class System:
 
 
 def build_system(c: Compiled, branch_out=None, bus_out=None, gen_out=None,
-                 load_scale=None) -> System:
+                 load_scale=None, with_y: bool = True) -> System:
     """Return the :class:`System` of K members: ``branch_out`` (K, n_link), ``bus_out``
     (K, n_node), ``gen_out`` (K, n_gen) bool outage masks and ``load_scale`` (K, n_load)
-    factors (each may be None; K = the largest leading size, 1 when all are None)."""
+    factors (each may be None; K = the largest leading size, 1 when all are None);
+    ``with_y`` False skips the admittance matrices (``y``, ``yf``, ``yt`` None)."""
     node_on, link_on, gen_on = member_masks(c, branch_out, bus_out, gen_out)
     k = node_on.shape[0]
     if load_scale is not None:
@@ -75,7 +76,11 @@ def build_system(c: Compiled, branch_out=None, bus_out=None, gen_out=None,
     bus_member = np.repeat(np.arange(k), np.diff(bus_start))
     bus_on = np.zeros(nbus, bool)
     bus_on[labels[np.flatnonzero(node_on.ravel())]] = True
-    y, yf, yt, lk, ll = make_ybus(c, labels, nbus, node_on, link_on)
+    if with_y:
+        y, yf, yt, lk, ll = make_ybus(c, labels, nbus, node_on, link_on)
+    else:
+        y = yf = yt = None
+        lk, ll = np.nonzero(link_on & ~c.switch[None, :])
     # slack buses and energized islands
     gk, gi = np.nonzero(gen_on)
     gbus = labels[gk * n + c.gen_bus[gi]]
