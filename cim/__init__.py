@@ -5,6 +5,7 @@ Public API::
     city = cim.load("a.city.json", "roads.osm", lenient=False, crs=None)
     city = cim.load_district("lihu")          # or "liangxi"; cim.districts() lists them
     cim.write_cityjson(city, "out.city.json")
+    cim.write_inp(city, "out.inp")            # the water network, EPANET 2.2, LPS
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .errors import (
     ValueRangeError,
 )
 from .geometry import PolygonSet
-from .io import detect_format, load, write_cityjson, write_matpower, write_pandapower
+from .io import detect_format, load, write_cityjson, write_inp, write_matpower, write_pandapower
 from .model import (
     LOCAL_CRS,
     Areas,
@@ -41,7 +42,7 @@ from .model import (
 )
 
 __all__ = [
-    "load", "load_district", "districts", "write_cityjson", "detect_format",
+    "load", "load_district", "districts", "write_cityjson", "write_inp", "detect_format",
     "write_matpower", "write_pandapower",
     "CityModel", "Buildings", "RoadNetwork", "Areas", "Sites", "CityObjects", "Terrain",
     "Network", "WaterNetwork", "PowerGrid", "DrainageNetwork", "WalkwayNetwork",

@@ -1,5 +1,5 @@
 """The verbs that read and write whole models: :func:`load`, :func:`detect_format`,
-:func:`write_cityjson` (re-exported as ``cim.load`` etc.)."""
+:func:`write_cityjson`, :func:`write_inp` (re-exported as ``cim.load`` etc.)."""
 
 from __future__ import annotations
 
@@ -60,3 +60,10 @@ def write_pandapower(city_or_grid, path) -> Path:
     ``pandapower.from_json`` loads and runs; return its path
     (:mod:`cim.formats.pandapower_json`)."""
     return module("pandapower_json").write(city_or_grid, Path(path))
+
+
+def write_inp(city_or_network, path, units: str | None = "LPS") -> Path:
+    """Write the water network of ``city_or_network`` (a CityModel or a WaterNetwork) as an
+    EPANET 2.2 .inp in flow ``units`` ("LPS" default; any EPANET code; None: the network's
+    original units) and return the path. Isolation valves go to ``<stem>.valves.csv``."""
+    return module("epanet").write(city_or_network, Path(path), units=units)

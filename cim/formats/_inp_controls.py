@@ -239,13 +239,13 @@ def format_rule(r: Rule, net, units) -> list[str]:
         out.append(f"{c.logic.upper():4s} {_clause(c, net, units)}")
     for part in (r.then, r.otherwise):
         for c in part:
-            out.append(f"{c.logic.upper():4s} {_clause(c, net, units)}")
+            out.append(f"{c.logic.upper():4s} {_clause(c, net, units, True)}")
     if r.priority:
         out.append(f"PRIORITY {_num(r.priority)}")
     return out
 
 
-def _clause(c: RuleClause, net, units) -> str:
+def _clause(c: RuleClause, net, units, action: bool = False) -> str:
     if c.object == "system":
         obj = "SYSTEM"
     elif c.object in _NODE_OBJECTS.values():
@@ -271,7 +271,8 @@ def _clause(c: RuleClause, net, units) -> str:
         elif c.attribute == "setting" and c.index >= 0:
             f = units.setting(net.link_type[c.index])
         val = _num(c.value / f)
-    return f"{obj} {c.attribute.upper()} {c.relation.upper()} {val}"
+    rel = "IS" if action else c.relation.upper()
+    return f"{obj} {c.attribute.upper()} {rel} {val}"
 
 
 def _num(v: float) -> str:

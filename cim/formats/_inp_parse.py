@@ -81,7 +81,7 @@ def split_sections(text: str, problems) -> tuple[dict, list]:
             name = s[1:].split("]", 1)[0].strip().upper()
             if name not in SECTIONS:
                 problems.handle(FormatError(f"unknown section [{name}]", line=no,
-                                            obj_id=f"[{name}]"))
+                                            obj_id=name))
                 current = None
                 continue
             if name == "END":
@@ -142,7 +142,8 @@ def seconds(tokens: list[str], what: str, *, line=None, obj_id=None) -> float:
     if h is None and len(tokens) >= 2:
         h = hours(tokens[-2], tokens[-1])
     if h is None or h < 0:
-        raise FormatError(f"{what}: bad time {' '.join(tokens[-2:])!r} (expected hours, "
+        shown = tokens[-2:] if tokens[-1].isalpha() else tokens[-1:]
+        raise FormatError(f"{what}: bad time {' '.join(shown)!r} (expected hours, "
                           "H:MM[:SS], a value with SEC/MIN/HOURS/DAYS, or a clock time with "
                           "AM/PM)", line=line, obj_id=obj_id)
     return round(3600.0 * h, 6)

@@ -23,8 +23,9 @@ _CURVE_KINDS = {"PUMP": "pump", "HEAD": "pump", "EFFIC": "efficiency", "VOLUME":
 class InpBuilder:
     """Collects nodes and links of one .inp; ``units`` (:class:`Units`), ``options``."""
 
-    def __init__(self, sections: dict, problems, units, options: dict):
+    def __init__(self, sections: dict, problems, units, options: dict, order=()):
         self.sec = sections
+        self.order = list(order)
         self.problems = problems
         self.units = units
         self.options = options
@@ -57,9 +58,10 @@ class InpBuilder:
         self.each("JUNCTIONS", self._junction)
         self.each("RESERVOIRS", self._reservoir)
         self.each("TANKS", self._tank)
-        self.each("PIPES", self._pipe)
-        self.each("PUMPS", self._pump)
-        self.each("VALVES", self._valve)
+        first = {name: k for k, (name, _) in reversed(list(enumerate(self.order)))}
+        for name in sorted(("PIPES", "PUMPS", "VALVES"), key=lambda n: first.get(n, 99)):
+            self.each(name, {"PIPES": self._pipe, "PUMPS": self._pump,
+                             "VALVES": self._valve}[name])   # links in the file's order
         self._energy_curves()
         self._convert_curves()
         self._replaced: set = set()
@@ -397,7 +399,8 @@ class InpBuilder:
                     link_power=col("power", math.nan), link_pattern=col("pattern", None, object))
 
     def demand_table(self) -> WaterDemands:
-        d = self.demands
+        """The demand rows by junction (a junction's categories in file order)."""
+        d = sorted(self.demands, key=lambda r: r[0])
         pat = np.empty(len(d), object)
         pat[:] = [r[2] for r in d]
         cat = np.empty(len(d), object)

@@ -64,12 +64,12 @@ def read(source: Source, *, lenient: bool) -> CityModel:
 
 def parse(text: str, problems) -> WaterNetwork:
     """Return the WaterNetwork of .inp ``text``; errors go through ``problems``."""
-    sections, _ = split_sections(text, problems)
+    sections, order = split_sections(text, problems)
     opt_lines = sections.get("OPTIONS", [])
     declared = flow_units_of(opt_lines, problems)
     options, units, raw_options = parse_options(opt_lines, problems, declared)
     times, raw_times = parse_times(sections.get("TIMES", []), problems)
-    b = InpBuilder(sections, problems, units, options)
+    b = InpBuilder(sections, problems, units, options, order)
     b.build()
     default = options["pattern"]
     if default is not None and default not in b.patterns:
