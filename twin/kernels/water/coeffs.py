@@ -1,0 +1,354 @@
+"""Head-loss coefficients and matrix assembly of the GGA (EPANET 2.2's hydcoeffs), numba.
+
+For each link: P = 1 / head-loss gradient and Y = head loss / gradient at the current flow
+(pipes: Hazen–Williams, Darcy–Weisbach with Swamee–Jain, Dunlop's transition polynomial and
+Hagen–Poiseuille below Re 2000, Chezy–Manning; minor losses; pumps: power and piecewise
+linear curves, constant power; valves). Units ft, cfs; member k is the trailing index of
+every state array.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numba as nb
+import numpy as np
+
+from .compile import (
+    CBIG,
+    CSMALL,
+    DW,
+    LT_FCV,
+    LT_GPV,
+    LT_PBV,
+    LT_PIPE,
+    LT_PRV,
+    LT_PSV,
+    LT_PUMP,
+    LT_TCV,
+    MISSING,
+    PT_CONST_HP,
+    PT_CUSTOM,
+    PT_NOCURVE,
+    RQTOL,
+    ST_ACTIVE,
+    ST_CLOSED,
+    TINY,
+)
+from .pdd import demand_headloss, pressure_range
+
+#: network arrays handed to the kernels (see sim.py for how they are built)
+NetArrays = namedtuple("NetArrays", [
+    "n1", "n2", "ltype", "isj", "row", "el", "diam", "R", "Km", "Kc", "pump_of", "ptype",
+    "pH0", "pR", "pN", "pHmax", "pcurve", "gpv_curve", "cx", "cy", "cn", "tank_of", "tHmin",
+    "tHmax", "toverflow", "offpos", "diagpos", "junctions", "valves", "row2node",
+    "pc_link", "pc_node", "pc_type", "pc_grade", "pc_status", "pc_setting", "fprm", "iprm",
+    "colptr", "rowind", "rptr", "rcol", "rpos"])
+#: per-member state, trailing member axis: heads H (n, K), flows Q (L, K), status S (L, K)
+#: int8, settings KS (L, K), emitter flows E, node demands D, demand flows DF (n, K),
+#: emitter coefficients Ke (n, K), lock (L, K) bool (closed by the user)
+State = namedtuple("State", ["H", "Q", "S", "KS", "E", "D", "DF", "Ke", "lock"])
+Work = namedtuple("Work", ["lval", "F", "w", "P", "Y", "X"])
+
+# fprm / iprm indices
+F_HEXP, F_QEXP, F_VISC, F_HACC, F_DAMP, F_HERR, F_QCHG, F_PMIN, F_PREQ, F_PEXP = range(10)
+I_FORM, I_MAXIT, I_EXTRA, I_CHECKF, I_MAXCHK, I_PDA = range(6)
+
+A1, A2 = 1000.0 * np.pi, 500.0 * np.pi
+A8 = 4.61841319859066668690e+00
+A9 = -8.68588963806503655300e-01
+AB = 3.28895476345399058690e-03
+AC = -5.14214965799093883760e-03
+
+
+@nb.njit(cache=True)
+def friction_factor(q, e, s):
+    """Darcy–Weisbach friction factor and d f/d q at |flow| q (cfs), relative roughness e,
+    viscosity × diameter s: Swamee–Jain for Re >= 4000, Dunlop's cubic in between."""
+    w = q / s
+    if w >= A1:
+        y1 = A8 / w ** 0.9
+        y2 = e / 3.7 + y1
+        y3 = A9 * np.log(y2)
+        f = 1.0 / (y3 * y3)
+        return f, 1.8 * f * y1 * A9 / y2 / y3 / q
+    y2 = e / 3.7 + AB
+    y3 = A9 * np.log(y2)
+    fa = 1.0 / (y3 * y3)
+    fb = (2.0 + AC / (y2 * y3)) * fa
+    r = w / A2
+    x1 = 7.0 * fa - fb
+    x2 = 0.128 - 17.0 * fa + 2.5 * fb
+    x3 = -0.128 + 13.0 * fa - (fb + fb)
+    x4 = 0.032 - 3.0 * fa + 0.5 * fb
+    f = x1 + r * (x2 + r * (x3 + r * x4))
+    return f, (x2 + r * (2.0 * x3 + r * 3.0 * x4)) / s / A2
+
+
+@nb.njit(cache=True)
+def valve_py(flow, status, km):
+    """(P, Y) of an open / closed valve with minor-loss coefficient km."""
+    if status <= ST_CLOSED:
+        return 1.0 / CBIG, flow
+    if km > 0.0:
+        hgrad = 2.0 * km * np.abs(flow)
+        if hgrad < RQTOL:
+            hgrad = RQTOL
+            hloss = flow * hgrad
+        else:
+            hloss = flow * hgrad / 2.0
+        return 1.0 / hgrad, hloss / hgrad
+    return 1.0 / CSMALL, flow
+
+
+@nb.njit(cache=True)
+def curve_coeff(cx, cy, cn, c, q):
+    """Intercept h0 and slope r of the segment of curve c bracketing q."""
+    n = cn[c]
+    k2 = 0
+    while k2 < n and cx[c, k2] < q:
+        k2 += 1
+    if k2 == 0:
+        k2 += 1
+    elif k2 == n:
+        k2 -= 1
+    k1 = k2 - 1
+    r = (cy[c, k2] - cy[c, k1]) / (cx[c, k2] - cx[c, k1])
+    return cy[c, k1] - r * cx[c, k1], r
+
+
+@nb.njit(cache=True)
+def link_py(na, lk, flow, status, setting, yold):
+    """(P, Y) of link lk (EPANET's headlosscoeffs); P = 0 for PRV/PSV/FCV with a setting
+    (their coefficients are assembled by valve_assemble)."""
+    t = na.ltype[lk]
+    fp = na.fprm
+    if t <= LT_PIPE:
+        if status <= ST_CLOSED:
+            return 1.0 / CBIG, flow
+        q = np.abs(flow)
+        ml = na.Km[lk]
+        r = na.R[lk]
+        if na.iprm[I_FORM] == DW:
+            s = fp[F_VISC] * na.diam[lk]
+            if q <= A2 * s:
+                r = 16.0 * np.pi * s * r
+                hloss = flow * (r + ml * q)
+                hgrad = r + 2.0 * ml * q
+            else:
+                f, dfdq = friction_factor(q, na.Kc[lk] / na.diam[lk], s)
+                r1 = f * r + ml
+                hloss = r1 * q * flow
+                hgrad = 2.0 * r1 * q + dfdq * r * q * q
+            return 1.0 / hgrad, hloss / hgrad
+        hexp = fp[F_HEXP]
+        hgrad = hexp * r * q ** (hexp - 1.0)
+        if hgrad < RQTOL:
+            hgrad = RQTOL
+            hloss = hgrad * q
+        else:
+            hloss = hgrad * q / hexp
+        if ml > 0.0:
+            hloss += ml * q * q
+            hgrad += 2.0 * ml * q
+        if flow < 0.0:
+            hloss = -hloss
+        return 1.0 / hgrad, hloss / hgrad
+    if t == LT_PUMP:
+        if status <= ST_CLOSED or setting == 0.0:
+            return 1.0 / CBIG, flow
+        q = np.abs(flow)
+        p = na.pump_of[lk]
+        pt = na.ptype[p]
+        if pt == PT_NOCURVE:
+            return 1.0 / CSMALL, flow
+        if pt == PT_CUSTOM:
+            h0, r = curve_coeff(na.cx, na.cy, na.cn, na.pcurve[p], q / setting)
+            hgrad = -r * setting
+            hloss = -h0 * setting * setting + hgrad * flow
+        else:
+            h0 = setting * setting * na.pH0[p]
+            n = na.pN[p]
+            if np.abs(n - 1.0) < TINY:
+                n = 1.0
+            r = na.pR[p] * setting ** (2.0 - n)
+            if pt == PT_CONST_HP:
+                hgrad = -r / q / q
+                if hgrad > CBIG:
+                    hgrad = CBIG
+                    hloss = -hgrad * flow
+                elif hgrad < RQTOL:
+                    hgrad = RQTOL
+                    hloss = -hgrad * flow
+                else:
+                    hloss = r / flow
+            elif n != 1.0:
+                hgrad = n * r * q ** (n - 1.0)
+                if hgrad < RQTOL:
+                    hgrad = RQTOL
+                    hloss = h0 + hgrad * flow
+                else:
+                    hloss = h0 + hgrad * flow / n
+            else:
+                hgrad = r
+                hloss = h0 + hgrad * flow
+        return 1.0 / hgrad, hloss / hgrad
+    if t == LT_PBV:
+        if setting == MISSING or setting == 0.0:
+            return valve_py(flow, status, na.Km[lk])
+        if na.Km[lk] * flow * flow > setting:
+            return valve_py(flow, status, na.Km[lk])
+        return CBIG, setting * CBIG
+    if t == LT_TCV:
+        km = na.Km[lk]
+        if setting != MISSING:
+            d2 = na.diam[lk] * na.diam[lk]
+            km = 0.02517 * setting / (d2 * d2)
+        return valve_py(flow, status, km)
+    if t == LT_GPV:
+        if status == ST_CLOSED:
+            return valve_py(flow, status, na.Km[lk])
+        q = max(np.abs(flow), TINY)
+        h0, r = curve_coeff(na.cx, na.cy, na.cn, na.gpv_curve[lk], q)
+        r = max(r, TINY)
+        y = h0 / r + q
+        return 1.0 / r, -y if flow < 0.0 else y
+    # PRV, PSV, FCV
+    if setting == MISSING:
+        return valve_py(flow, status, na.Km[lk])
+    return 0.0, yold
+
+
+@nb.njit(cache=True)
+def emitter_headloss(ke, q, qexp):
+    """(hloss, hgrad) of an emitter with coefficient ke at flow q."""
+    ke = max(CSMALL, ke)
+    hgrad = qexp * ke * np.abs(q) ** (qexp - 1.0)
+    if hgrad < RQTOL:
+        return RQTOL * q, RQTOL
+    return hgrad * q / qexp, hgrad
+
+
+@nb.njit(cache=True)
+def headloss_coeffs(na, st, wk, k):
+    """P, Y of every link of member k."""
+    for lk in range(len(na.n1)):
+        p, y = link_py(na, lk, st.Q[lk, k], st.S[lk, k], st.KS[lk, k], wk.Y[lk, k])
+        wk.P[lk, k] = p
+        wk.Y[lk, k] = y
+
+
+@nb.njit(cache=True)
+def _add_offdiag(na, wk, lk, i, j, p, k):
+    if na.offpos[lk] >= 0:
+        wk.lval[na.offpos[lk], k] -= p
+    if i >= 0:
+        wk.lval[na.diagpos[i], k] += p
+    if j >= 0:
+        wk.lval[na.diagpos[j], k] += p
+
+
+@nb.njit(cache=True)
+def matrix_coeffs(na, st, wk, k):
+    """Assemble member k's matrix (into wk.lval[:, k]), right-hand side wk.F[:, k] and nodal
+    flow excess wk.X[:, k] (EPANET's matrixcoeffs)."""
+    for p in range(wk.lval.shape[0]):
+        wk.lval[p, k] = 0.0
+    for i in range(wk.F.shape[0]):
+        wk.F[i, k] = 0.0
+    for i in range(wk.X.shape[0]):
+        wk.X[i, k] = 0.0
+    row, H, F, X = na.row, st.H, wk.F, wk.X
+    for lk in range(len(na.n1)):
+        p = wk.P[lk, k]
+        if p == 0.0:
+            continue
+        a, b = na.n1[lk], na.n2[lk]
+        q, y = st.Q[lk, k], wk.Y[lk, k]
+        X[a, k] -= q
+        X[b, k] += q
+        if na.offpos[lk] >= 0:
+            wk.lval[na.offpos[lk], k] -= p
+        ra, rb = row[a], row[b]
+        if ra >= 0:
+            wk.lval[na.diagpos[ra], k] += p
+            F[ra, k] += y
+        elif rb >= 0:
+            F[rb, k] += p * H[a, k]
+        if rb >= 0:
+            wk.lval[na.diagpos[rb], k] += p
+            F[rb, k] -= y
+        elif ra >= 0:
+            F[ra, k] += p * H[b, k]
+    qexp = na.fprm[F_QEXP]
+    for i in na.junctions:
+        if st.Ke[i, k] == 0.0:
+            continue
+        hloss, hgrad = emitter_headloss(st.Ke[i, k], st.E[i, k], qexp)
+        r = row[i]
+        wk.lval[na.diagpos[r], k] += 1.0 / hgrad
+        F[r, k] += (hloss + na.el[i]) / hgrad
+        X[i, k] -= st.E[i, k]
+    if na.iprm[I_PDA]:
+        pmin = na.fprm[F_PMIN]
+        dp = pressure_range(pmin, na.fprm[F_PREQ])
+        n = 1.0 / na.fprm[F_PEXP]
+        for i in na.junctions:
+            if st.D[i, k] <= 0.0:
+                continue
+            hloss, hgrad = demand_headloss(st.DF[i, k], st.D[i, k], dp, n)
+            if hgrad > 0.0:
+                r = row[i]
+                wk.lval[na.diagpos[r], k] += 1.0 / hgrad
+                F[r, k] += (hloss + na.el[i] + pmin) / hgrad
+    for i in na.junctions:
+        X[i, k] -= st.DF[i, k]
+        F[row[i], k] += X[i, k]
+    for lk in na.valves:
+        setting = st.KS[lk, k]
+        if setting == MISSING:
+            continue
+        t = na.ltype[lk]
+        if t != LT_PRV and t != LT_PSV and t != LT_FCV:
+            continue
+        a, b = na.n1[lk], na.n2[lk]
+        i, j = row[a], row[b]
+        q = st.Q[lk, k]
+        if st.S[lk, k] == ST_ACTIVE:
+            if t == LT_PRV:
+                wk.P[lk, k] = 0.0
+                wk.Y[lk, k] = q + X[b, k]
+                if j >= 0:
+                    F[j, k] += (na.el[b] + setting) * CBIG
+                    wk.lval[na.diagpos[j], k] += CBIG
+                if X[b, k] < 0.0 and i >= 0:
+                    F[i, k] += X[b, k]
+                continue
+            if t == LT_PSV:
+                wk.P[lk, k] = 0.0
+                wk.Y[lk, k] = q - X[a, k]
+                if i >= 0:
+                    F[i, k] += (na.el[a] + setting) * CBIG
+                    wk.lval[na.diagpos[i], k] += CBIG
+                if X[a, k] > 0.0 and j >= 0:
+                    F[j, k] += X[a, k]
+                continue
+            if t == LT_FCV:
+                X[a, k] -= setting
+                X[b, k] += setting
+                wk.Y[lk, k] = q - setting
+                if i >= 0:
+                    F[i, k] -= setting
+                if j >= 0:
+                    F[j, k] += setting
+                wk.P[lk, k] = 1.0 / CBIG
+                _add_offdiag(na, wk, lk, i, j, 1.0 / CBIG, k)
+                continue
+        p, y = valve_py(q, st.S[lk, k], na.Km[lk])
+        wk.P[lk, k] = p
+        wk.Y[lk, k] = y
+        _add_offdiag(na, wk, lk, i, j, p, k)
+        if i >= 0:
+            F[i, k] += y - q
+        if j >= 0:
+            F[j, k] -= y - q

@@ -1,0 +1,187 @@
+"""Sparse symmetric positive-definite solves for the GGA head equations, batched.
+
+:func:`symbolic` runs once per network: a minimum-degree ordering of the junction graph, the
+elimination tree and the column structure of the Cholesky factor L (CSC, diagonal first in
+each column, rows ascending), the position in L of every junction–junction link's entry and
+the row structure used by the left-looking numeric factorization.
+
+:func:`factor` / :func:`solve` are numba kernels whose values carry a trailing member axis:
+``lval`` (nnz, K), right-hand sides (n, K); only the members listed in ``act`` are touched,
+so K scenarios sharing one sparsity are factored in one pass over the structure, each with
+exactly the arithmetic of a single solve.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+
+@dataclass
+class Symbolic:
+    """Structure of L for an n×n matrix (rows in elimination order): ``perm`` (n,) original
+    row of each position, ``iperm`` (n,) position of each original row; ``colptr`` (n+1,),
+    ``rowind`` (nnz,) of L (diagonal first); ``rptr``/``rcol``/``rpos``: for each row j the
+    columns c < j with L[j, c] != 0 and the position of that entry in column c."""
+
+    n: int
+    perm: np.ndarray
+    iperm: np.ndarray
+    colptr: np.ndarray
+    rowind: np.ndarray
+    rptr: np.ndarray
+    rcol: np.ndarray
+    rpos: np.ndarray
+
+    @property
+    def nnz(self) -> int:
+        return len(self.rowind)
+
+    def position(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Return the position in L of entries (i, j) given as original rows (i != j)."""
+        pi, pj = self.iperm[i], self.iperm[j]
+        r, c = np.maximum(pi, pj), np.minimum(pi, pj)
+        out = np.empty(len(r), np.int64)
+        for t in range(len(r)):
+            a, b = self.colptr[c[t]], self.colptr[c[t] + 1]
+            out[t] = a + np.searchsorted(self.rowind[a:b], r[t])
+        return out
+
+
+def min_degree(n: int, adj: list[set]) -> np.ndarray:
+    """Return a minimum-degree elimination order of the graph ``adj`` (n,) as (n,) int64."""
+    adj = [set(a) for a in adj]
+    heap = [(len(adj[v]), v) for v in range(n)]
+    heapq.heapify(heap)
+    done = np.zeros(n, bool)
+    order = []
+    while heap:
+        dg, v = heapq.heappop(heap)
+        if done[v] or dg != len(adj[v]):
+            continue
+        done[v] = True
+        order.append(v)
+        nb_ = adj[v]
+        for u in nb_:
+            au = adj[u]
+            au.discard(v)
+            au |= nb_
+            au.discard(u)
+        for u in nb_:
+            heapq.heappush(heap, (len(adj[u]), u))
+        adj[v] = set()
+    return np.asarray(order, np.int64)
+
+
+def symbolic(n: int, ei: np.ndarray, ej: np.ndarray) -> Symbolic:
+    """Return the symbolic factorization of the n×n pattern with off-diagonal edges
+    (ei[t], ej[t]) (original rows; duplicates and either orientation allowed)."""
+    adj = [set() for _ in range(n)]
+    for a, b in zip(ei.tolist(), ej.tolist(), strict=True):
+        if a != b:
+            adj[a].add(b)
+            adj[b].add(a)
+    perm = min_degree(n, adj)
+    iperm = np.empty(n, np.int64)
+    iperm[perm] = np.arange(n)
+    # lower pattern of the permuted matrix by column, then L's columns via the etree
+    low = [[] for _ in range(n)]
+    for a in range(n):
+        pa = iperm[a]
+        for b in adj[a]:
+            pb = iperm[b]
+            if pb > pa:
+                low[pa].append(pb)
+    cols = [None] * n
+    children = [[] for _ in range(n)]
+    for j in range(n):
+        s = set(low[j])
+        for c in children[j]:
+            s.update(r for r in cols[c] if r > j)
+        rows = sorted(s)
+        cols[j] = rows
+        if rows:
+            children[rows[0]].append(j)
+    colptr = np.zeros(n + 1, np.int64)
+    colptr[1:] = np.cumsum([len(c) + 1 for c in cols])
+    rowind = np.empty(colptr[-1], np.int64)
+    rlists = [[] for _ in range(n)]
+    for j in range(n):
+        a = colptr[j]
+        rowind[a] = j
+        rowind[a + 1:colptr[j + 1]] = cols[j]
+        for t, r in enumerate(cols[j]):
+            rlists[r].append((j, a + 1 + t))
+    rptr = np.zeros(n + 1, np.int64)
+    rptr[1:] = np.cumsum([len(r) for r in rlists])
+    rcol = np.array([c for r in rlists for c, _ in r], np.int64)
+    rpos = np.array([p for r in rlists for _, p in r], np.int64)
+    return Symbolic(n, perm, iperm, colptr, rowind, rptr, rcol, rpos)
+
+
+@nb.njit(cache=True)
+def factor(colptr, rowind, rptr, rcol, rpos, lval, act, w, err):
+    """In-place left-looking Cholesky of the members ``act``: ``lval`` (nnz, K) holds the
+    lower triangle of A (positions of L, zero fill) and is overwritten with L. ``w`` (n, K)
+    work (any values). ``err[k]`` = first column whose pivot is <= 0, else -1."""
+    n = len(colptr) - 1
+    na = len(act)
+    ljc = np.empty(na)
+    for j in range(n):
+        for p in range(colptr[j], colptr[j + 1]):
+            r = rowind[p]
+            for a in range(na):
+                k = act[a]
+                w[r, k] = lval[p, k]
+        for t in range(rptr[j], rptr[j + 1]):
+            c = rcol[t]
+            p0 = rpos[t]
+            for a in range(na):
+                ljc[a] = lval[p0, act[a]]
+            for p in range(p0, colptr[c + 1]):
+                r = rowind[p]
+                for a in range(na):
+                    k = act[a]
+                    w[r, k] -= lval[p, k] * ljc[a]
+        p0 = colptr[j]
+        for a in range(na):
+            k = act[a]
+            d = w[j, k]
+            if d <= 0.0:
+                if err[k] < 0:
+                    err[k] = j
+                d = 1.0
+            d = np.sqrt(d)
+            lval[p0, k] = d
+            for p in range(p0 + 1, colptr[j + 1]):
+                lval[p, k] = w[rowind[p], k] / d
+
+
+@nb.njit(cache=True)
+def solve(colptr, rowind, lval, act, b):
+    """Solve L L^T x = b in place for the members ``act``; b (n, K) in elimination order."""
+    n = len(colptr) - 1
+    na = len(act)
+    for j in range(n):
+        p0 = colptr[j]
+        for a in range(na):
+            k = act[a]
+            b[j, k] /= lval[p0, k]
+        for p in range(p0 + 1, colptr[j + 1]):
+            r = rowind[p]
+            for a in range(na):
+                k = act[a]
+                b[r, k] -= lval[p, k] * b[j, k]
+    for j in range(n - 1, -1, -1):
+        p0 = colptr[j]
+        for p in range(p0 + 1, colptr[j + 1]):
+            r = rowind[p]
+            for a in range(na):
+                k = act[a]
+                b[j, k] -= lval[p, k] * b[r, k]
+        for a in range(na):
+            k = act[a]
+            b[j, k] /= lval[p0, k]
