@@ -106,7 +106,7 @@ class PowerFlow:
         c = self.c
         if method == "dc":
             va, ok = self._dc(s, fast)
-            return results(c, s, np.exp(1j * va), ok, np.zeros(s.k, np.int64), dc=True)
+            return results(c, s, s.vset * np.exp(1j * va), ok, np.zeros(s.k, np.int64), dc=True)
         if init == "auto":
             init = "warm" if (self.warm_start and self._v_base is not None) else "dc"
         v0 = self._start(s, init, fast)

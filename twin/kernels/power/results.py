@@ -29,7 +29,8 @@ def dc_injections(c: Compiled, s: System):
 def results(c: Compiled, s: System, v: np.ndarray, conv: np.ndarray, iters: np.ndarray,
             dc: bool = False) -> dict:
     """Return the result arrays of :meth:`PowerFlow.solve` for voltages ``v`` (N,) complex
-    (NaN where de-energized or not converged; for DC, exp(j va))."""
+    (NaN where de-energized or not converged; for DC, vset exp(j va): as pandapower's
+    rundcpp, magnitudes are the set points (1 at PQ buses) and currents |P| / vm)."""
     k, n, base = s.k, c.n_node, c.base_mva
     ok_bus = conv[s.bus_member] & s.energized
     v = np.where(ok_bus, v, np.nan)
@@ -53,7 +54,8 @@ def results(c: Compiled, s: System, v: np.ndarray, conv: np.ndarray, iters: np.n
         va = np.angle(vz)
         pf = c.b_dc[ll] * (va[fb] - va[tb] - c.shift[ll])
         sf, st = pf.astype(complex), -pf.astype(complex)
-        af = at = np.abs(pf)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            af, at = np.abs(pf) / np.abs(vf), np.abs(pf) / np.abs(vt)
         pbusinj, gs = dc_injections(c, s)
         sb = (np.bincount(fb, pf, s.n_bus) - np.bincount(tb, pf, s.n_bus) + gs).astype(complex)
         del pbusinj
