@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..errors import FormatError, ValueRangeError
 from ..model.water import DEFAULT_OPTIONS, DEFAULT_TIMES
-from ._inp_parse import keyword, seconds
+from ._inp_parse import hours, keyword, seconds
 from ._inp_units import Units, flow_code, viscosity_relative
 
 #: options kept verbatim (first-token prefixes)
@@ -160,7 +160,7 @@ def parse_times(lines, problems) -> tuple[dict, list]:
         t = ln.tokens
         if not t:
             continue
-        what = " ".join(t[:2]) if len(t) > 2 else t[0]
+        what = " ".join(t[:2]) if len(t) > 2 and hours(t[1]) is None else t[0]
         try:
             ln.need(2, "<keyword> <value>", obj_id=what)
             if keyword(t[0], "STAT"):
