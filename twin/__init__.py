@@ -12,6 +12,7 @@ _EXPORTS = {
     "MesaProcess": "core.mesa_process", "Event": "core.events", "When": "core.events",
     "failure": "core.events", "repair": "core.events", "ScenarioError": "errors",
     "StoreError": "errors", "TwinError": "errors", "kpis": "analysis.kpis:compute",
+    "hydraulics": "kernels.water.api",
     "powerflow": "kernels.power.api", "n_minus_1": "kernels.power.api",
 }
 

@@ -350,7 +350,7 @@ def compile_network(net) -> Compiled:
         dem_node=np.asarray(dem.node, np.int64), dem_base=np.asarray(dem.base, float) / CFS,
         dem_pat=dpat, Ke=ke, formula=formula, hexp=hexp, qexp=qexp,
         viscos=VISCOS * float(opt.get("viscosity", 1.0)),
-        hacc=float(opt.get("accuracy", 0.001)), maxiter=int(opt.get("trials", 200)),
+        hacc=min(max(float(opt.get("accuracy", 0.001)), 1e-5), 0.1), maxiter=int(opt.get("trials", 200)),
         extraiter=extra, checkfreq=int(opt.get("checkfreq", 2)),
         maxcheck=int(opt.get("maxcheck", 10)), damplimit=float(opt.get("damplimit", 0.0)),
         headerror=float(opt.get("headerror", 0.0)) / FT,
