@@ -6,7 +6,9 @@ From ``assets/<district>/spec.json`` (the real facts, each with its source) and 
 in streets, blocks, parcels, buildings, terrain, water bodies, land use and sites, and writes
 the standard files into ``<out>/<district>/`` (default: ``assets/<district>/``):
 ``<district>.city.json.gz`` (CityJSON, EPSG:4549), ``terrain.asc.gz`` + ``terrain.prj``,
-``sites.geojson`` and ``manifest.json``. The same spec and seed give byte-identical files.
+``sites.geojson``, the lifelines ``water.inp`` (+ ``water.valves.csv``, see
+:mod:`assets.water`) and ``power.json`` (pandapower, see :mod:`assets.power`), and
+``manifest.json``. The same spec and seed give byte-identical files.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ import pyproj
 import shapely
 
 from assets.buildings import TYPOLOGIES, layout
+from assets.power import build_power
 from assets.sites import make_sites
 from assets.streets import build_streets, street_width
 from assets.terrain import make_terrain
+from assets.water import build_water
 from cim.geometry import PolygonSet, PolygonSetBuilder
 from cim.graph import csr, largest_strong_component
 from cim.model import (
@@ -330,6 +334,9 @@ def build_district(name: str, seed: int = DEFAULT_SEED) -> District:
     city = CityModel(buildings=buildings, roads=roads, water_bodies=water_bodies,
                      land_use=land_use, terrain=terrain, crs=pyproj.CRS(LOCAL_CRS),
                      metadata=metadata)
+    # lifelines: their own RNG streams, so the files above do not change
+    city.water_network, stats["water"] = build_water(name, city, sites, seed)
+    city.power_grid, stats["power"] = build_power(name, city, sites, city.water_network, seed)
     return District(city, sites, stats)
 
 
@@ -355,13 +362,21 @@ def write_district(d: District, name: str, out: Path) -> list[Path]:
     (out / "sites.geojson").write_text(json.dumps(geo, ensure_ascii=False, indent=0) + "\n",
                                        encoding="utf-8")
     files = [f"{name}.city.json.gz", "terrain.asc.gz", "sites.geojson"]
+    sidecars = ["terrain.prj"]
+    if city.water_network is not None:
+        cim.write_inp(city.water_network, out / "water.inp")
+        files.append("water.inp")
+        sidecars.append("water.valves.csv")
+    if city.power_grid is not None:
+        cim.write_pandapower(city.power_grid, out / "power.json")
+        files.append("power.json")
     manifest = {"district": name, "title": city.metadata["title"], "files": files,
-                "sidecars": ["terrain.prj"], "spec": "spec.json", "synthetic": True,
+                "sidecars": sidecars, "crs": LOCAL_CRS, "spec": "spec.json", "synthetic": True,
                 "seed": city.metadata["seed"], "generator": "assets/generate.py",
                 "generator_version": GENERATOR_VERSION, "stats": d.stats}
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n",
                                        encoding="utf-8")
-    return [out / f for f in files + ["terrain.prj", "manifest.json"]]
+    return [out / f for f in files + sidecars + ["manifest.json"]]
 
 
 def main(argv=None) -> int:

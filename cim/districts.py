@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .crs import resolve_crs
 from .errors import CIMError
-from .io import load
-from .model import LOCAL_CRS
+from .io import detect_format, load
+from .model import LOCAL_CRS, CityModel
 
+#: formats whose files carry no reference system (network models)
+_NO_CRS_FORMATS = ("epanet", "pandapower_json", "matpower")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 #: district name -> human-readable title
@@ -42,7 +45,19 @@ def district_files(name: str) -> list[Path]:
 def load_district(name: str, *, lenient: bool = False):
     """Return the CityModel of pilot district ``name`` ("lihu" or "liangxi") in the local
     metric CRS (EPSG:4549), read from its asset files like any user file."""
-    city = load(*district_files(name), lenient=lenient, crs=LOCAL_CRS)
+    files = district_files(name)
+    nets = [f for f in files if detect_format(f) in _NO_CRS_FORMATS]
+    georef = [f for f in files if f not in nets]
+    city = load(*georef, lenient=lenient, crs=LOCAL_CRS)
+    if nets:
+        # the network files (EPANET, pandapower) carry no reference system: the manifest
+        # states theirs (the district's local CRS, as the city files use)
+        crs = json.loads((ASSETS / name / "manifest.json").read_text()).get("crs", LOCAL_CRS)
+        extra = load(*nets, lenient=lenient)
+        extra.crs = resolve_crs(crs)
+        city = CityModel.merge([city, extra]).to_crs(LOCAL_CRS)
+        city.report.counts.update({k: v for k, v in city.summary().items()
+                                   if isinstance(v, int)})
     city.metadata["district"] = name
     city.metadata.setdefault("title", DISTRICTS[name])
     return city
