@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import FormatError
 
@@ -155,3 +156,13 @@ def format_time(s: float) -> str:
         return repr(s / 3600.0)
     s = int(round(s))
     return f"{s // 3600}:{(s % 3600) // 60:02d}:{s % 60:02d}"
+
+
+def valves_sidecar_path(path) -> Path:
+    """Return ``<stem>.valves.csv`` next to the .inp ``path`` (``x.inp`` / ``x.inp.gz``)."""
+    p = Path(path)
+    name = p.name
+    for end in (".gz", ".inp"):
+        if name.lower().endswith(end):
+            name = name[: -len(end)]
+    return p.with_name(name + ".valves.csv")

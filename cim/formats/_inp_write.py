@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import CIMError
 from ..model.water import VALVE_TYPES, WaterNetwork
 from ._inp_controls import format_control, format_rule
-from ._inp_parse import format_time
+from ._inp_parse import format_time, valves_sidecar_path
 from ._inp_units import Units
 
 _CURVE_HEADS = {"pump": "PUMP", "efficiency": "EFFICIENCY", "volume": "VOLUME",
@@ -88,7 +88,6 @@ def write_inp(net: WaterNetwork, path: Path, *, units: str | None = "LPS") -> Pa
     path = Path(path)
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
     if len(net.isolation_valves):
-        from .epanet_inp import valves_sidecar_path
         with open(valves_sidecar_path(path), "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(["link", "node"])

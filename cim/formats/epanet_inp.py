@@ -32,8 +32,9 @@ from ..model import CityModel
 from ..model.water import WaterNetwork
 from ._inp_controls import parse_controls, parse_rules
 from ._inp_options import flow_units_of, parse_options, parse_times
-from ._inp_parse import VERBATIM_SECTIONS, split_sections
+from ._inp_parse import VERBATIM_SECTIONS, split_sections, valves_sidecar_path
 from ._inp_read import InpBuilder
+from ._inp_write import write_inp
 from .source import Source
 
 _SNIFF = re.compile(rb"^\s*\[(TITLE|JUNCTIONS|RESERVOIRS|TANKS|PIPES|PUMPS|VALVES|OPTIONS)\]",
@@ -98,16 +99,6 @@ def parse(text: str, problems) -> WaterNetwork:
         times=times, sections=verbatim, title=title)
 
 
-def valves_sidecar_path(path) -> Path:
-    """Return ``<stem>.valves.csv`` next to the .inp ``path`` (``x.inp`` / ``x.inp.gz``)."""
-    p = Path(path)
-    name = p.name
-    for end in (".gz", ".inp"):
-        if name.lower().endswith(end):
-            name = name[: -len(end)]
-    return p.with_name(name + ".valves.csv")
-
-
 def read_valves_sidecar(path, net: WaterNetwork, problems) -> np.ndarray:
     """Return the (k, 2) int64 (link, node) rows of the valves sidecar of ``path`` (empty
     when there is none). Unknown ids are ReferenceErrors naming the csv and its line."""
@@ -150,8 +141,6 @@ def write(city, path, *, units: str | None = "LPS") -> Path:
     """Write the water network of ``city`` (a CityModel or a WaterNetwork) as an EPANET
     .inp in flow ``units`` (any EPANET code; None: the network's original units) and return
     the path; a ``<stem>.valves.csv`` sidecar is written when there are isolation valves."""
-    from ._inp_write import write_inp
-
     net = city.water_network if isinstance(city, CityModel) else city
     if net is None:
         raise CIMError("the city model has no water network to write")
