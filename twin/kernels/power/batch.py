@@ -90,10 +90,12 @@ class PowerFlow:
         converged False) or "raise" (:class:`PowerFlowError` with the worst mismatch).
 
         Returns (K, ...) arrays: ``vm`` (K, n_node) p.u., ``va`` degrees (NaN where
-        de-energized), ``p``/``q`` net injection MW / Mvar into each node's bus (generator
-        convention; nodes fused by a closed switch share their bus's value), ``energized``
+        de-energized), ``p``/``q`` net injection MW / Mvar of each node's bus: what its elements
+        and shunts put into the branches (generator convention, the negative of
+        pandapower's res_bus; nodes fused by a closed switch share their bus's value), ``energized``
         (K, n_node) bool; ``p_from``/``q_from``/``p_to``/``q_to`` (K, n_link) MW / Mvar,
-        ``i_from``/``i_to`` p.u. current (0 out of service, NaN for switches); ``loading``
+        ``i_from``/``i_to`` p.u. current (0 out of service; NaN for switches and at
+        de-energized buses, as pandapower); ``loading``
         (K, n_link) percent (NaN without a rating); ``load_served`` (K, n_load) 0/1,
         ``load_p`` (K, n_load) MW served; ``converged`` (K,) bool; ``iterations`` (K,)."""
         if method not in ("ac", "dc"):

@@ -43,25 +43,20 @@ def results(c: Compiled, s: System, v: np.ndarray, conv: np.ndarray, iters: np.n
         ct = c.ytf[ll] * vf + c.ytt[ll] * vt
         sf, st = vf * np.conj(cf), vt * np.conj(ct)
         af, at = np.abs(cf), np.abs(ct)
-        kn, nn = np.nonzero(s.node_on)
-        bn = s.labels[kn * n + nn]
-        ib = (np.bincount(fb, cf.real, s.n_bus) + np.bincount(tb, ct.real, s.n_bus)
-              + 1j * (np.bincount(fb, cf.imag, s.n_bus) + np.bincount(tb, ct.imag, s.n_bus)))
-        ysv = c.ysh[nn] * vz[bn]
-        ib = ib + np.bincount(bn, ysv.real, s.n_bus) + 1j * np.bincount(bn, ysv.imag, s.n_bus)
-        sb = vz * np.conj(ib)
+        sb = (np.bincount(fb, sf.real, s.n_bus) + np.bincount(tb, st.real, s.n_bus)
+              + 1j * (np.bincount(fb, sf.imag, s.n_bus) + np.bincount(tb, st.imag, s.n_bus)))
     else:
         va = np.angle(vz)
         pf = c.b_dc[ll] * (va[fb] - va[tb] - c.shift[ll])
         sf, st = pf.astype(complex), -pf.astype(complex)
         with np.errstate(invalid="ignore", divide="ignore"):
             af, at = np.abs(pf) / np.abs(vf), np.abs(pf) / np.abs(vt)
-        pbusinj, gs = dc_injections(c, s)
-        sb = (np.bincount(fb, pf, s.n_bus) - np.bincount(tb, pf, s.n_bus) + gs).astype(complex)
-        del pbusinj
+        sb = (np.bincount(fb, pf, s.n_bus) - np.bincount(tb, pf, s.n_bus)).astype(complex)
     sb = np.where(ok_bus, sb, np.nan)
     live = ok_bus[fb]
     shape = (k, c.n_link)
+    en_node = s.energized[s.labels].reshape(k, n)
+    dead_end = ~en_node[:, c.f] | ~en_node[:, c.t]  # pandapower: NaN at isolated buses
     out = {}
     for name, a in (("p_from", sf.real * base), ("q_from", sf.imag * base),
                     ("p_to", st.real * base), ("q_to", st.imag * base),
@@ -69,6 +64,7 @@ def results(c: Compiled, s: System, v: np.ndarray, conv: np.ndarray, iters: np.n
         full = np.zeros(shape)
         full[s.lk, s.ll] = np.where(live, a, 0.0)
         full[~conv] = np.nan
+        full[dead_end] = np.nan
         full[c.switch[None, :] & s.link_on] = np.nan
         out[name] = full
     with np.errstate(invalid="ignore"):
