@@ -21,10 +21,10 @@ OK, NOT_CONVERGED, SINGULAR, DIVERGED = 0, 1, 2, 3
 def _member_y(ybase, off_ptr, off_idx, cpos, cval, m, ydata):
     ydata[:] = ybase
     for p in range(off_ptr[m], off_ptr[m + 1]):
-        l = off_idx[p]
+        it = off_idx[p]
         for q in range(cpos.shape[1]):
-            if cpos[l, q] >= 0:
-                ydata[cpos[l, q]] -= cval[l, q]
+            if cpos[it, q] >= 0:
+                ydata[cpos[it, q]] -= cval[it, q]
 
 
 @nb.njit(cache=True, parallel=True)
