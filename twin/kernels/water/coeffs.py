@@ -61,7 +61,7 @@ AB = 3.28895476345399058690e-03
 AC = -5.14214965799093883760e-03
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def friction_factor(q, e, s):
     """Darcy–Weisbach friction factor and d f/d q at |flow| q (cfs), relative roughness e,
     viscosity × diameter s: Swamee–Jain for Re >= 4000, Dunlop's cubic in between."""
@@ -85,7 +85,7 @@ def friction_factor(q, e, s):
     return f, (x2 + r * (2.0 * x3 + r * 3.0 * x4)) / s / A2
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def valve_py(flow, status, km):
     """(P, Y) of an open / closed valve with minor-loss coefficient km."""
     if status <= ST_CLOSED:
@@ -101,7 +101,7 @@ def valve_py(flow, status, km):
     return 1.0 / CSMALL, flow
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def curve_coeff(cx, cy, cn, c, q):
     """Intercept h0 and slope r of the segment of curve c bracketing q."""
     n = cn[c]
@@ -118,108 +118,107 @@ def curve_coeff(cx, cy, cn, c, q):
 
 
 @nb.njit(cache=True)
-def link_py(na, lk, flow, status, setting, yold):
-    """(P, Y) of link lk (EPANET's headlosscoeffs); P = 0 for PRV/PSV/FCV with a setting
-    (their coefficients are assembled by valve_assemble)."""
-    t = na.ltype[lk]
-    fp = na.fprm
-    if t <= LT_PIPE:
-        if status <= ST_CLOSED:
-            return 1.0 / CBIG, flow
-        q = np.abs(flow)
-        ml = na.Km[lk]
-        r = na.R[lk]
-        if na.iprm[I_FORM] == DW:
-            s = fp[F_VISC] * na.diam[lk]
-            if q <= A2 * s:
-                r = 16.0 * np.pi * s * r
-                hloss = flow * (r + ml * q)
-                hgrad = r + 2.0 * ml * q
-            else:
-                f, dfdq = friction_factor(q, na.Kc[lk] / na.diam[lk], s)
-                r1 = f * r + ml
-                hloss = r1 * q * flow
-                hgrad = 2.0 * r1 * q + dfdq * r * q * q
-            return 1.0 / hgrad, hloss / hgrad
-        hexp = fp[F_HEXP]
-        hgrad = hexp * r * q ** (hexp - 1.0)
+def pipe_py(flow, status, r, ml, kc, diam, formula, hexp, visc):
+    """(P, Y) of a pipe (scalars only: no array bookkeeping in the hot loop)."""
+    if status <= ST_CLOSED:
+        return 1.0 / CBIG, flow
+    q = np.abs(flow)
+    if formula == DW:
+        s = visc * diam
+        if q <= A2 * s:
+            r = 16.0 * np.pi * s * r
+            hloss = flow * (r + ml * q)
+            hgrad = r + 2.0 * ml * q
+        else:
+            f, dfdq = friction_factor(q, kc / diam, s)
+            r1 = f * r + ml
+            hloss = r1 * q * flow
+            hgrad = 2.0 * r1 * q + dfdq * r * q * q
+        return 1.0 / hgrad, hloss / hgrad
+    hgrad = hexp * r * q ** (hexp - 1.0)
+    if hgrad < RQTOL:
+        hgrad = RQTOL
+        hloss = hgrad * q
+    else:
+        hloss = hgrad * q / hexp
+    if ml > 0.0:
+        hloss += ml * q * q
+        hgrad += 2.0 * ml * q
+    if flow < 0.0:
+        hloss = -hloss
+    return 1.0 / hgrad, hloss / hgrad
+
+
+@nb.njit(cache=True)
+def pump_py(flow, status, setting, pt, pH0, pR, pN, c, cx, cy, cn):
+    """(P, Y) of a pump of type pt (PT_*) with curve c (custom)."""
+    if status <= ST_CLOSED or setting == 0.0:
+        return 1.0 / CBIG, flow
+    q = np.abs(flow)
+    if pt == PT_NOCURVE:
+        return 1.0 / CSMALL, flow
+    if pt == PT_CUSTOM:
+        h0, r = curve_coeff(cx, cy, cn, c, q / setting)
+        hgrad = -r * setting
+        hloss = -h0 * setting * setting + hgrad * flow
+        return 1.0 / hgrad, hloss / hgrad
+    h0 = setting * setting * pH0
+    n = pN
+    if np.abs(n - 1.0) < TINY:
+        n = 1.0
+    r = pR * setting ** (2.0 - n)
+    if pt == PT_CONST_HP:
+        hgrad = -r / q / q
+        if hgrad > CBIG:
+            hgrad = CBIG
+            hloss = -hgrad * flow
+        elif hgrad < RQTOL:
+            hgrad = RQTOL
+            hloss = -hgrad * flow
+        else:
+            hloss = r / flow
+    elif n != 1.0:
+        hgrad = n * r * q ** (n - 1.0)
         if hgrad < RQTOL:
             hgrad = RQTOL
-            hloss = hgrad * q
+            hloss = h0 + hgrad * flow
         else:
-            hloss = hgrad * q / hexp
-        if ml > 0.0:
-            hloss += ml * q * q
-            hgrad += 2.0 * ml * q
-        if flow < 0.0:
-            hloss = -hloss
-        return 1.0 / hgrad, hloss / hgrad
-    if t == LT_PUMP:
-        if status <= ST_CLOSED or setting == 0.0:
-            return 1.0 / CBIG, flow
-        q = np.abs(flow)
-        p = na.pump_of[lk]
-        pt = na.ptype[p]
-        if pt == PT_NOCURVE:
-            return 1.0 / CSMALL, flow
-        if pt == PT_CUSTOM:
-            h0, r = curve_coeff(na.cx, na.cy, na.cn, na.pcurve[p], q / setting)
-            hgrad = -r * setting
-            hloss = -h0 * setting * setting + hgrad * flow
-        else:
-            h0 = setting * setting * na.pH0[p]
-            n = na.pN[p]
-            if np.abs(n - 1.0) < TINY:
-                n = 1.0
-            r = na.pR[p] * setting ** (2.0 - n)
-            if pt == PT_CONST_HP:
-                hgrad = -r / q / q
-                if hgrad > CBIG:
-                    hgrad = CBIG
-                    hloss = -hgrad * flow
-                elif hgrad < RQTOL:
-                    hgrad = RQTOL
-                    hloss = -hgrad * flow
-                else:
-                    hloss = r / flow
-            elif n != 1.0:
-                hgrad = n * r * q ** (n - 1.0)
-                if hgrad < RQTOL:
-                    hgrad = RQTOL
-                    hloss = h0 + hgrad * flow
-                else:
-                    hloss = h0 + hgrad * flow / n
-            else:
-                hgrad = r
-                hloss = h0 + hgrad * flow
-        return 1.0 / hgrad, hloss / hgrad
+            hloss = h0 + hgrad * flow / n
+    else:
+        hgrad = r
+        hloss = h0 + hgrad * flow
+    return 1.0 / hgrad, hloss / hgrad
+
+
+@nb.njit(cache=True)
+def valve_link_py(t, flow, status, setting, yold, km, diam, gc, cx, cy, cn):
+    """(P, Y) of a valve of type t; P = 0 for PRV/PSV/FCV with a setting (their
+    coefficients are assembled in matrix_coeffs)."""
     if t == LT_PBV:
         if setting == MISSING or setting == 0.0:
-            return valve_py(flow, status, na.Km[lk])
-        if na.Km[lk] * flow * flow > setting:
-            return valve_py(flow, status, na.Km[lk])
+            return valve_py(flow, status, km)
+        if km * flow * flow > setting:
+            return valve_py(flow, status, km)
         return CBIG, setting * CBIG
     if t == LT_TCV:
-        km = na.Km[lk]
         if setting != MISSING:
-            d2 = na.diam[lk] * na.diam[lk]
+            d2 = diam * diam
             km = 0.02517 * setting / (d2 * d2)
         return valve_py(flow, status, km)
     if t == LT_GPV:
         if status == ST_CLOSED:
-            return valve_py(flow, status, na.Km[lk])
+            return valve_py(flow, status, km)
         q = max(np.abs(flow), TINY)
-        h0, r = curve_coeff(na.cx, na.cy, na.cn, na.gpv_curve[lk], q)
+        h0, r = curve_coeff(cx, cy, cn, gc, q)
         r = max(r, TINY)
         y = h0 / r + q
         return 1.0 / r, -y if flow < 0.0 else y
-    # PRV, PSV, FCV
     if setting == MISSING:
-        return valve_py(flow, status, na.Km[lk])
+        return valve_py(flow, status, km)
     return 0.0, yold
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def emitter_headloss(ke, q, qexp):
     """(hloss, hgrad) of an emitter with coefficient ke at flow q."""
     ke = max(CSMALL, ke)
@@ -231,14 +230,30 @@ def emitter_headloss(ke, q, qexp):
 
 @nb.njit(cache=True)
 def headloss_coeffs(na, st, wk, k):
-    """P, Y of every link of member k."""
-    for lk in range(len(na.n1)):
-        p, y = link_py(na, lk, st.Q[lk, k], st.S[lk, k], st.KS[lk, k], wk.Y[lk, k])
-        wk.P[lk, k] = p
-        wk.Y[lk, k] = y
+    """P, Y of every link of member k (EPANET's headlosscoeffs)."""
+    ltype, R, Km, Kc, diam = na.ltype, na.R, na.Km, na.Kc, na.diam
+    pump_of, ptype, pH0, pR, pN, pcurve = na.pump_of, na.ptype, na.pH0, na.pR, na.pN, \
+        na.pcurve
+    gpv, cx, cy, cn = na.gpv_curve, na.cx, na.cy, na.cn
+    Q, S, KS, P, Y = st.Q, st.S, st.KS, wk.P, wk.Y
+    form, hexp, visc = na.iprm[I_FORM], na.fprm[F_HEXP], na.fprm[F_VISC]
+    for lk in range(len(ltype)):
+        t = ltype[lk]
+        if t <= LT_PIPE:
+            p, y = pipe_py(Q[lk, k], S[lk, k], R[lk], Km[lk], Kc[lk], diam[lk], form, hexp,
+                           visc)
+        elif t == LT_PUMP:
+            i = pump_of[lk]
+            p, y = pump_py(Q[lk, k], S[lk, k], KS[lk, k], ptype[i], pH0[i], pR[i], pN[i],
+                           pcurve[i], cx, cy, cn)
+        else:
+            p, y = valve_link_py(t, Q[lk, k], S[lk, k], KS[lk, k], Y[lk, k], Km[lk],
+                                 diam[lk], gpv[lk], cx, cy, cn)
+        P[lk, k] = p
+        Y[lk, k] = y
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _add_offdiag(na, wk, lk, i, j, p, k):
     if na.offpos[lk] >= 0:
         wk.lval[na.offpos[lk], k] -= p

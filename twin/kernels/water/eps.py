@@ -129,33 +129,49 @@ def demands(sim, m):
             set_link_setting(sim, lk, mm, c.pat[j, pp % c.pat_len[j]])
 
 
+def _tank_volumes(c, ti, h):
+    """Volumes (ft³) of tanks ``ti`` (n,) at heads ``h`` (n, k)."""
+    v = c.tVmin[ti][:, None] + (h - c.tHmin[ti][:, None]) * c.tA[ti][:, None]
+    for r in np.flatnonzero(c.tvcurve[ti] >= 0):
+        v[r] = tank_volume(c, ti[r], h[r])
+    return v
+
+
+def _ctrl_tanks(sim, m):
+    """Rows of the tank-level controls, their tank indices, heads and inflows (n, k)."""
+    c, ct = sim.c, sim.c.ctrl
+    n = ct["node"]
+    rows = np.flatnonzero((n >= 0) & ~c.isj[np.maximum(n, 0)]
+                          & (c.tank_of[np.maximum(n, 0)] >= 0))
+    nodes = n[rows]
+    return rows, c.tank_of[nodes], sim.st.H[nodes][:, m], sim.st.D[nodes][:, m]
+
+
 def controls(sim, m):
-    """Simple controls on tank levels, times and clock times (EPANET's controls())."""
+    """Simple controls on tank levels, times and clock times (EPANET's controls()): all
+    conditions at once, then the firing controls applied in order."""
     c, st = sim.c, sim.st
     ct = c.ctrl
-    for i in range(len(ct["link"])):
-        lk, typ, n = ct["link"][i], ct["type"][i], ct["node"][i]
-        reset = np.zeros(len(m), bool)
-        if n >= 0 and not c.isj[n]:
-            ti = c.tank_of[n]
-            h = st.H[n, m]
-            vplus = np.abs(st.D[n, m])
-            if ti >= 0:
-                v1, v2 = tank_volume(c, ti, h), tank_volume(c, ti, ct["grade"][i])
-            else:
-                v1, v2 = h, ct["grade"][i]
-            if typ == CT_LOW:
-                reset = v1 <= v2 + vplus
-            elif typ == CT_HI:
-                reset = v1 >= v2 - vplus
-        if typ == CT_TIMER:
-            reset = sim.htime[m] == ct["time"][i]
-        elif typ == CT_TOD:
-            reset = (sim.htime[m] + c.tstart) % DAY == ct["time"][i]
-        reset &= ~st.lock[lk, m]
-        mm = m[reset]
-        if len(mm) == 0:
-            continue
+    nc = len(ct["link"])
+    if nc == 0:
+        return
+    typ = ct["type"][:, None]
+    reset = np.zeros((nc, len(m)), bool)
+    rows, ti, h, q = _ctrl_tanks(sim, m)
+    if len(rows):
+        v1 = _tank_volumes(c, ti, h)
+        g = ct["grade"][rows][:, None]
+        v2 = _tank_volumes(c, ti, np.broadcast_to(g, h.shape).copy())
+        vplus = np.abs(q)
+        reset[rows] = np.where(typ[rows] == CT_LOW, v1 <= v2 + vplus,
+                               np.where(typ[rows] == CT_HI, v1 >= v2 - vplus, False))
+    ht = sim.htime[m][None, :]
+    reset |= (typ == CT_TIMER) & (ht == ct["time"][:, None])
+    reset |= (typ == CT_TOD) & ((ht + c.tstart) % DAY == ct["time"][:, None])
+    reset &= ~st.lock[ct["link"]][:, m]
+    for i in np.flatnonzero(reset.any(axis=1)):
+        lk = ct["link"][i]
+        mm = m[reset[i]]
         s1 = np.where(st.S[lk, mm] <= ST_CLOSED, ST_CLOSED, ST_OPEN)
         s2 = ct["status"][i]
         k1 = st.KS[lk, mm]
@@ -199,31 +215,31 @@ def _tank_timestep(sim, m, tstep):
 def _control_timestep(sim, m, tstep):
     c, st = sim.c, sim.st
     ct = c.ctrl
-    ht = sim.htime[m]
-    for i in range(len(ct["link"])):
-        lk, typ, n = ct["link"][i], ct["type"][i], ct["node"][i]
-        t = np.zeros(len(m), np.int64)
-        if n >= 0:
-            ti = c.tank_of[n]
-            if c.isj[n] or ti < 0:
-                continue
-            h, q = st.H[n, m], st.D[n, m]
-            g = ct["grade"][i]
-            go = (np.abs(q) > QZERO) & (((h < g) & (typ == CT_HI) & (q > 0))
-                                        | ((h > g) & (typ == CT_LOW) & (q < 0)))
-            with np.errstate(all="ignore"):
-                v = tank_volume(c, ti, g) - sim.V[ti, m]
-                t = np.where(go, _round(v / np.where(go, q, 1.0)), 0)
-        if typ == CT_TIMER:
-            t = np.where(ct["time"][i] > ht, ct["time"][i] - ht, 0)
-        elif typ == CT_TOD:
-            t1 = (ht + c.tstart) % DAY
-            t2 = ct["time"][i]
-            t = np.where(t2 >= t1, t2 - t1, DAY - t1 + t2)
-        acts = ((c.ltype[lk] > LT_PIPE) & (st.KS[lk, m] != ct["setting"][i])) | \
-            (st.S[lk, m] != ct["status"][i])
-        tstep = np.where((t > 0) & (t < tstep) & acts, t, tstep)
-    return tstep
+    nc = len(ct["link"])
+    if nc == 0:
+        return tstep
+    typ = ct["type"][:, None]
+    ht = sim.htime[m][None, :]
+    t = np.zeros((nc, len(m)), np.int64)
+    rows, ti, h, q = _ctrl_tanks(sim, m)
+    if len(rows):
+        g = ct["grade"][rows][:, None]
+        tr = typ[rows]
+        go = (np.abs(q) > QZERO) & (((h < g) & (tr == CT_HI) & (q > 0))
+                                    | ((h > g) & (tr == CT_LOW) & (q < 0)))
+        v = _tank_volumes(c, ti, np.broadcast_to(g, h.shape).copy()) - sim.V[ti][:, m]
+        with np.errstate(all="ignore"):
+            t[rows] = np.where(go, _round(v / np.where(go, q, 1.0)), 0)
+    tt = ct["time"][:, None]
+    t = np.where(typ == CT_TIMER, np.where(tt > ht, tt - ht, 0), t)
+    t1 = (ht + c.tstart) % DAY
+    t = np.where(typ == CT_TOD, np.where(tt >= t1, tt - t1, DAY - t1 + tt), t)
+    lk = ct["link"]
+    acts = ((c.ltype[lk] > LT_PIPE)[:, None] & (st.KS[lk][:, m] != ct["setting"][:, None])) \
+        | (st.S[lk][:, m] != ct["status"][:, None])
+    ok = (t > 0) & acts
+    tmin = np.where(ok, t, np.iinfo(np.int64).max).min(axis=0)
+    return np.minimum(tstep, tmin)
 
 
 def timestep(sim, m, target):

@@ -118,7 +118,7 @@ def _newflows(na, st, wk, k, relax):
     return rel, worst, dqmax
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _cvstatus(s, dh, q):
     if np.abs(dh) > HTOL:
         if dh < -HTOL or q < -QTOL:
@@ -188,7 +188,7 @@ def _valvestatus(na, st, k):
     return change
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _tankstatus(na, st, k, lk):
     if st.S[lk, k] <= ST_CLOSED:
         return

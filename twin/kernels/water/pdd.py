@@ -10,7 +10,7 @@ import numpy as np
 from .compile import CBIG, MINPDIFF, QTOL, RQTOL
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def demand_headloss(d, dfull, dp, n):
     """Return (hloss, hgrad) of delivering demand ``d`` of full demand ``dfull`` (cfs) over
     the pressure range ``dp`` (ft) with exponent ``n`` = 1 / pexp."""
@@ -25,7 +25,7 @@ def demand_headloss(d, dfull, dp, n):
     return dp + CBIG * (d - dfull), CBIG
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def pressure_range(pmin, preq):
     """Return EPANET's pressure range of the demand function (ft)."""
     return max(preq - pmin, MINPDIFF)
