@@ -3,6 +3,7 @@ buses and served loads, as (K, ...) arrays (pandapower's definitions)."""
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from .compile import Compiled
@@ -26,6 +27,47 @@ def dc_injections(c: Compiled, s: System):
     return pbusinj, gs
 
 
+@nb.njit(cache=True, parallel=True)
+def _flows(labels, n, f, t, yff, yft, ytf, ytt, b_dc, shift, switch, link_on, v, conv,
+           en_node, dc, base):
+    """End flows (6 arrays (K, n_link): p/q from, p/q to MW / Mvar, |I| from / to p.u.) and
+    the bus injections (N,) complex p.u. (sum of the flows out of each bus)."""
+    k, nl = link_on.shape
+    out = np.zeros((6, k, nl))
+    sb = np.zeros(len(v), np.complex128)
+    for m in nb.prange(k):
+        for li in range(nl):
+            if not conv[m] or not en_node[m, f[li]] or not en_node[m, t[li]]:
+                for a in range(6):
+                    out[a, m, li] = np.nan
+                continue
+            if switch[li] and link_on[m, li]:
+                for a in range(6):
+                    out[a, m, li] = np.nan
+                continue
+            if not link_on[m, li] or switch[li]:
+                continue
+            fb = labels[m * n + f[li]]
+            tb = labels[m * n + t[li]]
+            vf, vt = v[fb], v[tb]
+            if dc:
+                pf = b_dc[li] * (np.angle(vf) - np.angle(vt) - shift[li])
+                sf = pf + 0j
+                st = -pf + 0j
+                af, at = abs(pf) / abs(vf), abs(pf) / abs(vt)
+            else:
+                cf = yff[li] * vf + yft[li] * vt
+                ct = ytf[li] * vf + ytt[li] * vt
+                sf, st = vf * np.conj(cf), vt * np.conj(ct)
+                af, at = abs(cf), abs(ct)
+            out[0, m, li], out[1, m, li] = sf.real * base, sf.imag * base
+            out[2, m, li], out[3, m, li] = st.real * base, st.imag * base
+            out[4, m, li], out[5, m, li] = af, at
+            sb[fb] += sf
+            sb[tb] += st
+    return out, sb
+
+
 def results(c: Compiled, s: System, v: np.ndarray, conv: np.ndarray, iters: np.ndarray,
             dc: bool = False) -> dict:
     """Return the result arrays of :meth:`PowerFlow.solve` for voltages ``v`` (N,) complex
@@ -34,44 +76,16 @@ def results(c: Compiled, s: System, v: np.ndarray, conv: np.ndarray, iters: np.n
     k, n, base = s.k, c.n_node, c.base_mva
     ok_bus = conv[s.bus_member] & s.energized
     v = np.where(ok_bus, v, np.nan)
-    vz = np.nan_to_num(v)
-    fb, tb = branch_ends(c, s)
-    ll = s.ll
-    vf, vt = vz[fb], vz[tb]
-    if not dc:
-        cf = c.yff[ll] * vf + c.yft[ll] * vt
-        ct = c.ytf[ll] * vf + c.ytt[ll] * vt
-        sf, st = vf * np.conj(cf), vt * np.conj(ct)
-        af, at = np.abs(cf), np.abs(ct)
-        sb = (np.bincount(fb, sf.real, s.n_bus) + np.bincount(tb, st.real, s.n_bus)
-              + 1j * (np.bincount(fb, sf.imag, s.n_bus) + np.bincount(tb, st.imag, s.n_bus)))
-    else:
-        va = np.angle(vz)
-        pf = c.b_dc[ll] * (va[fb] - va[tb] - c.shift[ll])
-        sf, st = pf.astype(complex), -pf.astype(complex)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            af, at = np.abs(pf) / np.abs(vf), np.abs(pf) / np.abs(vt)
-        sb = (np.bincount(fb, pf, s.n_bus) - np.bincount(tb, pf, s.n_bus)).astype(complex)
-    sb = np.where(ok_bus, sb, np.nan)
-    live = ok_bus[fb]
-    shape = (k, c.n_link)
     en_node = s.energized[s.labels].reshape(k, n)
-    dead_end = ~en_node[:, c.f] | ~en_node[:, c.t]  # pandapower: NaN at isolated buses
-    out = {}
-    for name, a in (("p_from", sf.real * base), ("q_from", sf.imag * base),
-                    ("p_to", st.real * base), ("q_to", st.imag * base),
-                    ("i_from", af), ("i_to", at)):
-        full = np.zeros(shape)
-        full[s.lk, s.ll] = np.where(live, a, 0.0)
-        full[~conv] = np.nan
-        full[dead_end] = np.nan
-        full[c.switch[None, :] & s.link_on] = np.nan
-        out[name] = full
+    arrs, sb = _flows(s.labels, n, c.f, c.t, c.yff, c.yft, c.ytf, c.ytt, c.b_dc, c.shift,
+                      c.switch, np.ascontiguousarray(s.link_on), v, conv, en_node, dc, base)
+    sb = np.where(ok_bus, sb, np.nan)
+    out = dict(zip(("p_from", "q_from", "p_to", "q_to", "i_from", "i_to"), arrs))
     with np.errstate(invalid="ignore"):
         out["loading"] = np.maximum(out["i_from"], out["i_to"]) / c.rate_pu[None, :] * 100.0
     vnode = v[s.labels].reshape(k, n)
     snode = sb[s.labels].reshape(k, n) * base
-    energized = s.energized[s.labels].reshape(k, n)
+    energized = en_node
     served = s.load_on & energized[:, c.load_bus]
     out.update(vm=np.abs(vnode), va=np.rad2deg(np.angle(vnode)), p=snode.real, q=snode.imag,
                energized=energized, load_served=served.astype(float),
