@@ -16,8 +16,9 @@ Coupling (bus), from the loads' ``kind`` / ``element`` columns:
 - reads ``pump_load`` (water_link, kW): the pumps' loads follow what the pumps draw.
 
 Events: ``outage`` (power_link: a line, transformer or switch out of service; back at the
-end), ``bus_outage`` (power_node), ``substation_outage`` (substation: every bus whose
-``node_zone`` names it), each for one member or all; ``restoration`` (target: the id of an
+end), ``bus_outage`` (power_node), ``substation_outage`` (substation, named by the buses'
+``node_zone``: the zone's highest-voltage buses and the buses its transformers feed from
+them go out — the feeders leaving them go dark unless another path supplies them), each for one member or all; ``restoration`` (target: the id of an
 element out) ends every active outage of it. An outage already active is not applied twice.
 """
 
@@ -57,7 +58,7 @@ class PowerProcess(Kernel):
                "buildings_dark": Spec((), "1"), "people_dark": Spec((), "persons"),
                "signals_dark": Spec((), "1")}
     tables = {"outages": Table("outage", {
-        "outage_kind": ("<U32", "", ""), "outage_target": ("<U64", "", ""),
+        "outage_kind": (str, "", ""), "outage_target": (str, "", ""),
         "outage_start_s": (np.float64, np.nan, "s"), "outage_end_s": (np.float64, np.nan, "s")})}
 
     def __init__(self, dt: float = 60.0, *, method: str = "ac",
@@ -207,9 +208,7 @@ class PowerProcess(Kernel):
             if ev.kind == "bus_outage":
                 buses = np.array([index])
             else:
-                buses = np.flatnonzero(self.zone == str(ev.target))
-                if not len(buses):
-                    raise ScenarioError(f"substation_outage: no bus of {ev.target!r}")
+                buses = self._substation_buses(str(ev.target))
             self.bus_out[np.ix_(members, buses)] += step
         self.dirty = True
         for m in members.tolist():
@@ -221,6 +220,18 @@ class PowerProcess(Kernel):
         self._solve()
         self._publish(ctx)
         return {"buses_dark": int((~self.res["energized"][members[0]]).sum())}
+
+    def _substation_buses(self, zone: str) -> np.ndarray:
+        """The buses of substation ``zone``: its zone's highest-voltage buses and the buses
+        its transformers feed from them."""
+        g = self.grid
+        inzone = np.flatnonzero(self.zone == zone)
+        if not len(inzone):
+            raise ScenarioError(f"substation_outage: no bus of {zone!r}")
+        vn = np.nan_to_num(g.node_vn_kv[inzone])
+        top = inzone[vn == vn.max()]
+        trafo = (g.link_type == "trafo") & (np.isin(g.link_from, top) | np.isin(g.link_to, top))
+        return np.union1d(top, np.concatenate([g.link_from[trafo], g.link_to[trafo]]))
 
     def _restore(self, ev, ctx) -> dict:
         """End every active outage of ``ev.target`` (of ``ev.member`` or all members)."""

@@ -1,0 +1,362 @@
+"""The water kernel as a runtime kernel: EPANET's hydraulics on the city's water network, every
+member in one batched solve.
+
+``WaterProcess`` drives :class:`~twin.kernels.water.sim.WaterSim` (extended-period GGA with
+tanks, controls, rules, pumps and valves as EPANET treats them; pressure-dependent demand by
+default, so that cut-off nodes get no water instead of impossible pressures) and advances it
+to the end of every runtime step. It records per member: ``pressure`` and ``demand``
+(delivered, m³/s) per water node, ``flow`` per water link, ``unserved`` per building (m³/s:
+required − delivered, shared among the building's demand categories) and ``unserved_share``
+(its share of the building's required demand), ``tank_level``,
+``pump_power`` (kW) and the totals ``unserved_total`` (m³/s), ``min_pressure`` (m, over
+junctions with demand) and ``nodes_below`` (junctions with demand under
+``pressure_threshold``).
+
+Coupling (bus):
+
+- reads ``pump_power`` (water_link, 0..1): a pump whose power is below 0.5 stops (the power
+  kernel publishes it from its pump loads' buses);
+- publishes ``pump_load`` (water_link, kW): the power each pump draws, for the power kernel;
+- publishes ``pressure`` (water_node, m) and ``capacity_factor`` (road_link, 0..1): a burst
+  pipe under a street takes one lane from the road links within ``road_buffer_m`` of it (the
+  traffic kernel reads it).
+
+Events (target ``water_link``; start/end, for one member or all):
+
+- ``burst``: a leak as an emitter at both ends of the pipe, q = C p^0.5 per end with
+  C = ``details["coefficient"]`` (m³/s per m^0.5) or from ``details["area_m2"]`` (default
+  ``burst_area_share`` of the pipe's cross-section) as C = 0.6 A √(2g) / 2; the end repairs it;
+- ``closure``: the link is closed (reopened at the end);
+- ``isolation``: the crew closes the isolation valves around the pipe's segment
+  (:mod:`.segments`): the boundary valves' pipes and the segment's own links close; the
+  segment's nodes are cut off (reopened at the end);
+- ``pump_outage``: the pump stops (back at the end);
+- ``repair`` (target: a water link id): ends every active event on that link (the burst is
+  fixed, the valves reopen, the pump runs). An event already active is not applied twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+
+from ...core.kernel import KPI, Kernel, LayerData, Spec, Table, register
+from ...errors import ScenarioError
+from . import kpis as _kpis
+from .segments import isolate, segment_labels
+from .sim import WaterSim
+
+G = 9.81
+_NODE, _LINK = ("water_node",), ("water_link",)
+
+
+@register("water")
+class WaterProcess(Kernel):
+    """Water hydraulics of ``city.water_network``.
+
+    dt : s between runtime steps (EPANET's own steps happen inside, at controls, tank
+    events and pattern changes); pdd : pressure-dependent demand settings (dict with
+    ``minimum_pressure``, ``required_pressure`` m, ``exponent``), None for the network's own
+    demand model, or "network"; pressure_threshold : m, the service level counted in
+    ``nodes_below``; burst_area_share : default burst opening ÷ pipe cross-section;
+    road_buffer_m : how near a road link a burst must be to take a lane; name : layer name.
+    """
+
+    batched = True
+    event_kinds = {"burst": "water_link", "closure": "water_link",
+                   "isolation": "water_link", "pump_outage": "water_link", "repair": None}
+    publishes = {"pressure": Spec(_NODE, "m"), "pump_load": Spec(_LINK, "kW"),
+                 "capacity_factor": Spec(("road_link",), "1")}
+    reads = {"pump_power": Spec(_LINK, "1")}
+    outputs = {"pressure": Spec(_NODE, "m"), "demand": Spec(_NODE, "m3/s"),
+               "flow": Spec(_LINK, "m3/s"), "unserved": Spec(("building",), "m3/s"),
+               "unserved_share": Spec(("building",), "1"),
+               "tank_level": Spec(("tank",), "m"), "pump_power": Spec(("pump",), "kW"),
+               "unserved_total": Spec((), "m3/s"), "min_pressure": Spec((), "m"),
+               "nodes_below": Spec((), "1")}
+    tables = {"isolations": Table("isolation", {
+        "isolation_link": (str, "", ""), "isolation_valves": (np.int64, 0, ""),
+        "isolation_nodes": (np.int64, 0, ""), "isolation_start_s": (np.float64, np.nan, "s"),
+        "isolation_end_s": (np.float64, np.nan, "s")})}
+
+    def __init__(self, dt: float = 300.0, *, pdd=None, pressure_threshold: float = 20.0,
+                 burst_area_share: float = 0.1, road_buffer_m: float = 15.0,
+                 name: str = "water"):
+        self.name = name
+        self.dt = float(dt)
+        self.pdd = {"minimum_pressure": 0.0, "required_pressure": 20.0,
+                    "exponent": 0.5} if pdd is None else pdd
+        self.pressure_threshold = float(pressure_threshold)
+        self.burst_area_share = float(burst_area_share)
+        self.road_buffer_m = float(road_buffer_m)
+
+    # ---- setup -------------------------------------------------------------------------
+    def init(self, ctx) -> None:
+        net = ctx.city.water_network
+        if net is None or net.n_nodes == 0:
+            raise ScenarioError(f"{self.name}: the city has no water network")
+        self.net = net
+        K = ctx.n_members
+        self.sim = WaterSim(net, members=K, pdd=None if self.pdd == "network" else self.pdd)
+        self.pumps = net.links_of("pump")
+        self.tanks = net.nodes_of("tank")
+        self.junction = net.node_type == "junction"
+        self._building_demands(ctx.city)
+        self.burst_c = np.zeros((K, net.n_nodes))          # emitter C added by bursts
+        self.closed = np.zeros((K, net.n_links), np.int32)  # closure/isolation counts
+        self.pump_ok = np.ones((K, len(self.pumps)), bool)
+        self.pump_events = np.zeros((K, len(self.pumps)), np.int32)
+        self.pump_powered = np.ones((K, len(self.pumps)), bool)
+        self._city_roads = ctx.city.roads
+        self.road_cut = np.zeros((K, ctx.city.roads.n_links), np.int32)
+        self.lanes = np.maximum(np.asarray(ctx.city.roads.link_lanes, float), 1.0)
+        self.active: dict[str, dict] = {}                   # "member|kind|target" -> info
+        self.open_isolations: dict[str, tuple] = {}
+        self.done_isolations: list[tuple] = []
+        self._labels = None
+        self._road_index = None
+        self.coords = {"water_node": net.node_ids.astype(str),
+                       "water_link": net.link_ids.astype(str),
+                       "building": ctx.city.buildings.ids.astype(str),
+                       "tank": net.node_ids[self.tanks].astype(str),
+                       "pump": net.link_ids[self.pumps].astype(str),
+                       "node_type": (_NODE, net.node_type.astype(str)),
+                       "link_type": (_LINK, net.link_type.astype(str)),
+                       "node_x": (_NODE, net.node_xy[:, 0]), "node_y": (_NODE, net.node_xy[:, 1]),
+                       "node_elevation": (_NODE, net.node_elevation),
+                       "building_residents": (("building",), ctx.city.buildings.residents)}
+        self.layer_attrs = {"pressure_threshold_m": self.pressure_threshold}
+        self.snap = self.sim.snapshot()
+        self._publish(ctx)
+
+    def _building_demands(self, city) -> None:
+        """Map demand categories named by building id to buildings (unmatched: none)."""
+        d = self.net.demands
+        bmap = city.buildings.id_map()
+        idx = np.array([bmap.get(str(c), -1) if c else -1 for c in d.category], np.int64)
+        self.dem_rows = np.flatnonzero(idx >= 0)
+        self.dem_building = idx[self.dem_rows]
+        self.dem_node = d.node[self.dem_rows]
+        self.dem_base = np.asarray(d.base, float)[self.dem_rows]
+        self.n_buildings = len(city.buildings)
+        has = np.zeros(self.net.n_nodes, bool)
+        has[d.node[np.asarray(d.base, float) > 0]] = True
+        self.served = has & self.junction
+
+    # ---- stepping ----------------------------------------------------------------------
+    def step(self, t: float, dt: float, ctx):
+        self._read_ports(ctx)
+        self.sim.run_until(t + dt)
+        self.snap = s = self.sim.snapshot()
+        self._publish(ctx)
+        if not ctx.record_due:
+            return None
+        pressure = s["pressure"]
+        req, got = s["demand_required"], s["demand"]
+        short = np.clip(req - got, 0.0, None)
+        frac = np.divide(short, req, out=np.zeros_like(short), where=req > 0)
+        K = frac.shape[0]
+        unserved = np.zeros((K, self.n_buildings))
+        share = np.zeros((K, self.n_buildings))
+        if len(self.dem_rows):
+            need = self.dem_base[None, :] * self._pattern_now(s)
+            for m in range(K):
+                unserved[m] = np.bincount(self.dem_building, minlength=self.n_buildings,
+                                          weights=frac[m, self.dem_node] * need[m])
+                total = np.bincount(self.dem_building, weights=need[m],
+                                    minlength=self.n_buildings)
+                np.divide(unserved[m], total, out=share[m], where=total > 0)
+        sp = np.where(self.served[None, :], pressure, np.inf)
+        return {"pressure": pressure, "demand": got, "flow": s["flow"],
+                "unserved": unserved, "unserved_share": share, "tank_level": s["tank_level"],
+                "pump_power": s["pump_power"] / 1e3,
+                "unserved_total": short[:, self.junction].sum(1),
+                "min_pressure": np.where(np.isfinite(sp.min(1)), sp.min(1), np.nan),
+                "nodes_below": (sp < self.pressure_threshold).sum(1).astype(np.int64)}
+
+    def _pattern_now(self, s) -> np.ndarray:
+        """(K, rows) the factor that turns base demands into required demands now: each
+        node's required ÷ base demand (the node's patterns and multiplier), applied alike
+        to its categories."""
+        base = np.bincount(self.net.demands.node, weights=np.asarray(self.net.demands.base),
+                           minlength=self.net.n_nodes)
+        f = np.divide(s["demand_required"], base[None, :],
+                      out=np.zeros_like(s["demand_required"]), where=base[None, :] > 0)
+        return f[:, self.dem_node]
+
+    def _publish(self, ctx) -> None:
+        s = self.snap
+        K = s["pressure"].shape[0]
+        load = np.zeros((K, self.net.n_links))
+        load[:, self.pumps] = s["pump_power"] / 1e3
+        lanes_left = np.maximum(self.lanes[None, :] - self.road_cut, 0.0)
+        ctx.bus.publish(f"{self.name}/pressure", s["pressure"], dims=_NODE, units="m")
+        ctx.bus.publish(f"{self.name}/pump_load", load, dims=_LINK, units="kW")
+        ctx.bus.publish(f"{self.name}/capacity_factor", lanes_left / self.lanes[None, :],
+                        dims=("road_link",), units="1")
+
+    def _read_ports(self, ctx) -> None:
+        power = ctx.read("pump_power")
+        if power is None or not len(self.pumps):
+            return
+        self.pump_powered = np.asarray(power)[:, self.pumps] >= 0.5
+        ok = self.pump_powered & (self.pump_events == 0)
+        if not np.array_equal(ok, self.pump_ok):
+            for m in np.flatnonzero((ok != self.pump_ok).any(1)):
+                ch = np.flatnonzero(ok[m] != self.pump_ok[m])
+                self.sim.set_pump_available(np.array([m]), self.pumps[ch], ok[m, ch])
+            self.pump_ok = ok
+
+    # ---- events ------------------------------------------------------------------------
+    def apply_event(self, ev, index, ctx):
+        if ev.kind == "repair":
+            return self._repair(ev, ctx)
+        start = ev.phase == "start"
+        K = self.burst_c.shape[0]
+        members = range(K) if ev.member is None else [int(ev.member)]
+        keys = {m: f"{m}|{ev.kind}|{ev.target}" for m in members}
+        # an event already active (or already repaired) changes nothing
+        members = np.array([m for m, k in keys.items() if (k in self.active) != start],
+                           np.int64)
+        if not len(members):
+            return None
+        kind = str(self.net.link_type[index])
+        if ev.kind == "pump_outage" and kind != "pump":
+            raise ScenarioError(f"pump_outage on {ev.target}: a {kind}, not a pump")
+        if ev.kind == "burst" and kind != "pipe":
+            raise ScenarioError(f"burst on {ev.target}: a {kind}, not a pipe")
+        if start:
+            info = {"t": ctx.now}
+            if ev.kind == "burst":
+                info["c"] = self._burst_coefficient(ev, index)
+            for m in members.tolist():
+                self.active[keys[m]] = info
+        else:
+            info = [self.active.pop(keys[m]) for m in members.tolist()][0]
+        if ev.kind == "pump_outage":
+            j = int(np.flatnonzero(self.pumps == index)[0])
+            self.pump_events[members, j] += 1 if start else -1
+            ok = self.pump_powered[members, j] & (self.pump_events[members, j] == 0)
+            self.pump_ok[members, j] = ok
+            for m, o in zip(members, ok):
+                self.sim.set_pump_available(np.array([m]), np.array([index]), np.array([o]))
+            return {"available": bool(ok[0])}
+        if ev.kind == "closure":
+            return self._close(members, np.array([index]), start)
+        if ev.kind == "burst":
+            return self._burst(members, index, start, info["c"])
+        return self._isolate(ev, members, index, start, ctx)
+
+    def _repair(self, ev, ctx) -> dict:
+        """End every active event on ``ev.target`` (of ``ev.member`` or all members)."""
+        if ev.phase != "start":
+            return None
+        ended = []
+        for key in list(self.active):
+            m, kind, target = key.split("|", 2)
+            if target == str(ev.target) and ev.member in (None, int(m)):
+                index = ctx.index("water_link", target)
+                self.apply_event(replace(ev, kind=kind, phase="end", member=int(m)), index,
+                                 ctx)
+                ended.append(kind)
+        return {"ended": sorted(set(ended))}
+
+    def _close(self, members, links, start) -> dict:
+        for m in members:
+            self.closed[m, links] += 1 if start else -1
+            np.maximum(self.closed[m], 0, out=self.closed[m])
+            self.sim.set_link_closed(np.array([m]), links, self.closed[m, links] > 0)
+        return {"links_closed": int(len(links))}
+
+    def _burst_coefficient(self, ev, index) -> float:
+        """C (m³/s per m^0.5) at each end of the burst pipe."""
+        c = ev.details.get("coefficient")
+        if c is None:
+            d = float(self.net.link_diameter[index])
+            area = float(ev.details.get("area_m2", self.burst_area_share * np.pi * d * d / 4))
+            c = 0.6 * area * np.sqrt(2 * G) / 2
+        return float(c)
+
+    def _burst(self, members, index, start, c) -> dict:
+        ends = np.array([self.net.link_from[index], self.net.link_to[index]])
+        sign = 1.0 if start else -1.0
+        for m in members:
+            self.burst_c[m, ends] = np.maximum(self.burst_c[m, ends] + sign * c, 0.0)
+            self.sim.set_emitter(np.array([m]), ends, self.burst_c[m, ends])
+        roads = self._roads_near(index)
+        self.road_cut[np.ix_(members, roads)] += 1 if start else -1
+        np.maximum(self.road_cut, 0, out=self.road_cut)
+        return {"coefficient": c, "road_links": [str(r) for r in roads]}
+
+    def _isolate(self, ev, members, index, start, ctx) -> dict:
+        if self._labels is None:
+            self._labels = segment_labels(self.net)
+        iso = isolate(self.net, index, self._labels)
+        self._close(members, iso.close_links, start)
+        for m in members.tolist():
+            key = f"{m}|{ev.target}"
+            if start:
+                self.open_isolations[key] = (str(ev.target), len(iso.valves), len(iso.nodes),
+                                             ctx.now, m)
+            elif key in self.open_isolations:
+                row = self.open_isolations.pop(key)
+                self.done_isolations.append(row[:4] + (ctx.now, row[4]))
+        return {"valves": [int(v) for v in iso.valves], "nodes_cut": int(len(iso.nodes)),
+                "links_closed": int(len(iso.close_links))}
+
+    def _roads_near(self, link) -> np.ndarray:
+        """Road link indices within ``road_buffer_m`` of water link ``link``."""
+        import shapely
+
+        if self._road_index is None:
+            roads = self._city_roads
+            geoms = [shapely.LineString(roads.link_geometry(k)) for k in range(roads.n_links)]
+            self._road_index = shapely.STRtree(geoms)
+        line = shapely.LineString(self.net.link_geometry(link))
+        if not line.is_valid or line.length == 0 or not np.isfinite(line.length):
+            return np.zeros(0, np.int64)
+        return np.sort(self._road_index.query(line, predicate="dwithin",
+                                              distance=self.road_buffer_m)).astype(np.int64)
+
+    # ---- checkpoints -------------------------------------------------------------------
+    def on_checkpoint(self, final: bool, ctx) -> None:
+        rows = list(self.done_isolations)
+        if final:
+            rows += [r[:4] + (np.nan, r[4]) for r in self.open_isolations.values()]
+        self.done_isolations = []
+        for r in rows:
+            ctx.table("isolations").append(
+                {"isolation_link": np.array([r[0]]),
+                 "isolation_valves": np.array([r[1]]), "isolation_nodes": np.array([r[2]]),
+                 "isolation_start_s": np.array([r[3]]), "isolation_end_s": np.array([r[4]])},
+                member=r[5])
+
+    def get_state(self) -> dict:
+        return {"sim": self.sim.get_state(), "burst_c": self.burst_c, "closed": self.closed,
+                "pump_ok": self.pump_ok, "pump_events": self.pump_events,
+                "pump_powered": self.pump_powered,
+                "road_cut": self.road_cut, "active": json.dumps(self.active),
+                "isolations": json.dumps([list(self.open_isolations.items()),
+                                          self.done_isolations], default=float)}
+
+    def set_state(self, s: dict) -> None:
+        self.sim.set_state(s["sim"])
+        for k in ("burst_c", "closed", "pump_ok", "pump_events", "pump_powered", "road_cut"):
+            setattr(self, k, np.array(s[k], copy=True))
+        self.active = json.loads(s["active"])
+        open_, done = json.loads(s["isolations"])
+        self.open_isolations = {k: tuple(v) for k, v in open_}
+        self.done_isolations = [tuple(v) for v in done]
+        self.snap = self.sim.snapshot()
+
+    # ---- KPIs --------------------------------------------------------------------------
+    @classmethod
+    def kpis(cls, layer: LayerData) -> list[KPI]:
+        """Unserved demand (m³, people-hours), minimum pressure, nodes below the threshold."""
+        return _kpis.kpi_list(layer)
+
+    @classmethod
+    def series(cls, layer: LayerData) -> dict:
+        return _kpis.series(layer)
