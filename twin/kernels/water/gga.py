@@ -409,3 +409,36 @@ def hydsolve(na, st, wk, act0, iters, relerr, code, worst):
             full = st.D[i, k]
             st.D[i, k] = st.DF[i, k] + st.E[i, k]
             st.DF[i, k] = full
+
+
+def _key_cache_on_sources():
+    """Key numba's on-disk cache of this module's and coeffs' kernels on the source of every
+    module they compile in (numba keys a cached function on its own file only, so an edit of
+    a callee would otherwise leave a stale kernel). numba's cache class is private API: if
+    it changes, the default cache stays."""
+    import hashlib
+    from pathlib import Path
+
+    from . import coeffs, compile, linalg, pdd
+    try:
+        from numba.core.caching import FunctionCache
+
+        mods = (coeffs, compile, linalg, pdd)
+        digest = hashlib.sha256(Path(__file__).read_bytes() + b"".join(
+            Path(m.__file__).read_bytes() for m in mods)).hexdigest()
+
+        class _SourceCache(FunctionCache):
+            def _index_key(self, sig, codegen):
+                return super()._index_key(sig, codegen) + (digest,)
+
+        for mod in (coeffs, globals()):
+            ns = vars(mod) if not isinstance(mod, dict) else mod
+            for f in list(ns.values()):
+                if isinstance(f, nb.core.registry.CPUDispatcher) and \
+                        f.__module__ in (__name__, coeffs.__name__):
+                    f._cache = _SourceCache(f.py_func)
+    except Exception:  # pragma: no cover
+        pass
+
+
+_key_cache_on_sources()
