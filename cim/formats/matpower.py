@@ -53,14 +53,19 @@ def _statements(text: str, path):
     continuations joined; a statement opened by ``[`` or ``{`` runs to its closing bracket."""
     buf: list[tuple[int, str]] = []
     depth = 0
+    cont = False
     for no, raw in enumerate(text.splitlines(), 1):
         line = _strip_comment(raw).rstrip()
+        joined = cont and bool(buf)
         cont = line.endswith("...")
         if cont:
             line = line[:-3]
         if not line.strip() and not buf:
             continue
-        buf.append((no, line))
+        if joined:  # the previous line ended with "...": same row
+            buf[-1] = (buf[-1][0], buf[-1][1] + " " + line)
+        else:
+            buf.append((no, line))
         depth += line.count("[") + line.count("{") - line.count("]") - line.count("}")
         if depth < 0:
             raise FormatError("unbalanced ']' or '}'", path=path, line=no)
@@ -122,7 +127,8 @@ def _value(stmt: list[tuple[int, str]], name: str, rhs: str, path):
         return _matrix(joined, name, path)
     if body.startswith("{"):
         text = " ".join([body] + [t for _, t in stmt[1:]])
-        return re.findall(r"'((?:[^']|'')*)'", text.split("{", 1)[1].rsplit("}", 1)[0])
+        return [v.replace("''", "'") for v in
+                re.findall(r"'((?:[^']|'')*)'", text.split("{", 1)[1].rsplit("}", 1)[0])]
     if body.startswith("'"):
         return body.strip("'")
     try:
