@@ -62,3 +62,85 @@ def test_power_outage_darkens_the_signal_and_stops_the_pump(runs):
     assert k.value("water", "unserved_m3") > 0 and twin.kpis(base).value("water",
                                                                           "unserved_m3") < 1e-6
     assert k.value("power", "energy_not_served_mwh") > 0
+
+
+def _pipe_under(city, road_link: str) -> str:
+    """The water pipe laid along road link ``road_link``."""
+    roads, w = city.roads, city.water_network
+    k = list(roads.link_ids).index(road_link)
+    a, b = roads.node_ids[roads.link_from[k]], roads.node_ids[roads.link_to[k]]
+    ends = {f"J{a}", f"J{b}"}
+    for i, (f, t) in enumerate(zip(w.link_from, w.link_to)):
+        if {w.node_ids[f], w.node_ids[t]} == ends:
+            return str(w.link_ids[i])
+    raise KeyError(road_link)
+
+
+@pytest.fixture(scope="module")
+def main_break(tmp_path_factory):
+    city = lifeline_city()
+    road = str(city.roads.link_ids[city.roads.link_from == list(city.roads.node_ids).index(
+        "n01")][0])
+    pipe = _pipe_under(city, road)
+    events = [twin.Event("burst", pipe, at=120, layer="water", details={"area_m2": 0.0005}),
+              twin.Event("isolation", pipe, at=300, layer="water"),
+              twin.Event("repair", pipe, at=600, layer="water")]
+    out = tmp_path_factory.mktemp("break")
+    run = twin.run(scenario(events), out / "break.zarr", progress=False)
+    return run, pipe, city, road
+
+
+def test_a_burst_leaks_takes_a_lane_and_isolation_cuts_the_segment(main_break, runs):
+    run, pipe, city, road = main_break
+    base = runs[0].open("water").isel(member=0)
+    w = run.open("water").isel(member=0)
+    t = w.time.values
+    leak = (t > 120) & (t <= 300)
+    p_idx = list(city.water_network.link_ids).index(pipe)
+    # the leak draws water: the pump delivers more, pressure falls
+    assert (w.pump_power.values[leak].ravel() > base.pump_power.values[leak].ravel()).all()
+    assert (w.min_pressure.values[leak] < base.min_pressure.values[leak]).all()
+    # isolated: the valves around the pipe's segment are closed; its pipe carries nothing
+    iso = (t > 300) & (t <= 600)
+    assert np.abs(w.flow.values[iso, p_idx]).max() < 1e-6
+    ev = run.events
+    row = [i for i, k in enumerate(ev.kind) if k == "isolation" and ev.phase[i] == "start"][0]
+    assert ev.details[row]["valves"] and ev.details[row]["nodes_cut"] >= 0
+    table = run.table("water", "isolations")
+    assert table["isolation_link"].tolist() == [pipe]
+    assert table["isolation_start_s"].tolist() == [300.0]
+    assert table["isolation_end_s"].tolist() == [600.0]
+    # repaired: the network is back to the base case
+    after = t >= 720
+    np.testing.assert_allclose(w.pressure.values[after], base.pressure.values[after],
+                               atol=1e-6)
+    # the burst took one of the two lanes of the streets above it while it leaked
+    burst = [i for i, k in enumerate(ev.kind) if k == "burst" and ev.phase[i] == "start"][0]
+    roads = ev.details[burst]["road_links"]
+    assert road in roads
+    assert len(roads) < city.roads.n_links / 2
+    tr = run.open("traffic").isel(member=0)
+    assert tr.sizes["road_link"] == city.roads.n_links
+
+
+def test_members_in_one_batch_equal_separate_runs(tmp_path):
+    ev = twin.Event("outage", "L1", at=120, duration=240, layer="power", member=1)
+    both = twin.run(scenario([ev], members=2, duration=480), tmp_path / "both.zarr",
+                    progress=False)
+    one = twin.run(scenario([twin.Event("outage", "L1", at=120, duration=240,
+                                        layer="power")], duration=480),
+                   tmp_path / "one.zarr", progress=False)
+    zero = twin.run(scenario([], duration=480), tmp_path / "zero.zarr", progress=False)
+    for layer in ("water", "power"):
+        b = both.open(layer)
+        for m, single in ((0, zero), (1, one)):
+            s = single.open(layer).isel(member=0)
+            for v in ("pressure", "unserved_total") if layer == "water" else (
+                    "energized", "shed_mw"):
+                np.testing.assert_allclose(b[v].isel(member=m).values, s[v].values,
+                                           atol=1e-9, err_msg=f"{layer}/{v} member {m}")
+
+
+def test_an_event_kind_of_two_kernels_needs_a_layer():
+    with pytest.raises(twin.ScenarioError, match="layer="):
+        twin.run(scenario([twin.Event("closure", "P1", at=60)]), None, progress=False)

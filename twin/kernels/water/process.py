@@ -288,7 +288,8 @@ class WaterProcess(Kernel):
         roads = self._roads_near(index)
         self.road_cut[np.ix_(members, roads)] += 1 if start else -1
         np.maximum(self.road_cut, 0, out=self.road_cut)
-        return {"coefficient": c, "road_links": [str(r) for r in roads]}
+        return {"coefficient": c,
+                "road_links": [str(r) for r in self._city_roads.link_ids[roads]]}
 
     def _isolate(self, ev, members, index, start, ctx) -> dict:
         if self._labels is None:
