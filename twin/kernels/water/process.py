@@ -61,7 +61,9 @@ class WaterProcess(Kernel):
     ``minimum_pressure``, ``required_pressure`` m, ``exponent``), None for the network's own
     demand model, or "network"; pressure_threshold : m, the service level counted in
     ``nodes_below``; burst_area_share : default burst opening ÷ pipe cross-section;
-    road_buffer_m : how near a road link a burst must be to take a lane; name : layer name.
+    road_buffer_m : how near a road link a burst must be to take a lane; spin_up : run the
+    network from midnight (its time 0) to the scenario's start time of day first, so that
+    patterns, clock-time controls and tank levels are those of that hour; name : layer name.
     """
 
     batched = True
@@ -83,7 +85,7 @@ class WaterProcess(Kernel):
 
     def __init__(self, dt: float = 300.0, *, pdd=None, pressure_threshold: float = 20.0,
                  burst_area_share: float = 0.1, road_buffer_m: float = 15.0,
-                 name: str = "water"):
+                 spin_up: bool = True, name: str = "water"):
         self.name = name
         self.dt = float(dt)
         self.pdd = {"minimum_pressure": 0.0, "required_pressure": 20.0,
@@ -91,6 +93,7 @@ class WaterProcess(Kernel):
         self.pressure_threshold = float(pressure_threshold)
         self.burst_area_share = float(burst_area_share)
         self.road_buffer_m = float(road_buffer_m)
+        self.spin_up = bool(spin_up)
 
     # ---- setup -------------------------------------------------------------------------
     def init(self, ctx) -> None:
@@ -128,6 +131,12 @@ class WaterProcess(Kernel):
                        "node_elevation": (_NODE, net.node_elevation),
                        "building_residents": (("building",), ctx.city.buildings.residents)}
         self.layer_attrs = {"pressure_threshold_m": self.pressure_threshold}
+        # the network's clock starts at midnight: run it up to the scenario's time of day, so
+        # that patterns, clock-time controls and tank levels are those of that hour
+        st = ctx.scenario.start
+        self.t0 = float(st.hour * 3600 + st.minute * 60 + st.second) if self.spin_up else 0.0
+        if self.t0 > 0:
+            self.sim.run_until(self.t0)
         self.snap = self.sim.snapshot()
         self._publish(ctx)
 
@@ -148,7 +157,7 @@ class WaterProcess(Kernel):
     # ---- stepping ----------------------------------------------------------------------
     def step(self, t: float, dt: float, ctx):
         self._read_ports(ctx)
-        self.sim.run_until(t + dt)
+        self.sim.run_until(self.t0 + t + dt)
         self.snap = s = self.sim.snapshot()
         self._publish(ctx)
         if not ctx.record_due:
@@ -206,7 +215,10 @@ class WaterProcess(Kernel):
         if not np.array_equal(ok, self.pump_ok):
             for m in np.flatnonzero((ok != self.pump_ok).any(1)):
                 ch = np.flatnonzero(ok[m] != self.pump_ok[m])
-                self.sim.set_pump_available(np.array([m]), self.pumps[ch], ok[m, ch])
+                for avail in (True, False):
+                    sel = ch[ok[m, ch] == avail]
+                    if len(sel):
+                        self.sim.set_pump_available(np.array([m]), self.pumps[sel], avail)
             self.pump_ok = ok
 
     # ---- events ------------------------------------------------------------------------
@@ -241,7 +253,7 @@ class WaterProcess(Kernel):
             ok = self.pump_powered[members, j] & (self.pump_events[members, j] == 0)
             self.pump_ok[members, j] = ok
             for m, o in zip(members, ok):
-                self.sim.set_pump_available(np.array([m]), np.array([index]), np.array([o]))
+                self.sim.set_pump_available(np.array([m]), np.array([index]), bool(o))
             return {"available": bool(ok[0])}
         if ev.kind == "closure":
             return self._close(members, np.array([index]), start)
@@ -267,7 +279,10 @@ class WaterProcess(Kernel):
         for m in members:
             self.closed[m, links] += 1 if start else -1
             np.maximum(self.closed[m], 0, out=self.closed[m])
-            self.sim.set_link_closed(np.array([m]), links, self.closed[m, links] > 0)
+            shut = self.closed[m, links] > 0
+            for closed in (True, False):
+                if (shut == closed).any():
+                    self.sim.set_link_closed(np.array([m]), links[shut == closed], closed)
         return {"links_closed": int(len(links))}
 
     def _burst_coefficient(self, ev, index) -> float:
@@ -281,6 +296,7 @@ class WaterProcess(Kernel):
 
     def _burst(self, members, index, start, c) -> dict:
         ends = np.array([self.net.link_from[index], self.net.link_to[index]])
+        ends = ends[self.junction[ends]]        # a leak next to a tank or reservoir: one end
         sign = 1.0 if start else -1.0
         for m in members:
             self.burst_c[m, ends] = np.maximum(self.burst_c[m, ends] + sign * c, 0.0)
