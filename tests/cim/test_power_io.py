@@ -98,10 +98,12 @@ def _compare_case(grid, net, *, check_topology=True):
     gen = ppc["gen"].real
     theirs = sorted(zip(gen[:, GEN_BUS].astype(int).tolist(), np.round(gen[:, VG], 12).tolist()))
     assert ours == theirs
-    lk = net._pd2ppc_lookups.get("gen")
+    lk = net._pd2ppc_lookups.get("gen")  # pandapower gen index -> ppc gen row
     if lk is not None and len(lk):
-        pv = np.array([str(i).startswith("gen_") for i in g.ids]) & g.in_service
-        np.testing.assert_allclose(g.p_mw[pv], gen[lk, PG], rtol=0, atol=TOL)
+        pv = np.flatnonzero((g.kind == "gen") & g.in_service
+                            & np.array([str(i).startswith("gen_") for i in g.ids]))
+        rows = lk[[int(str(i)[4:]) for i in g.ids[pv]]]
+        np.testing.assert_allclose(g.p_mw[pv], gen[rows, PG], rtol=0, atol=TOL)
 
 
 @pytest.mark.parametrize("case", ["case9", "case30", "case118",
@@ -183,6 +185,25 @@ def test_example_networks_branch_parameters(name, tmp_path):
         k = list(grid.link_ids).index("line_0")
         coords = json.loads(ref.line.geo.iloc[0])["coordinates"]
         np.testing.assert_array_equal(grid.link_geometry(k), np.asarray(coords))
+
+
+@pytest.mark.parametrize("rel", [
+    "IEEE_European_LV_Off_Peak_1.json",                       # written by pandapower 3.0.0.dev1
+    "power_system_test_case_jsons/case300.json",               # written by pandapower 3.4.0
+    pytest.param("lv_schutterwald.json", marks=pytest.mark.slow),
+    pytest.param("power_system_test_case_jsons/case9241pegase.json", marks=pytest.mark.slow),
+])
+def test_files_shipped_with_pandapower(rel):
+    """Real files written by other pandapower versions, read as they are."""
+    from pathlib import Path
+
+    p = Path(pn.__file__).parent / rel
+    if not p.exists():
+        pytest.skip(f"{rel} not shipped with this pandapower")
+    grid = cim.load(p).power_grid
+    ref = pp.from_json(str(p))
+    pp.runpp(ref)
+    _compare_case(grid, ref, check_topology=False)
 
 
 def _voltages(net, ids):
@@ -411,3 +432,22 @@ def test_bad_pandapower_files(tmp_path):
 
 def test_errors_are_cim_errors():
     assert issubclass(FormatError, CIMError) and issubclass(ReferenceError_, CIMError)
+
+
+def test_grid_from_ppc_of_pandapower_case_dicts(tmp_path):
+    """grid_from_ppc on pandapower's to_ppc dict (extra columns, BR_G under 'branch_g') and on
+    net._ppc equals the JSON reader's grid."""
+    from pandapower.converter.pypower.to_ppc import to_ppc
+
+    from cim.formats.matpower import grid_from_ppc
+
+    grid, ref, _ = _roundtrip_pp(pn.case118(), tmp_path)
+    for ppc in (to_ppc(ref), ref._ppc):
+        g = grid_from_ppc(ppc)
+        for name in ("link_from", "link_to", "link_r_pu", "link_x_pu", "link_b_pu",
+                     "link_g_pu", "link_tap", "link_shift_degree", "node_vn_kv"):
+            np.testing.assert_allclose(getattr(g, name), getattr(grid, name), rtol=0,
+                                       atol=TOL, err_msg=name)
+        assert np.any(g.link_g_pu != 0)
+        assert list(g.gens.kind).count("ext_grid") == 1
+        assert (g.link_type == "trafo").sum() == (grid.link_type == "trafo").sum()
