@@ -173,6 +173,8 @@ class WaterSim:
             self.st.Ke[i, m] = ke[a]
             if ke[a] == 0.0:
                 self.st.E[i, m] = 0.0
+            else:   # a new emitter starts at 1 cfs, as EPANET's inithyd starts one from file
+                self.st.E[i, m] = np.where(self.st.E[i, m] == 0.0, 1.0, self.st.E[i, m])
 
     def set_demand_multiplier(self, members, nodes, factor) -> None:
         """Scale the demands of ``nodes`` (None: all junctions) on members by ``factor``."""
