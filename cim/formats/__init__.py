@@ -45,4 +45,5 @@ def detect(source: Source) -> str:
         if source.name.endswith(endings):
             return fmt
     raise FormatError("unknown file format (expected CityJSON, CityJSONSeq, CityGML, GeoJSON, "
-                      "OSM XML, an ESRI ASCII grid or an EPANET .inp)", path=source.path)
+                      "OSM XML, an ESRI ASCII grid, an EPANET .inp, a MATPOWER case .m or a "
+                      "pandapower JSON network)", path=source.path)

@@ -144,3 +144,25 @@ def test_members_in_one_batch_equal_separate_runs(tmp_path):
 def test_an_event_kind_of_two_kernels_needs_a_layer():
     with pytest.raises(twin.ScenarioError, match="layer="):
         twin.run(scenario([twin.Event("closure", "P1", at=60)]), None, progress=False)
+
+
+def test_interrupted_run_resumes_bit_identical(tmp_path, main_break):
+    from .runcompare import assert_runs_equal
+    from .test_runtime_traffic import Crash
+
+    run, pipe, city, _ = main_break
+    events = [twin.Event("burst", pipe, at=120, layer="water", details={"area_m2": 0.0005}),
+              twin.Event("isolation", pipe, at=300, layer="water"),
+              twin.Event("repair", pipe, at=600, layer="water"),
+              twin.Event("outage", "L1", at=200, duration=200, layer="power")]
+    full = twin.run(scenario(events), tmp_path / "full.zarr", progress=False)
+    sc = scenario(events)
+    sc.kernels.append(Crash(at=420))
+    with pytest.raises(RuntimeError, match="crash"):
+        twin.run(sc, tmp_path / "r.zarr", progress=False)
+    sc = scenario(events)
+    sc.kernels.append(Crash())
+    again = twin.run(sc, tmp_path / "r.zarr", resume=True, progress=False)
+    assert again.provenance["resumed"] == 1
+    assert_runs_equal(full, again, ("traffic", "water", "power"),
+                      (("water", "isolations"), ("power", "outages"), ("traffic", "trips")))
