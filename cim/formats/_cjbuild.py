@@ -320,13 +320,13 @@ def _buildings(c: Collector, f: _Flat, alive: np.ndarray):
         (fxy, frl, fpn), frow = _take(fxy, frl, fpn, keep), frow[keep]
     if fallback.any():  # rare: no horizontal bottom; union of the faces' projections
         extra_xy, extra_rl, extra_pn, extra_row = [fxy], [frl], [fpn], [frow]
-        g_row_new = (np.cumsum(alive) - 1)[f.g_row]
+        new_row = np.cumsum(alive) - 1  # f.g_row holds rows of every table: index per gobj
         for g in ug[fallback]:
             for rings in _fallback_footprint(f, int(g)):
                 extra_xy.append(np.concatenate(rings))
                 extra_rl.append(np.array([len(r) for r in rings], np.int64))
                 extra_pn.append(np.array([len(rings)], np.int64))
-                extra_row.append(np.array([g_row_new[g]], np.int64))
+                extra_row.append(np.array([new_row[f.g_row[g]]], np.int64))
         fxy, frl, fpn = (np.concatenate(extra_xy), np.concatenate(extra_rl),
                          np.concatenate(extra_pn))
         frow = np.concatenate(extra_row)
