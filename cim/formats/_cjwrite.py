@@ -4,7 +4,6 @@ buildings as LoD1 Solids or LoD2 surfaces, the road network per the convention o
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 from pathlib import Path
@@ -16,6 +15,7 @@ from ..errors import FormatError, ValueRangeError
 from ..geometry import SURFACE_TYPES, _ring_signed_areas
 from ..model import CityModel
 from ._cjheader import EXTRA_KEY, ROOT_MEMBERS
+from .source import write_bytes
 
 
 def _clean(v):
@@ -314,8 +314,8 @@ def _dumps(doc) -> str:
 
 
 def write(city: CityModel, path: Path, *, version: str = "2.0", scale=None) -> Path:
-    """Write ``city`` as CityJSON (``version`` "2.0" or "1.1"); gzip when the name ends in
-    ``.gz``. ``scale``: the transform's scale (default 1 mm; 1e-9° x/y for geographic CRSs).
+    """Write ``city`` as CityJSON (``version`` "2.0" or "1.1"); gzip (bzip2) when the name ends in
+    ``.gz`` (``.bz2``). ``scale``: the transform's scale (default 1 mm; 1e-9° x/y for geographic CRSs).
     Returns ``path``."""
     if version not in ("1.1", "2.0"):
         raise FormatError(f"cannot write CityJSON version {version!r} (1.1 or 2.0)", path=path)
@@ -323,10 +323,4 @@ def write(city: CityModel, path: Path, *, version: str = "2.0", scale=None) -> P
     doc = _document(city, version, scale)
     data = _dumps(doc).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.name.lower().endswith(".gz"):
-        with open(path, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh,
-                                                     mtime=0) as gz:
-            gz.write(data)
-    else:
-        path.write_bytes(data)
-    return path
+    return write_bytes(path, data)

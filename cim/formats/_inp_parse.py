@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FormatError
+from .source import strip_compression
 
 #: sections whose data become the model
 DATA_SECTIONS = ("TITLE", "JUNCTIONS", "RESERVOIRS", "TANKS", "PIPES", "PUMPS", "VALVES",
@@ -159,10 +160,9 @@ def format_time(s: float) -> str:
 
 
 def valves_sidecar_path(path) -> Path:
-    """Return ``<stem>.valves.csv`` next to the .inp ``path`` (``x.inp`` / ``x.inp.gz``)."""
+    """Return ``<stem>.valves.csv`` next to the .inp ``path`` (``x.inp`` / ``x.inp.gz`` / ``x.inp.bz2``)."""
     p = Path(path)
-    name = p.name
-    for end in (".gz", ".inp"):
-        if name.lower().endswith(end):
-            name = name[: -len(end)]
+    name = strip_compression(p.name)
+    if name.lower().endswith(".inp"):
+        name = name[:-4]
     return p.with_name(name + ".valves.csv")

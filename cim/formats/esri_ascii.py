@@ -1,15 +1,14 @@
-"""ESRI ASCII grid DEM (``.asc``, ``.asc.gz``) -> ``city.terrain``, and back.
+"""ESRI ASCII grid DEM (``.asc``, ``.asc.gz``, ``.asc.bz2``) -> ``city.terrain``, and back.
 
 Header (keys in any case, any order): ``ncols``, ``nrows``, ``xllcorner`` or ``xllcenter``,
 ``yllcorner`` or ``yllcenter``, ``cellsize``, optional ``NODATA_value`` (cells with it become
 NaN); then ``nrows`` rows of ``ncols`` values, the first row being the **north** edge. The
-reference system comes from a sidecar ``.prj`` (WKT): for ``x.asc`` or ``x.asc.gz`` the
+reference system comes from a sidecar ``.prj`` (WKT): for ``x.asc`` or ``x.asc.gz`` (``.bz2``) the
 files ``x.prj`` and ``x.asc.prj`` are tried; without one the grid is in file coordinates.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 import math
 from pathlib import Path
@@ -20,7 +19,7 @@ import pyproj
 from ..crs import resolve_crs
 from ..errors import CIMError, FormatError, LoadReport, Problems
 from ..model import CityModel, Terrain
-from .source import Source
+from .source import Source, strip_compression, write_bytes
 
 _KEYS = ("ncols", "nrows", "xllcorner", "xllcenter", "yllcorner", "yllcenter", "cellsize",
          "nodata_value")
@@ -80,7 +79,7 @@ def read(source: Source, *, lenient: bool) -> CityModel:
 
 def write(terrain, path, crs=None, *, fmt: str = "%.10g") -> Path:
     """Write ``terrain`` (a Terrain, or a CityModel with one) as an ESRI ASCII grid and return
-    the path; a ``.gz`` name is gzipped (byte-identical for identical input). With ``crs``
+    the path; a ``.gz`` (``.bz2``) name is gzipped (bzip2ed) (byte-identical for identical input). With ``crs``
     (or the CityModel's crs) a ``.prj`` with its ESRI WKT is written next to it."""
     if isinstance(terrain, CityModel):
         crs = terrain.crs if crs is None else crs
@@ -95,12 +94,7 @@ def write(terrain, path, crs=None, *, fmt: str = "%.10g") -> Path:
               f"cellsize {terrain.cell!r}\nNODATA_value {DEFAULT_NODATA:g}\n")
     np.savetxt(out, np.where(np.isnan(z), DEFAULT_NODATA, z), fmt=fmt, delimiter=" ")
     data = out.getvalue().encode("ascii")
-    if path.name.lower().endswith(".gz"):
-        with open(path, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f,
-                                                  mtime=0) as g:
-            g.write(data)
-    else:
-        path.write_bytes(data)
+    write_bytes(path, data)
     if crs is not None:
         c = resolve_crs(crs)
         try:
@@ -165,9 +159,7 @@ def _line_of_value(lines: list[str], first: int, index: int) -> int:
 
 
 def _prj_paths(path: Path) -> list[Path]:
-    name = path.name
-    if name.lower().endswith(".gz"):
-        name = name[:-3]
+    name = strip_compression(path.name)
     stem = name[:-4] if name.lower().endswith(".asc") else name
     return [path.with_name(stem + ".prj"), path.with_name(name + ".prj")]
 

@@ -1,5 +1,5 @@
 """Readers on file shapes seen in real data: LoD1 solids without semantics next to
-MultiSurface roads/land use/bridges (CityJSON), bz2 input."""
+MultiSurface roads/land use/bridges (CityJSON), bz2 input and output."""
 
 from __future__ import annotations
 
@@ -63,3 +63,22 @@ def test_bz2_input(tmp_path):
     p.write_bytes(bz2.compress(json.dumps(_lod1_city(10, 3)).encode()))
     assert cim.detect_format(p) == "cityjson"
     assert len(cim.load(p).buildings) == 10
+
+
+def test_bz2_writers_round_trip(tmp_path):
+    from cim.formats import esri_ascii
+    from cim.model import Terrain
+
+    src = tmp_path / "lod1.city.json"
+    src.write_text(json.dumps(_lod1_city(5, 2)))
+    city = cim.load(src)
+    out = cim.write_cityjson(city, tmp_path / "out.city.json.bz2")
+    assert out.read_bytes()[:3] == b"BZh"
+    back = cim.load(out)
+    np.testing.assert_allclose(back.buildings.footprint.areas(), city.buildings.footprint.areas())
+    t = Terrain(np.arange(12.0).reshape(3, 4), 10.0, 20.0, 5.0)
+    p = esri_ascii.write(t, tmp_path / "dem.asc.bz2", crs="EPSG:4549")
+    assert (tmp_path / "dem.prj").is_file()
+    dem = cim.load(p)
+    np.testing.assert_array_equal(dem.terrain.z, t.z)
+    assert dem.crs.to_epsg() == 4549
