@@ -27,6 +27,8 @@ runtime knows no kernel by name: everything it needs comes from these declaratio
 ``kpis(layer)``           ``[KPI(name, value, unit, lower_is_better)]`` of one member's
                           recorded layer (a classmethod; :class:`LayerData`)
 ``series(layer)``, ``report(layer)``  optional time series for plots, extra text for reports
+``draw``                  ``{var: Draw}``: how the viewer draws recorded outputs (geometry
+                          kind, colour map, range, units); the viewer knows no kernel
 ========================  ================================================================
 
 The registry maps names to kernel classes like :mod:`cim.formats` maps formats to readers:
@@ -88,6 +90,36 @@ class KPI:
         return self.fmt.format(v)
 
 
+#: Geometry kinds a :class:`Draw` may name: ``<kind>_link`` / ``<kind>_node`` of any city
+#: network (``road_link`` directed ribbons, ``water_link`` / ``power_link`` lines, nodes as
+#: points), ``building`` (the twin's building meshes), ``points`` (moving glyphs at the
+#: recorded ``x``/``y`` variables, m in the city CRS) and ``raster`` (a surface over a grid
+#: whose last two dims have coordinates of cell centres y, x in the city CRS).
+DRAW_GEOMETRIES = ("building", "points", "raster")
+
+
+@dataclass(frozen=True)
+class Draw:
+    """How the viewer draws one recorded output: on ``geometry`` (see
+    :data:`DRAW_GEOMETRIES`), coloured with matplotlib colour map ``cmap`` over ``clim``
+    (display units; None: the data's range), values × ``scale`` shown in ``units`` (None:
+    the output's own units), ``abs`` for magnitudes of signed values, ``label`` for the
+    colour bar; ``x``/``y``: the position variables of ``points``; ``hide_below``: values
+    below it are not drawn (a raster's dry cells); ``show``: on when the viewer opens."""
+
+    geometry: str
+    cmap: str = "viridis"
+    clim: tuple | None = None
+    label: str = ""
+    units: str | None = None
+    scale: float = 1.0
+    abs: bool = False
+    x: str = ""
+    y: str = ""
+    hide_below: float | None = None
+    show: bool = True
+
+
 @dataclass
 class LayerData:
     """One member of one recorded layer, as KPIs read it: ``ds`` (xarray.Dataset of the
@@ -121,6 +153,7 @@ class Kernel:
     event_kinds: dict = {}
     tables: dict = {}
     layer_attrs: dict = {}
+    draw: dict = {}
 
     def element_ids(self, city) -> dict:
         """Return ``{kind: (n,) ids}`` of the elements this kernel owns (none by default)."""

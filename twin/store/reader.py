@@ -55,7 +55,30 @@ class Run:
 
         if layer not in self.layers + ["events"]:
             raise StoreError(f"{self.path}: no layer {layer!r}; layers: {self.layers}")
-        return xr.open_zarr(str(self.path), group=layer)
+        ds = xr.open_zarr(str(self.path), group=layer)
+        if "clock" in ds.variables:
+            return ds.set_coords("clock")
+        if "time" in ds.dims and self.start is not None:  # a store written before ``clock``
+            clock = np.datetime64(self.start, "ns") + (ds["time"].values * 1e9).astype(
+                "timedelta64[ns]")
+            ds = ds.assign_coords(clock=("time", clock))
+        return ds
+
+    @property
+    def start(self):
+        """The scenario's wall-clock start as ``numpy.datetime64`` (None when unknown)."""
+        s = self.scenario.get("start") or self.provenance.get("start")
+        return None if not s else np.datetime64(s, "s")
+
+    def seconds(self, when) -> float:
+        """Return seconds from the start for ``when``: seconds (a number), a time of day
+        ("08:30", "08:30:15", on the start's day, or the next day when earlier than the
+        start), an ISO datetime or a ``numpy.datetime64``."""
+        return seconds_from(self.start, when)
+
+    def clock(self, t) -> str:
+        """Return the wall-clock time of ``t`` s after the start as "HH:MM:SS" (or "+t s")."""
+        return clock_text(self.start, t)
 
     @property
     def events(self):
@@ -87,3 +110,35 @@ class Run:
     @property
     def n_members(self) -> int:
         return int(self.scenario.get("members", 1))
+
+
+def seconds_from(start, when) -> float:
+    """Return ``when`` (s, "HH:MM[:SS]", ISO datetime, datetime64) as s after ``start``
+    (datetime64 or None; ValueError for a clock time without a start)."""
+    if isinstance(when, (int, float, np.integer, np.floating)):
+        return float(when)
+    text = str(when).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if start is None:
+        raise ValueError(f"time {text!r}: the run has no wall-clock start; give seconds")
+    start = np.datetime64(start, "s")
+    if len(text) <= 8 and ":" in text:           # a time of day
+        parts = [int(p) for p in text.split(":")]
+        if len(parts) < 2 or not 0 <= parts[0] < 24 or not 0 <= parts[1] < 60:
+            raise ValueError(f"time {text!r} is not HH:MM or HH:MM:SS")
+        tod = parts[0] * 3600 + parts[1] * 60 + (parts[2] if len(parts) > 2 else 0)
+        day = start.astype("datetime64[D]")
+        t = float((day - start) / np.timedelta64(1, "s")) + tod
+        return t + 86400.0 if t < 0 else t
+    return float((np.datetime64(text, "s") - start) / np.timedelta64(1, "s"))
+
+
+def clock_text(start, t) -> str:
+    """Return "HH:MM:SS" of ``t`` s after ``start`` (datetime64; "+t s" without one)."""
+    if start is None:
+        return f"+{float(t):g} s"
+    when = np.datetime64(start, "s") + np.timedelta64(int(round(float(t))), "s")
+    return str(when)[11:19]

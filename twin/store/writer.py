@@ -5,6 +5,8 @@ Layout (``xarray.open_zarr(path, group=LAYER)`` opens each layer with named dims
     run.zarr/                 attrs: provenance, scenario, fingerprint, status
       <layer>/                one per kernel (e.g. traffic); attrs: kernel, dt_s, tables
         time      (time)                float64 s from the scenario start
+        clock     (time)                the same, CF units "seconds since <start>": xarray
+                                        decodes it to the wall-clock datetime64 coordinate
         member    (member)              0 … n_members − 1
         <dim>     (<dim>)               coordinate of each other dim (link ids, node ids…)
         <var>     (time, member, <dims>…)   recorded outputs (link_flow (time, member,
@@ -71,8 +73,9 @@ class LayerWriter:
     """Buffers the records of one layer and appends them as chunks along ``time``."""
 
     def __init__(self, group: zarr.Group, time_chunk: int, dims: dict, units: dict,
-                 n_records: int = 0):
+                 n_records: int = 0, start: str | None = None):
         self.group = group
+        self.start = start    # ISO wall-clock start: adds the CF ``clock`` coordinate
         self.time_chunk = max(1, int(time_chunk))
         self.dims = dims      # var -> dims (without time)
         self.units = units    # var -> units
@@ -109,6 +112,8 @@ class LayerWriter:
             return
         n0 = self.n_records
         self._append("time", np.asarray(times), ("time",), "s")
+        if self.start:  # wall clock, CF-encoded: xarray decodes it to datetime64
+            self._append("clock", np.asarray(times), ("time",), f"seconds since {self.start}")
         for k, buf in values.items():
             a = np.stack(buf)
             dims = self.dims.get(k) or tuple(f"{k}_dim_{i}" for i in range(2, a.ndim))
@@ -221,17 +226,22 @@ class RunStore:
         ``dims`` ({var: dims without time and member}), ``units``, the ``member``
         coordinate and the row ``tables`` ({name: :class:`twin.core.kernel.Table`})."""
         coords = {"member": np.arange(int(n_members)), **coords}
+        start = dict(self.root.attrs.get("scenario", {})).get("start")
         if name in self.root:
             g = self.root[name]
+            start = start if "clock" in g or "time" not in g else None  # as it was written
         else:
-            g = self.root.create_group(name, attributes=attrs)
+            # "coordinates": xarray makes ``clock`` (wall-clock datetime64) a coordinate
+            g = self.root.create_group(name, attributes={**attrs, "coordinates": "clock"}
+                                       if start else attrs)
             for var, values in coords.items():
                 var_dims = (var,)
                 if isinstance(values, tuple):  # a static variable: (dims, values)
                     var_dims, values = tuple(values[0]), values[1]
                 _write_array(g, var, np.asarray(values), dimension_names=var_dims)
         n = g["time"].shape[0] if "time" in g else 0
-        w = self.layers[name] = LayerWriter(g, time_chunk, dims, units, n_records=n)
+        w = self.layers[name] = LayerWriter(g, time_chunk, dims, units, n_records=n,
+                                            start=start)
         for tname, spec in (tables or {}).items():
             self.tables[(name, tname)] = TableWriter(g, spec)
         return w

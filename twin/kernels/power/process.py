@@ -29,7 +29,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...core.kernel import KPI, Kernel, LayerData, Spec, Table, register
+from ...core.kernel import KPI, Draw, Kernel, LayerData, Spec, Table, register
 from ...errors import ScenarioError
 from . import kpis as _kpis
 from .batch import PowerFlow
@@ -60,6 +60,11 @@ class PowerProcess(Kernel):
     tables = {"outages": Table("outage", {
         "outage_kind": (str, "", ""), "outage_target": (str, "", ""),
         "outage_start_s": (np.float64, np.nan, "s"), "outage_end_s": (np.float64, np.nan, "s")})}
+    #: how the viewer draws the layer
+    draw = {"loading": Draw("power_link", cmap="YlOrRd", clim=(0, 120), label="loading"),
+            "vm_pu": Draw("power_node", cmap="coolwarm_r", clim=(0.9, 1.1), label="voltage"),
+            "energized": Draw("power_node", cmap="gray", clim=(0, 1), label="energized",
+                              show=False)}
 
     def __init__(self, dt: float = 60.0, *, method: str = "ac",
                  load_tolerance_mw: float = 1e-4, name: str = "power"):

@@ -37,7 +37,7 @@ import json
 
 import numpy as np
 
-from ...core.kernel import KPI, Kernel, LayerData, Spec, Table, register
+from ...core.kernel import KPI, Draw, Kernel, LayerData, Spec, Table, register
 from ...errors import ScenarioError
 from . import api as traffic
 from . import insert as traffic_insert
@@ -85,6 +85,19 @@ class TrafficProcess(Kernel):
         "vehicle_trip": Spec(("vehicle_slot",), "1"),
     }
     tables = {"trips": Table("trip", TRIP_COLUMNS)}
+    #: how the viewer draws the layer (the first of a geometry is shown when it opens)
+    draw = {
+        "link_speed": Draw("road_link", cmap="RdYlGn", clim=(0, 60), units="km/h",
+                           scale=3.6, label="speed"),
+        "link_flow": Draw("road_link", cmap="viridis", clim=(0, 2000), label="flow",
+                          show=False),
+        "link_density": Draw("road_link", cmap="magma_r", clim=(0, 0.15), label="density",
+                             show=False),
+        "queue_length": Draw("road_link", cmap="Reds", clim=(0, 200), label="queue",
+                             show=False),
+        "vehicle_speed": Draw("points", cmap="plasma", clim=(0, 60), units="km/h", scale=3.6,
+                              x="vehicle_x", y="vehicle_y", label="vehicles"),
+    }
 
     def __init__(self, dt: float = 1.0, *, substep: float = 1.0, params=None,
                  vehicle_slots: int = 1000, demand=None, threads: int | None = None,

@@ -42,7 +42,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...core.kernel import KPI, Kernel, LayerData, Spec, Table, register
+from ...core.kernel import KPI, Draw, Kernel, LayerData, Spec, Table, register
 from ...errors import ScenarioError
 from . import kpis as _kpis
 from .segments import isolate, segment_labels
@@ -82,6 +82,12 @@ class WaterProcess(Kernel):
         "isolation_link": (str, "", ""), "isolation_valves": (np.int64, 0, ""),
         "isolation_nodes": (np.int64, 0, ""), "isolation_start_s": (np.float64, np.nan, "s"),
         "isolation_end_s": (np.float64, np.nan, "s")})}
+    #: how the viewer draws the layer
+    draw = {"pressure": Draw("water_node", cmap="RdYlBu", clim=(0, 60), label="pressure"),
+            "flow": Draw("water_link", cmap="Blues", clim=(0, 50), units="L/s", scale=1000,
+                         abs=True, label="pipe flow"),
+            "unserved_share": Draw("building", cmap="Reds", clim=(0, 1),
+                                   label="water unserved", show=False)}
 
     def __init__(self, dt: float = 300.0, *, pdd=None, pressure_threshold: float = 20.0,
                  burst_area_share: float = 0.1, road_buffer_m: float = 15.0,
