@@ -14,6 +14,8 @@ _EXPORTS = {
     "StoreError": "errors", "TwinError": "errors", "kpis": "analysis.kpis:compute",
     "hydraulics": "kernels.water.api",
     "powerflow": "kernels.power.api", "n_minus_1": "kernels.power.api",
+    "run_ensemble": "ensemble", "ensemble_kpis": "analysis.ensemble",
+    "flood": "kernels.flood.api",
 }
 
 
