@@ -1,4 +1,4 @@
-"""The ``twin`` command line: districts, build, info, validate, run, compare."""
+"""The ``twin`` command line: districts, build, info, validate, run, compare, view, report."""
 
 from __future__ import annotations
 
@@ -165,6 +165,18 @@ def cmd_validate(args) -> int:
 def cmd_run(args) -> int:
     from twin.cli.scenario_file import run_file
 
+    if args.members or args.vary or args.workers or args.scheduler or args.batch:
+        from twin.ensemble.cli import run_file as run_ensemble_file
+
+        if args.workers and args.scheduler:
+            _err("--workers and --scheduler exclude each other (the scheduler's cluster "
+                 "has its own workers)")
+            return EXIT_USAGE
+        return run_ensemble_file(args.file, members=args.members, vary=args.vary,
+                                 workers=args.workers, scheduler=args.scheduler,
+                                 batch=args.batch, out=args.out, resume=args.resume,
+                                 overwrite=args.overwrite, progress=not args.quiet,
+                                 quick=args.quick)
     return run_file(args.file, out=args.out, resume=args.resume, overwrite=args.overwrite,
                     progress=not args.quiet, quick=args.quick)
 
@@ -172,7 +184,21 @@ def cmd_run(args) -> int:
 def cmd_compare(args) -> int:
     from twin.analysis.compare import compare_cli
 
+    if _members(args.run_a) > 1 and _members(args.run_b) > 1:
+        from twin.analysis.ensemble import compare_cli as compare_ensembles
+
+        return compare_ensembles(args.run_a, args.run_b, plot=args.plot)
     return compare_cli(args.run_a, args.run_b, plot=args.plot)
+
+
+def _members(path) -> int:
+    """Return the members of the run store at ``path`` (0 when it is not one)."""
+    try:
+        from twin.store import Run
+
+        return Run(path).n_members
+    except Exception:  # not a run store: compare_cli says so
+        return 0
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -207,6 +233,13 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace an existing run store")
     s.add_argument("--quick", action="store_true", help="shortened version of the scenario")
     s.add_argument("-q", "--quiet", action="store_true")
+    e = s.add_argument_group("ensembles (dask.distributed; one store with a member dimension)")
+    e.add_argument("--members", type=int, help="members (seeds) per parameter combination")
+    e.add_argument("--vary", action="append", metavar="NAME=V1,V2,...",
+                   help="a parameter of the script's scenario() and its values (repeatable)")
+    e.add_argument("--workers", type=int, help="local worker processes (default: the CPUs)")
+    e.add_argument("--scheduler", help="address of a running dask scheduler")
+    e.add_argument("--batch", type=int, help="members per task (default: from the kernels)")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("compare", help="compare the KPIs of two runs; writes a PNG plot")
@@ -214,7 +247,25 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("run_b")
     s.add_argument("--plot", help="PNG path (default: next to RUN_B)")
     s.set_defaults(func=cmd_compare)
+
+    from twin.viewer.cli import add_parser as add_view
+
+    add_view(sub)
+
+    s = sub.add_parser("report", help="an HTML report of a run (and a comparison)")
+    s.add_argument("run")
+    s.add_argument("--vs", help="a second run to compare with")
+    s.add_argument("--out", help="HTML path (default: <RUN>.report.html)")
+    s.add_argument("--city", nargs="+", help="CIM files of the run's city (snapshots)")
+    s.add_argument("--no-snapshots", action="store_true", help="no viewer snapshots")
+    s.set_defaults(func=cmd_report)
     return p
+
+
+def cmd_report(args) -> int:
+    from twin.analysis.report import report_cli
+
+    return report_cli(args)
 
 
 def main(argv=None) -> int:
