@@ -84,14 +84,15 @@ def _coords(ring, dim: int) -> np.ndarray:
     return xyz[:, :3]
 
 
-def building_piece(polys, lod, attrs, pid, line) -> dict:
-    """Return footprint, heights, surfaces and floor area of one Building/BuildingPart."""
+def building_piece(polys, lod, attrs, pid, line, area_tol: float = 1e-9) -> dict:
+    """Return footprint, heights, surfaces and floor area (in squared CRS units) of one
+    Building/BuildingPart; ``area_tol``: the smallest footprint area, in squared CRS units."""
     z = np.concatenate([r[:, 2] for rings, _ in polys for r in rings])
     base, roof = float(z.min()), float(z.max())
     mh = attrs.get("measuredHeight")
     if mh is not None and roof - base < _FLAT_TOL_M:
         roof = base + mh  # LoD0 footprint only: the height comes from the attribute
-    footprint = _footprint(polys, base)
+    footprint = _footprint(polys, base, area_tol)
     if not footprint:
         raise GeometryError("no footprint can be derived (no ground surface, no horizontal "
                             "face, zero projected area)", obj_id=pid, line=line)
@@ -101,7 +102,7 @@ def building_piece(polys, lod, attrs, pid, line) -> dict:
                 floor_area=floor_area(footprint, roof - base, storeys))
 
 
-def _footprint(polys, base: float) -> list[list[np.ndarray]]:
+def _footprint(polys, base: float, area_tol: float) -> list[list[np.ndarray]]:
     """Return the footprint polygons (x/y rings): ground surfaces, else the lowest horizontal
     faces, else the 2D union of all faces' projections."""
     ground = [rings for rings, s in polys if s == GROUND]
@@ -110,16 +111,16 @@ def _footprint(polys, base: float) -> list[list[np.ndarray]]:
                   if np.ptp(rings[0][:, 2]) < _FLAT_TOL_M
                   and rings[0][:, 2].min() - base < _FLAT_TOL_M]
     fp = [[r[:, :2] for r in rings] for rings in ground]
-    fp = [p for p in fp if polygon_area(p) > 1e-9]
+    fp = [p for p in fp if polygon_area(p) > area_tol]
     if fp:
         return fp
     shapes = [shapely.Polygon(rings[0][:, :2], [h[:, :2] for h in rings[1:]])
               for rings, _ in polys]
     shapes = [s.buffer(0) if not s.is_valid else s for s in shapes]
-    union = shapely.union_all([s for s in shapes if s.area > 1e-9])
+    union = shapely.union_all([s for s in shapes if s.area > area_tol])
     out = []
     for g in getattr(union, "geoms", [union]):
-        if g.geom_type == "Polygon" and g.area > 1e-9:
+        if g.geom_type == "Polygon" and g.area > area_tol:
             out.append([np.asarray(g.exterior.coords)[:-1]]
                        + [np.asarray(h.coords)[:-1] for h in g.interiors])
     return out

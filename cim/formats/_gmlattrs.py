@@ -1,5 +1,5 @@
-"""CityGML namespaces and Building attributes (scalar, generic, 3.0 heights), shared by the
-CityGML reader's element walk."""
+"""CityGML namespaces and Building attributes (scalar, generic, 3.0 heights, addresses, ADE
+properties without geometry), shared by the CityGML reader's element walk."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ _GEN_TYPES = {"stringAttribute": str, "intAttribute": int, "doubleAttribute": fl
               "StringAttribute": str, "IntAttribute": int, "DoubleAttribute": float,
               "MeasureAttribute": float, "DateAttribute": str, "UriAttribute": str,
               "CodeAttribute": str}
+_HEIGHT_ALIASES = ("measured_height", "measuredheight", "MeasuredHeight", "measuredHeight_m")
+_FEET = {"ft": 0.3048, "ft_i": 0.3048, "foot": 0.3048, "feet": 0.3048, "ft_us": 1200 / 3937,
+         "us-ft": 1200 / 3937}
 _SCALARS = ("name", "description", "class", "function", "usage", "roofType",
             "yearOfConstruction", "yearOfDemolition", "dateOfConstruction",
             "dateOfDemolition", "measuredHeight", "storeysAboveGround", "storeysBelowGround",
@@ -49,15 +52,23 @@ def building_attributes(el, ade: set) -> dict:
         if not name:
             continue
         if not (ns.startswith(CITYGML_PREFIX) or ns in GML_NS):
-            if is_ade(ns):
+            if is_ade(ns) and not _ade_leaves(ch, attrs):
                 ade.add(f"{prefix(ch)}:{name}")
             continue
         if name in _SCALARS and len(ch) == 0 and (ch.text or "").strip():
             attrs.setdefault(name, ch.text.strip())
+            if name == "measuredHeight" and ch.get("uom"):
+                attrs.setdefault("measuredHeight_uom", ch.get("uom"))
+        elif name == "address":
+            _address(ch, attrs)
         elif name in _GEN_TYPES or name in ("genericAttribute", "genericAttributeSet"):
             _generic(ch, attrs)
         elif name == "height" and len(ch):
             _height30(ch, attrs)
+    if "measuredHeight" not in attrs:  # generic-attribute spellings of the measured height
+        alias = next((k for k in _HEIGHT_ALIASES if k in attrs), None)
+        if alias is not None:
+            attrs["measuredHeight"] = attrs[alias]
     for key, kind in (("measuredHeight", float), ("storeysAboveGround", int),
                       ("storeysBelowGround", int)):
         if key in attrs:
@@ -70,7 +81,62 @@ def building_attributes(el, ade: set) -> dict:
                 raise ValueRangeError(f"{key} = {attrs[key]} must be >= 0",
                                       line=el.sourceline)
             attrs[key] = v
+    unit = str(attrs.get("measuredHeight_uom", "")).rsplit(":", 1)[-1].strip("#[]").lower()
+    if "measuredHeight" in attrs and unit in _FEET:
+        attrs["measuredHeight"] *= _FEET[unit]  # kept in metres; the uom says what it was
     return attrs
+
+
+def _leaves(el, skip_geometry: bool):
+    """Yield (element, text) of the leaves with text under ``el``; None (stop) when a GML
+    geometry is met and ``skip_geometry``."""
+    for d in el.iter():
+        if not isinstance(d.tag, str):
+            continue
+        if skip_geometry and namespace(d.tag) in GML_NS and local_name(d.tag) not in (
+                "name", "description"):
+            yield None, None
+            return
+        if len(d) == 0 and (d.text or "").strip():
+            yield d, d.text.strip()
+
+
+def _ade_leaves(el, attrs: dict) -> bool:
+    """Keep the leaves of an ADE property (e.g. PLATEAU ``uro:buildingIDAttribute``) as
+    attributes named ``prefix:leaf`` (``#2``… for repeats; a number when it has a ``uom``);
+    False (nothing kept) when the property holds geometry."""
+    found = []
+    for leaf, text in _leaves(el, True):
+        if leaf is None:
+            return False
+        found.append((leaf, text))
+    for leaf, text in found:
+        key = f"{prefix(leaf)}:{local_name(leaf.tag)}"
+        k, n = key, 1
+        while k in attrs:
+            n += 1
+            k = f"{key}#{n}"
+        value: object = text
+        if leaf.get("uom") is not None:
+            try:
+                value = float(text)
+            except ValueError:
+                pass
+        attrs[k] = value
+    return True
+
+
+def _address(el, attrs: dict) -> None:
+    """Keep the first address (xAL or CityGML 3.0) as ``address`` (its parts joined) and
+    ``address.<part>`` (``address.LocalityName``, ``address.ThoroughfareNumber``…)."""
+    if "address" in attrs:
+        return
+    parts = [(local_name(leaf.tag), text) for leaf, text in _leaves(el, False)]
+    if not parts:
+        return
+    attrs["address"] = ", ".join(t for _, t in parts)
+    for name, text in parts:
+        attrs.setdefault(f"address.{name}", text)
 
 def _generic(el, attrs: dict) -> None:
     name = local_name(el.tag)

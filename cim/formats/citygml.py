@@ -7,9 +7,12 @@ with Window/Door openings), BuildingParts are merged into their Building, and
 ``xlink:href`` references to geometry anywhere in the file are resolved (a solid that only
 references its boundary polygons is not counted twice). Per building the surfaces of one LoD
 are kept (LoD2 preferred, else the most detailed one). Interior rooms, furniture,
-installations, implicit geometry and Application Domain Extension (ADE) properties are
-skipped (noted in the report); ADE subclasses of the standard surfaces (e.g.
-``test:IndustrialBuildingRoofSurface``) count as the surface they extend.
+installations and implicit geometry are skipped (noted in the report); Application Domain
+Extension (ADE) properties without geometry (PLATEAU ``uro:``…) and the address are kept as
+attributes, ADE geometry is skipped (noted); ADE subclasses of the standard surfaces (e.g.
+``test:IndustrialBuildingRoofSurface``) count as the surface they extend. Coordinates are
+read in the srsName's axis order (latitude first for EPSG:4326/6697) and stored east first;
+footprint tolerances are in metres, floor areas in m² for geographic CRSs too.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from ..crs import resolve_crs
+import numpy as np
+
+from ..crs import area_factor, metre_area_tol, resolve_crs, swap_xy
 from ..errors import (
     CIMError,
     FormatError,
@@ -119,6 +124,15 @@ class _Reader:
         self.not_kept: Counter = Counter()
         self.version: str | None = None
         self.n_buildings = 0
+        self.crs = None
+        self.area_tol = 1e-9  # smallest footprint (1e-9 m²), in squared CRS units
+
+    def _first_crs(self, srs: str) -> None:
+        try:
+            self.crs = resolve_crs(srs, path=self.source.path)
+        except CIMError:
+            return  # reported in _model
+        self.area_tol = metre_area_tol(self.crs, 1e-9)
 
     # ---- streaming ------------------------------------------------------------------
     def run(self) -> CityModel:
@@ -170,6 +184,7 @@ class _Reader:
     def _note_srs(self, srs: str, line) -> None:
         if self.srs is None:
             self.srs = (srs, line)
+            self._first_crs(srs)
         elif srs != self.srs[0]:
             self.other_srs.add(srs)
 
@@ -361,7 +376,8 @@ class _Reader:
             lods = {it.lod for it in mine}
             lod = next((x for x in _LOD_PREFERENCE if x in lods), None)
             polys = [(it.rings, it.sem) for it in mine if it.lod == lod]
-            pieces.append(building_piece(polys, 1 if lod is None else lod, attrs, pid, line))
+            pieces.append(building_piece(polys, 1 if lod is None else lod, attrs, pid, line,
+                                         self.area_tol))
         if not pieces:
             raise GeometryError("building has no polygon geometry (LoD0–4)", line=draft.line)
         attrs = draft.pieces[0][2]
@@ -385,9 +401,10 @@ class _Reader:
 
     def _model(self) -> CityModel:
         rows = BuildingRows()
-        for r in self.results:
-            if r is not None:
-                rows.add(**r)
+        results = [r for r in self.results if r is not None]
+        self._axes_and_units(results)
+        for r in results:
+            rows.add(**r)
         crs = None
         if self.srs is None:
             self.report.notes.append(f"{self.source.path}: no srsName: loaded in file "
@@ -413,3 +430,29 @@ class _Reader:
                                      f"{', '.join(sorted(self.ade))}")
         meta = {"source_format": "CityGML " + (self.version or "?")}
         return CityModel(buildings=rows.build(), crs=crs, metadata=meta, report=self.report)
+
+    def _axes_and_units(self, results: list[dict]) -> None:
+        """Put the coordinates east first (GML writes them in the CRS's axis order: latitude
+        first for EPSG:4326/6697…) and the floor areas in m² (squared degrees for a
+        geographic CRS)."""
+        if self.crs is None or not results:
+            return
+        first = np.array([r["footprint"][0][0][0, :2] for r in results if r["footprint"]])
+        if not len(first):
+            return
+        x, y = np.median(first, axis=0)
+        if swap_xy(self.crs, float(x), float(y), declared=True):
+            self.report.notes.append(f"{self.source.path}: coordinates in the CRS's "
+                                     "latitude/northing-first axis order: swapped to x/y")
+            for r in results:
+                r["footprint"] = [[ring[:, ::-1] for ring in p] for p in r["footprint"]]
+                r["surfaces"] = [([ring[::-1][:, [1, 0, 2]] for ring in rings], s)
+                                 for rings, s in r["surfaces"]]
+            first = first[:, ::-1]
+        factor = area_factor(self.crs, first[:, 1]) if self.crs.is_geographic else \
+            np.full(len(first), area_factor(self.crs))
+        k = 0
+        for r in results:
+            if r["footprint"]:
+                r["floor_area_m2"] *= float(factor[k])
+                k += 1
