@@ -1,5 +1,6 @@
 """Helpers of the power benchmark: a generated 10 kV distribution grid (radial feeders with
-some ties) as a PowerGrid, and its conversion to power-grid-model's input."""
+some ties) as a PowerGrid, and the conversion of a PowerGrid of lines and two-winding
+transformers (the Liangxi grid) to power-grid-model's input and N-1 batch update."""
 
 from __future__ import annotations
 
@@ -61,24 +62,42 @@ def district_grid(n_feeders: int = 20, per_feeder: int = 100, tie_share: float =
 
 
 def pgm_input(grid: PowerGrid) -> dict:
-    """power-grid-model input of a PowerGrid of lines only (ohm / farad / W from per unit);
-    ids: nodes 0..n-1, lines n.., loads and the source after them."""
+    """power-grid-model input of a PowerGrid of lines and transformers (ohm / farad / W
+    from per unit); ids: nodes 0..n-1, branch k: n + k (lines as ``line``, transformers as
+    ``generic_branch``: impedances on the to (low-voltage) side, ratio ``k`` = our tap at
+    the from side), loads and the sources after them."""
     from power_grid_model import ComponentType, DatasetType, LoadGenType, initialize_array
 
     n, nl = grid.n_nodes, grid.n_links
     vn = np.asarray(grid.node_vn_kv) * 1e3
-    zb = (vn[grid.link_from]) ** 2 / (grid.base_mva * 1e6)
+    typ = np.asarray(grid.link_type, object)
+    lines = np.flatnonzero(typ == "line")
+    trafos = np.flatnonzero(typ == "trafo")
+    if len(lines) + len(trafos) != nl:
+        raise ValueError("pgm_input converts lines and two-winding transformers only")
     node = initialize_array(DatasetType.input, ComponentType.node, n)
     node["id"] = np.arange(n)
     node["u_rated"] = vn
-    line = initialize_array(DatasetType.input, ComponentType.line, nl)
-    line["id"] = n + np.arange(nl)
-    line["from_node"], line["to_node"] = grid.link_from, grid.link_to
-    line["from_status"] = line["to_status"] = grid.link_in_service.astype(np.int8)
-    line["r1"], line["x1"] = grid.link_r_pu * zb, grid.link_x_pu * zb
-    line["c1"] = grid.link_b_pu / zb / (2 * np.pi * grid.f_hz)
+    zb = (vn[grid.link_from[lines]]) ** 2 / (grid.base_mva * 1e6)
+    line = initialize_array(DatasetType.input, ComponentType.line, len(lines))
+    line["id"] = n + lines
+    line["from_node"], line["to_node"] = grid.link_from[lines], grid.link_to[lines]
+    line["from_status"] = line["to_status"] = grid.link_in_service[lines].astype(np.int8)
+    line["r1"], line["x1"] = grid.link_r_pu[lines] * zb, grid.link_x_pu[lines] * zb
+    line["c1"] = grid.link_b_pu[lines] / zb / (2 * np.pi * grid.f_hz)
     line["tan1"] = 0.0
-    line["i_n"] = np.nan_to_num(grid.link_max_i_ka, nan=1.0) * 1e3
+    line["i_n"] = np.nan_to_num(grid.link_max_i_ka[lines], nan=1.0) * 1e3
+    zt = (vn[grid.link_to[trafos]]) ** 2 / (grid.base_mva * 1e6)
+    br = initialize_array(DatasetType.input, ComponentType.generic_branch, len(trafos))
+    br["id"] = n + trafos
+    br["from_node"], br["to_node"] = grid.link_from[trafos], grid.link_to[trafos]
+    br["from_status"] = br["to_status"] = grid.link_in_service[trafos].astype(np.int8)
+    br["r1"], br["x1"] = grid.link_r_pu[trafos] * zt, grid.link_x_pu[trafos] * zt
+    br["g1"], br["b1"] = grid.link_g_pu[trafos] / zt, grid.link_b_pu[trafos] / zt
+    tap = np.asarray(grid.link_tap, float)[trafos]
+    br["k"] = np.where(tap == 0, 1.0, tap)
+    br["theta"] = np.deg2rad(np.asarray(grid.link_shift_degree, float)[trafos])
+    br["sn"] = np.nan_to_num(np.asarray(grid.link_rate_mva, float)[trafos], nan=100.0) * 1e6
     ld = grid.loads
     nld = len(ld)
     load = initialize_array(DatasetType.input, ComponentType.sym_load, nld)
@@ -93,16 +112,30 @@ def pgm_input(grid: PowerGrid) -> dict:
     src["node"], src["status"] = g.bus[ext], 1
     src["u_ref"], src["u_ref_angle"] = g.vm_pu[ext], np.deg2rad(g.va_degree[ext])
     src["sk"] = 1e15  # a stiff source (our ext_grid holds its voltage exactly)
-    return {ComponentType.node: node, ComponentType.line: line,
-            ComponentType.sym_load: load, ComponentType.source: src}
+    out = {ComponentType.node: node, ComponentType.line: line,
+           ComponentType.sym_load: load, ComponentType.source: src}
+    if len(trafos):
+        out[ComponentType.generic_branch] = br
+    return out
 
 
-def pgm_outages(grid: PowerGrid, lines: np.ndarray) -> dict:
-    """A dense batch update: scenario k takes line ``lines[k]`` out (both ends open)."""
+def pgm_outages(grid: PowerGrid, branches: np.ndarray) -> dict:
+    """A dense batch update: scenario k takes branch ``branches[k]`` (a line or transformer)
+    out (both ends open). Each scenario updates one line and one transformer (when the grid
+    has any); the one not outaged is an in-service branch set in service again (a no-op)."""
     from power_grid_model import ComponentType, DatasetType, initialize_array
 
-    k = len(lines)
-    up = initialize_array(DatasetType.update, ComponentType.line, (k, 1))
-    up["id"] = (grid.n_nodes + np.asarray(lines))[:, None]
-    up["from_status"] = up["to_status"] = 0
-    return {ComponentType.line: up}
+    n, k = grid.n_nodes, len(branches)
+    branches = np.asarray(branches)
+    typ = np.asarray(grid.link_type, object)
+    out = {}
+    for kind, comp in (("line", ComponentType.line), ("trafo", ComponentType.generic_branch)):
+        of_kind = np.flatnonzero((typ == kind) & grid.link_in_service)
+        if len(of_kind) == 0:
+            continue
+        mine = typ[branches] == kind
+        up = initialize_array(DatasetType.update, comp, (k, 1))
+        up["id"] = (n + np.where(mine, branches, of_kind[0]))[:, None]
+        up["from_status"] = up["to_status"] = np.where(mine, 0, 1).astype(np.int8)[:, None]
+        out[comp] = up
+    return out

@@ -31,7 +31,7 @@ def _outage_mask(grid, outages) -> np.ndarray:
     return mask
 
 
-def _dataset(grid, r: dict, member=None, method: str = "ac") -> xr.Dataset:
+def _dataset(grid, r: dict, member=None, method: str = "ac", extra=None) -> xr.Dataset:
     squeeze = member is None
     sel = (lambda a: a[0]) if squeeze else (lambda a: a)
     m = () if squeeze else ("member",)
@@ -44,14 +44,14 @@ def _dataset(grid, r: dict, member=None, method: str = "ac") -> xr.Dataset:
          "p_from_mw": (br, sel(r["p_from"])), "q_from_mvar": (br, sel(r["q_from"])),
          "p_to_mw": (br, sel(r["p_to"])), "q_to_mvar": (br, sel(r["q_to"])),
          "load_served": (ld, sel(r["load_served"])), "load_p_mw": (ld, sel(r["load_p"])),
-         "converged": (m, sel(r["converged"])), "iterations": (m, sel(r["iterations"]))},
+         "converged": (m, sel(r["converged"])), "iterations": (m, sel(r["iterations"])),
+         **(extra or {})},
         coords={"bus": np.asarray(grid.node_ids, str), "branch": np.asarray(grid.link_ids, str),
-                "load": np.asarray(grid.loads.ids, str)},
+                "load": np.asarray(grid.loads.ids, str),
+                **({} if member is None else {"member": member})},
         attrs={"method": method, "base_mva": float(grid.base_mva),
                "p_mw": "net injection into the bus (generator convention; pandapower's "
                        "res_bus.p_mw is its negative)"})
-    if member is not None:
-        ds = ds.assign_coords(member=member)
     return ds
 
 
@@ -94,13 +94,14 @@ def n_minus_1(grid, method: str = "ac") -> xr.Dataset:
     mask = np.zeros((len(idx), grid.n_links), bool)
     mask[np.arange(len(idx)), idx] = True
     r = pf.solve(branch_out=mask, method=method)
-    ds = _dataset(grid, r, np.asarray(grid.link_ids, str)[idx], method)
-    load = ds["loading_percent"]
-    over = load > 100.0
+    ld = r["loading"]
+    over = ld > 100.0
     total = float(base["load_p"][0].sum())
-    return ds.assign(
-        max_loading_percent=load.max("branch", skipna=True),
-        overloaded=over, n_overloaded=over.sum("branch"),
-        n_deenergized=(~ds["energized"]).sum("bus"),
-        load_shed_mw=("member", total - r["load_p"].sum(axis=1)),
-        base_loading_percent=("branch", base["loading"][0]))
+    # the per-member summary in numpy on the (K, n) arrays (fmax skips NaN; all NaN: NaN)
+    extra = {"max_loading_percent": ("member", np.fmax.reduce(ld, axis=1)),
+             "overloaded": (("member", "branch"), over),
+             "n_overloaded": ("member", over.sum(axis=1)),
+             "n_deenergized": ("member", (~r["energized"]).sum(axis=1)),
+             "load_shed_mw": ("member", total - r["load_p"].sum(axis=1)),
+             "base_loading_percent": ("branch", base["loading"][0])}
+    return _dataset(grid, r, np.asarray(grid.link_ids, str)[idx], method, extra)

@@ -17,6 +17,7 @@ from .compile import EXT_GRID, compile_grid
 from .dcpf import dc_angles
 from .errors import PowerFlowError
 from .fast import FastPattern
+from .members import fused_inputs, solve_members
 from .results import dc_injections, results
 from .system import System, build_system
 
@@ -100,6 +101,25 @@ class PowerFlow:
         ``load_p`` (K, n_load) MW served; ``converged`` (K,) bool; ``iterations`` (K,)."""
         if method not in ("ac", "dc"):
             raise ValueError(f"method must be 'ac' or 'dc', got {method!r}")
+        if init == "auto":
+            init = "warm" if (self.warm_start and self._v_base is not None) else "dc"
+        base = branch_out is None and bus_out is None and gen_out is None and load_scale is None
+        inputs = None
+        if self.fast is not None:
+            inputs = fused_inputs(self.fast, branch_out, bus_out, gen_out, load_scale)
+        if inputs is not None:  # one numba pass over the members, straight to the results
+            out = solve_members(self.fast, inputs, init, method == "dc", self._v_base,
+                                self.tol, self.max_iter)
+            if method == "dc" or errors != "raise" or out["converged"].all():
+                if method == "ac" and base and out["converged"][0] and self._v_base is None:
+                    self._v_base = out["v_node"][0]
+                return out
+        return self._solve_system(branch_out, bus_out, gen_out, load_scale, method, init,
+                                  errors)
+
+    def _solve_system(self, branch_out, bus_out, gen_out, load_scale, method, init, errors):
+        """:meth:`solve` through the block-diagonal :class:`System` (members that change the
+        bus set; the worst mismatch of a member that does not converge)."""
         self._last = (branch_out, bus_out, gen_out, load_scale)
         s = self.system(branch_out, bus_out, gen_out, load_scale, with_y=self.fast is None)
         fast = self.fast is not None and self.fast.applies(s)
@@ -109,8 +129,6 @@ class PowerFlow:
         if method == "dc":
             va, ok = self._dc(s, fast)
             return results(c, s, s.vset * np.exp(1j * va), ok, np.zeros(s.k, np.int64), dc=True)
-        if init == "auto":
-            init = "warm" if (self.warm_start and self._v_base is not None) else "dc"
         v0 = self._start(s, init, fast)
         if fast:
             v, st, iters, worst, mis = self.fast.newton(s, v0, self.tol, self.max_iter)

@@ -1,61 +1,142 @@
 """The fast path: members that share the base case's bus set (no closed switch outaged) are
-solved by the numba kernels of :mod:`.nrfast` on the base Ybus pattern, with one symbolic
-factorisation reused by all members and iterations."""
+solved by the numba kernels of :mod:`.nrfast` / :mod:`.members` on the base Ybus pattern,
+with one symbolic factorisation reused by all members and iterations."""
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from . import nrfast
-from .compile import Compiled
-from .sparselu import positions, symbolic
-from .system import System, build_system
+from .compile import Compiled, fuse, member_masks
+from .sparselu import _find, isort, positions, symbolic
+from .system import System
+
+
+@nb.njit(cache=True)
+def _pattern(nbus, fb, tb):
+    """The Ybus pattern of buses ``nbus`` with every diagonal and the links ``fb``/``tb``
+    (M,): (yr, yc) (nnz,) in CSR order, ``lpos`` (M, 4) the positions of (f, f), (f, t),
+    (t, f), (t, t) and ``dpos`` (nbus,) those of the diagonal."""
+    cnt = np.ones(nbus + 1, np.int64)
+    cnt[0] = 0
+    for e in range(len(fb)):
+        if fb[e] != tb[e]:
+            cnt[fb[e] + 1] += 1
+            cnt[tb[e] + 1] += 1
+    ptr = np.cumsum(cnt)
+    col = np.empty(ptr[nbus], np.int64)
+    fill = ptr[:-1].copy()
+    for b in range(nbus):
+        col[fill[b]] = b
+        fill[b] += 1
+    for e in range(len(fb)):
+        f, t = fb[e], tb[e]
+        if f != t:
+            col[fill[f]] = t
+            fill[f] += 1
+            col[fill[t]] = f
+            fill[t] += 1
+    rptr = np.zeros(nbus + 1, np.int64)
+    q = 0
+    for b in range(nbus):  # sort each row, drop duplicates
+        isort(col, ptr[b], ptr[b + 1])
+        for p in range(ptr[b], ptr[b + 1]):
+            if p == ptr[b] or col[p] != col[p - 1]:
+                col[q] = col[p]
+                q += 1
+        rptr[b + 1] = q
+    yc = col[:q].copy()
+    yr = np.empty(q, np.int64)
+    for b in range(nbus):
+        yr[rptr[b]:rptr[b + 1]] = b
+    lpos = np.empty((len(fb), 4), np.int64)
+    for e in range(len(fb)):
+        f, t = fb[e], tb[e]
+        lpos[e, 0] = _find(yc, rptr[f], rptr[f + 1], f)
+        lpos[e, 1] = _find(yc, rptr[f], rptr[f + 1], t)
+        lpos[e, 2] = _find(yc, rptr[t], rptr[t + 1], f)
+        lpos[e, 3] = _find(yc, rptr[t], rptr[t + 1], t)
+    dpos = np.empty(nbus, np.int64)
+    for b in range(nbus):
+        dpos[b] = _find(yc, rptr[b], rptr[b + 1], b)
+    return yr, yc, lpos, dpos
+
+
+@nb.njit(cache=True)
+def _link_adjacency(nbus, f, t, ll):
+    """For each bus b, its neighbours ``adj_bus[ptr[b]:ptr[b + 1]]`` over the links ``ll``
+    (ends ``f``/``t``) and those links ``adj_link``."""
+    cnt = np.zeros(nbus + 1, np.int64)
+    for e in range(len(f)):
+        cnt[f[e] + 1] += 1
+        cnt[t[e] + 1] += 1
+    ptr = np.cumsum(cnt)
+    fill = ptr[:-1].copy()
+    adj_bus = np.empty(ptr[nbus], np.int64)
+    adj_link = np.empty(ptr[nbus], np.int64)
+    for e in range(len(f)):
+        for a, b in ((f[e], t[e]), (t[e], f[e])):
+            adj_bus[fill[a]] = b
+            adj_link[fill[a]] = ll[e]
+            fill[a] += 1
+    return ptr, adj_bus, adj_link
+
+
+def _accumulate(idx: np.ndarray, val: np.ndarray, size: int) -> np.ndarray:
+    """Complex bincount: the sum of ``val`` at each of ``idx``."""
+    return (np.bincount(idx, val.real, size) + 1j * np.bincount(idx, val.imag, size))
 
 
 class FastPattern:
     """The base case's Ybus pattern (``yr``, ``yc``), its values (``ybase``, and ``bbase``
     for B'), the removable items (links, then node shunts: ``cpos`` (n_link + n_node, 4)
-    pattern positions, ``cval``/``cval_dc`` their admittance contributions), the symbolic
-    factorisation and the factor positions ``fpos``."""
+    pattern positions, ``cval``/``cdc`` their admittance contributions), the symbolic
+    factorisation and the factor positions ``fpos``; ``labels`` (n_node,) the base bus of each
+    node, ``fb``/``tb`` (n_link,) the base buses of the link ends, ``adj_ptr``/``adj_bus``/
+    ``adj_link`` the bus adjacency over the base case's in-service non-switch links."""
 
     def __init__(self, c: Compiled):
-        s0 = build_system(c)
-        self.c, self.s0 = c, s0
-        self.nb = s0.n_bus
-        self.labels = s0.labels
-        y = s0.y.tocsr()
-        y.sum_duplicates()
-        y.sort_indices()
-        coo = y.tocoo()
-        self.yr, self.yc = coo.row.astype(np.int64), coo.col.astype(np.int64)
-        self.ybase = coo.data.astype(np.complex128)
-        nb, n = self.nb, c.n_node
-        key = self.yr * nb + self.yc  # sorted (csr order)
-
-        def where(r, cc):
-            return np.searchsorted(key, r * nb + cc)
-
-        nl = c.n_link
-        self.base_on = np.concatenate([s0.link_on[0] & ~c.switch, s0.node_on[0]])
+        node_on, link_on, _ = member_masks(c)
+        labels, bus_start = fuse(c, link_on)
+        self.c, self.nb, self.labels = c, int(bus_start[-1]), labels
+        nbus, n, nl = self.nb, c.n_node, c.n_link
+        self.base_on = np.concatenate([link_on[0] & ~c.switch, node_on[0]])
+        self.fb, self.tb = labels[c.f], labels[c.t]
+        ll = np.flatnonzero(self.base_on[:nl])
+        f, t = self.fb[ll], self.tb[ll]
+        self.yr, self.yc, lpos, dpos = _pattern(nbus, f, t)
         cpos = np.full((nl + n, 4), -1, np.int64)
         cval = np.zeros((nl + n, 4), np.complex128)
         cdc = np.zeros((nl + n, 4), np.complex128)
-        ll = np.flatnonzero(self.base_on[:nl])
-        f, t = self.labels[c.f[ll]], self.labels[c.t[ll]]
-        cpos[ll] = np.stack([where(f, f), where(f, t), where(t, f), where(t, t)], 1)
+        cpos[ll] = lpos
         cval[ll] = np.stack([c.yff[ll], c.yft[ll], c.ytf[ll], c.ytt[ll]], 1)
         b = c.b_dc[ll]
         cdc[ll] = np.stack([b, -b, -b, b], 1)
         nn = np.flatnonzero(self.base_on[nl:])
-        d = self.labels[nn]
-        cpos[nl + nn, 0] = where(d, d)
+        cpos[nl + nn, 0] = dpos[labels[nn]]
         cval[nl + nn, 0] = c.ysh[nn]
         self.cpos, self.cval, self.cdc = cpos, cval, cdc
-        bb = np.zeros(len(key), np.complex128)
-        np.add.at(bb, cpos[ll].ravel(), cdc[ll].ravel())
-        self.bbase = bb
-        self.sym = symbolic(self.yr, self.yc, nb)
+        nnz = len(self.yr)
+        used = cpos.ravel() >= 0
+        self.ybase = _accumulate(cpos.ravel()[used], cval.ravel()[used], nnz)
+        dcu = cpos[ll].ravel()
+        self.bbase = _accumulate(dcu, cdc[ll].ravel(), nnz)
+        self.sym = symbolic(self.yr, self.yc, nbus)
         self.fpos = positions(self.sym, self.yr, self.yc)
+        self.adj_ptr, self.adj_bus, self.adj_link = _link_adjacency(nbus, f, t, ll)
+        sy = self.sym
+        self.pat = (self.yr, self.yc, self.ybase, self.bbase, self.fpos, cpos, cval, cdc, nbus,
+                    sy.cp, sy.ri, sy.rp, sy.rk, sy.rpos, sy.iperm, sy.n_f, self.adj_ptr,
+                    self.adj_bus, self.adj_link)
+        self.grid_arrays = (labels, c.node_in, c.f, c.t, self.fb, self.tb, c.link_in, c.switch,
+                            self.base_on, c.yff, c.yft, c.ytf, c.ytt, c.b_dc, c.shift,
+                            c.rate_pu, c.ysh)
+        self.gen_arrays = (c.gen_bus, c.gen_kind, c.gen_p, c.gen_q, c.gen_vm, c.gen_va,
+                           c.gen_in)
+        self.load_arrays = (c.load_bus, c.load_p, c.load_q, c.load_in)
+        #: the switches closed in the base case: a member that opens one leaves the fast path
+        self.closed_switches = np.flatnonzero(link_on[0] & c.switch)
 
     def applies(self, s: System) -> bool:
         """True when every member of ``s`` has the base bus set (same fusion)."""

@@ -3,7 +3,7 @@ ordering and symbolic factorisation are done once per pattern and reused by ever
 factorisation (every Newton iteration of every member).
 
 Buses are the block rows/columns. ``Symbolic`` holds the fill-reducing order (minimum
-degree on A + A', from SuperLU's ``MMD_AT_PLUS_A``), the elimination pattern of L by columns
+degree on A + A'), the elimination pattern of L by columns
 (``cp``, ``ri``) and by rows (``rp``, ``rk``, ``rpos``). The factor storage ``F`` (nF, 4)
 holds the inverted diagonal blocks (N), then L's blocks (nnzL), then U's blocks (nnzL,
 U[k, j] at the position of L[j, k]); each block row-major (a00, a01, a10, a11).
@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as sla
 
 
 @dataclass
@@ -41,17 +39,150 @@ class Symbolic:
         return self.n + 2 * len(self.ri)
 
 
+@nb.njit(cache=True)
+def isort(a, lo, hi):
+    """Sort a[lo:hi] in place (insertion sort: the short rows of a sparse pattern)."""
+    for i in range(lo + 1, hi):
+        x = a[i]
+        j = i - 1
+        while j >= lo and a[j] > x:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = x
+
+
+@nb.njit(cache=True)
+def _adjacency(rows, cols, n):
+    """Symmetric adjacency (ptr (n + 1,), idx) of a pattern, without the diagonal and
+    duplicates."""
+    cnt = np.zeros(n + 1, np.int64)
+    for e in range(len(rows)):
+        if rows[e] != cols[e]:
+            cnt[rows[e] + 1] += 1
+            cnt[cols[e] + 1] += 1
+    ptr = np.cumsum(cnt)
+    idx = np.empty(ptr[n], np.int64)
+    fill = ptr[:-1].copy()
+    for e in range(len(rows)):
+        r, c = rows[e], cols[e]
+        if r != c:
+            idx[fill[r]] = c
+            fill[r] += 1
+            idx[fill[c]] = r
+            fill[c] += 1
+    # drop duplicates (in place, per row)
+    mark = np.full(n, -1, np.int64)
+    out = np.zeros(n + 1, np.int64)
+    q = 0
+    for i in range(n):
+        for p in range(ptr[i], ptr[i + 1]):
+            j = idx[p]
+            if mark[j] != i:
+                mark[j] = i
+                idx[q] = j
+                q += 1
+        out[i + 1] = q
+    return out, idx[:q].copy()
+
+
+@nb.njit(cache=True)
+def _min_degree(n, ptr, idx):
+    """Minimum degree order (new -> old) on the explicit elimination graph: eliminate a bus
+    of least degree, join its neighbours pairwise; degree buckets (LIFO ties)."""
+    cap = np.empty(n, np.int64)
+    start = np.empty(n, np.int64)
+    ln = np.empty(n, np.int64)
+    total = 0
+    for v in range(n):
+        ln[v] = ptr[v + 1] - ptr[v]
+        cap[v] = 2 * ln[v] + 4
+        start[v] = total
+        total += cap[v]
+    pool = np.empty(2 * total + 16, np.int64)
+    for v in range(n):
+        pool[start[v]:start[v] + ln[v]] = idx[ptr[v]:ptr[v + 1]]
+    top = total
+    head = np.full(n + 1, -1, np.int64)
+    nxt = np.full(n, -1, np.int64)
+    prv = np.full(n, -1, np.int64)
+    for v in range(n - 1, -1, -1):
+        d = ln[v]
+        nxt[v] = head[d]
+        if head[d] >= 0:
+            prv[head[d]] = v
+        head[d] = v
+    mark = np.full(n, -1, np.int64)
+    stamp = 0
+    order = np.empty(n, np.int64)
+    nbr = np.empty(n, np.int64)
+    mind = 0
+    for step in range(n):
+        while head[mind] < 0:
+            mind += 1
+        v = head[mind]
+        head[mind] = nxt[v]
+        if nxt[v] >= 0:
+            prv[nxt[v]] = -1
+        order[step] = v
+        nv = ln[v]
+        nbr[:nv] = pool[start[v]:start[v] + nv]
+        for a in range(nv):  # v leaves its neighbours' lists
+            u = nbr[a]
+            s0 = start[u]
+            for p in range(s0, s0 + ln[u]):
+                if pool[p] == v:
+                    pool[p] = pool[s0 + ln[u] - 1]
+                    ln[u] -= 1
+                    break
+        for a in range(nv):
+            u = nbr[a]
+            old = ln[u] + 1
+            stamp += 1
+            mark[u] = stamp
+            for p in range(start[u], start[u] + ln[u]):
+                mark[pool[p]] = stamp
+            for b in range(nv):
+                w = nbr[b]
+                if mark[w] == stamp:
+                    continue
+                mark[w] = stamp
+                if ln[u] == cap[u]:  # move the list to the end of the pool, twice as long
+                    need = top + 2 * cap[u]
+                    if need > len(pool):
+                        grown = np.empty(2 * need, np.int64)
+                        grown[:top] = pool[:top]
+                        pool = grown
+                    pool[top:top + ln[u]] = pool[start[u]:start[u] + ln[u]]
+                    start[u] = top
+                    cap[u] *= 2
+                    top += cap[u]
+                pool[start[u] + ln[u]] = w
+                ln[u] += 1
+            # move u from bucket old to ln[u]
+            if prv[u] >= 0:
+                nxt[prv[u]] = nxt[u]
+            else:
+                head[old] = nxt[u]
+            if nxt[u] >= 0:
+                prv[nxt[u]] = prv[u]
+            d = ln[u]
+            prv[u] = -1
+            nxt[u] = head[d]
+            if head[d] >= 0:
+                prv[head[d]] = u
+            head[d] = u
+            if d < mind:
+                mind = d
+    return order
+
+
 def min_degree_order(rows: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
     """Return a fill-reducing order (new → old) of the symmetric pattern ``rows``/``cols``:
-    SuperLU's multiple minimum degree on A + A' (only its column order is used)."""
+    minimum degree on the elimination graph of A + A'."""
     if n <= 2:
         return np.arange(n)
-    a = sp.csc_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    a = abs(a) + abs(a.T)
-    a = a + sp.identity(n, format="csc") * (a.sum(axis=1).A1.max() + 1.0)
-    lu = sla.splu(a.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                  options={"SymmetricMode": True})
-    return np.asarray(lu.perm_c, np.int64).argsort()
+    ptr, idx = _adjacency(np.asarray(rows, np.int64), np.asarray(cols, np.int64), n)
+    return _min_degree(n, ptr, idx)
 
 
 @nb.njit(cache=True)
@@ -92,7 +223,7 @@ def _symbolic(n, lp, li):
                 rk[q] = r
                 q += 1
                 r = parent[r]
-        rk[rp[i]:rp[i + 1]] = np.sort(rk[rp[i]:rp[i + 1]])
+        isort(rk, rp[i], rp[i + 1])
     # columns of L (rows ascending) and the position of each (i, k) there
     ccnt = np.zeros(n + 1, np.int64)
     for p in range(rp[n]):
@@ -110,52 +241,75 @@ def _symbolic(n, lp, li):
     return cp, ri, rp, rk, rpos
 
 
+@nb.njit(cache=True)
+def _lower(rows, cols, iperm, n):
+    """The strictly lower pattern in the new order, by rows (ptr (n + 1,), columns)."""
+    cnt = np.zeros(n + 1, np.int64)
+    for e in range(len(rows)):
+        r, c = iperm[rows[e]], iperm[cols[e]]
+        if r != c:
+            cnt[max(r, c) + 1] += 1
+    ptr = np.cumsum(cnt)
+    li = np.empty(ptr[n], np.int64)
+    fill = ptr[:-1].copy()
+    for e in range(len(rows)):
+        r, c = iperm[rows[e]], iperm[cols[e]]
+        if r != c:
+            lo = max(r, c)
+            li[fill[lo]] = min(r, c)
+            fill[lo] += 1
+    return ptr, li
+
+
 def symbolic(rows: np.ndarray, cols: np.ndarray, n: int, order=None) -> Symbolic:
     """Return the :class:`Symbolic` factorisation of the pattern ``rows``/``cols`` (old bus
     numbers; made symmetric)."""
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
     perm = min_degree_order(rows, cols, n) if order is None else np.asarray(order, np.int64)
     iperm = np.empty(n, np.int64)
     iperm[perm] = np.arange(n)
-    r, c = iperm[rows], iperm[cols]
-    lo = np.maximum(r, c)
-    hi = np.minimum(r, c)
-    keep = lo != hi
-    a = sp.csr_matrix((np.ones(keep.sum()), (lo[keep], hi[keep])), shape=(n, n))
-    a.sum_duplicates()
-    a.sort_indices()
-    cp, ri, rp, rk, rpos = _symbolic(n, a.indptr.astype(np.int64), a.indices.astype(np.int64))
+    lp, li = _lower(rows, cols, iperm, n)
+    cp, ri, rp, rk, rpos = _symbolic(n, lp, li)
     return Symbolic(n, perm, iperm, cp, ri, rp, rk, rpos)
+
+
+@nb.njit(cache=True)
+def _find(a, lo, hi, x):
+    """Index of x in the ascending a[lo:hi] (binary search), -1 when absent."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < len(a) and a[lo] == x else -1
+
+
+@nb.njit(cache=True)
+def _positions(n, iperm, cp, ri, rows, cols):
+    nl = len(ri)
+    out = np.empty(len(rows), np.int64)
+    for e in range(len(rows)):
+        i, j = iperm[rows[e]], iperm[cols[e]]
+        if i == j:
+            out[e] = i
+            continue
+        # (i, j) lower: L[i, j] in column j; upper: U[i, j] at the position of L[j, i]
+        col, row, off = (j, i, n) if i > j else (i, j, n + nl)
+        q = _find(ri, cp[col], cp[col + 1], row)
+        if q < 0 or q >= cp[col + 1]:
+            return out, False
+        out[e] = off + q
+    return out, True
 
 
 def positions(s: Symbolic, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Return the position in ``F`` of each entry (rows[e], cols[e]) (old bus numbers)."""
-    i, j = s.iperm[rows], s.iperm[cols]
-    out = i.copy()  # diagonal
-    lo = i > j
-    up = i < j
-    # (i, j) lower: L[i, j] in column j; upper: U[i, j] at the position of L[j, i]
-    for mask, col, row, off in ((lo, j, i, s.n), (up, i, j, s.n + s.nnz_l)):
-        cc, rr = col[mask], row[mask]
-        # search rr among ri[cp[cc]:cp[cc+1]] (ascending) — vectorized over entries
-        key = cc * s.n + rr
-        colof = np.repeat(np.arange(s.n), np.diff(s.cp))
-        allkey = colof * s.n + s.ri
-        pos = np.searchsorted(allkey, key)
-        if np.any(allkey[np.minimum(pos, len(allkey) - 1)] != key):
-            raise AssertionError("entry outside the symbolic pattern")
-        out[mask] = off + pos
+    out, ok = _positions(s.n, s.iperm, s.cp, s.ri, np.asarray(rows, np.int64),
+                         np.asarray(cols, np.int64))
+    if not ok:
+        raise AssertionError("entry outside the symbolic pattern")
     return out
-
-
-@nb.njit(cache=True, inline="always")
-def _mulsub(f, t, a, b):
-    """f[t] -= a @ b (2x2 blocks, row-major in length-4 rows)."""
-    a0, a1, a2, a3 = a[0], a[1], a[2], a[3]
-    b0, b1, b2, b3 = b[0], b[1], b[2], b[3]
-    f[t, 0] -= a0 * b0 + a1 * b2
-    f[t, 1] -= a0 * b1 + a1 * b3
-    f[t, 2] -= a2 * b0 + a3 * b2
-    f[t, 3] -= a2 * b1 + a3 * b3
 
 
 @nb.njit(cache=True)
@@ -163,7 +317,6 @@ def factor(f, n, cp, ri, rp, rk, rpos, pos):
     """Factorise F (nF, 4) in place (up-looking, no pivoting across blocks); ``pos`` (n,)
     int64 work. Returns False when a diagonal block is singular."""
     nl = len(ri)
-    tmp = np.empty(4)
     for i in range(n):
         for p in range(rp[i], rp[i + 1]):
             pos[rk[p]] = n + rpos[p]
@@ -173,15 +326,21 @@ def factor(f, n, cp, ri, rp, rk, rpos, pos):
         for p in range(rp[i], rp[i + 1]):
             k = rk[p]
             lp = n + rpos[p]
-            d = f[k]
             a0, a1, a2, a3 = f[lp, 0], f[lp, 1], f[lp, 2], f[lp, 3]
-            tmp[0] = a0 * d[0] + a1 * d[2]
-            tmp[1] = a0 * d[1] + a1 * d[3]
-            tmp[2] = a2 * d[0] + a3 * d[2]
-            tmp[3] = a2 * d[1] + a3 * d[3]
-            f[lp, 0], f[lp, 1], f[lp, 2], f[lp, 3] = tmp[0], tmp[1], tmp[2], tmp[3]
-            for q in range(cp[k], cp[k + 1]):
-                _mulsub(f, pos[ri[q]], tmp, f[n + nl + q])
+            k0, k1, k2, k3 = f[k, 0], f[k, 1], f[k, 2], f[k, 3]
+            t0 = a0 * k0 + a1 * k2
+            t1 = a0 * k1 + a1 * k3
+            t2 = a2 * k0 + a3 * k2
+            t3 = a2 * k1 + a3 * k3
+            f[lp, 0], f[lp, 1], f[lp, 2], f[lp, 3] = t0, t1, t2, t3
+            for q in range(cp[k], cp[k + 1]):  # row i -= L[i, k] U[k, :]
+                u = n + nl + q
+                b0, b1, b2, b3 = f[u, 0], f[u, 1], f[u, 2], f[u, 3]
+                tg = pos[ri[q]]
+                f[tg, 0] -= t0 * b0 + t1 * b2
+                f[tg, 1] -= t0 * b1 + t1 * b3
+                f[tg, 2] -= t2 * b0 + t3 * b2
+                f[tg, 3] -= t2 * b1 + t3 * b3
         d0, d1, d2, d3 = f[i, 0], f[i, 1], f[i, 2], f[i, 3]
         det = d0 * d3 - d1 * d2
         scale = abs(d0) + abs(d1) + abs(d2) + abs(d3)
