@@ -10,4 +10,5 @@ BUILTIN = {
     "traffic": "twin.kernels.traffic.process:TrafficProcess",
     "water": "twin.kernels.water.process:WaterProcess",
     "power": "twin.kernels.power.process:PowerProcess",
+    "flood": "twin.kernels.flood.process:FloodProcess",
 }

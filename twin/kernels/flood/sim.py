@@ -171,13 +171,15 @@ class FloodSim:
     def balance(self) -> dict:
         """Mass balance per member (K,) arrays, m³: rain, infiltration, outflow (open edges),
         water_bodies (net into the held lake/river cells), storage, storage change, the
-        error (change − rain + infiltration + outflows) and ``rel_error`` (|error| / max(rain,
-        initial storage))."""
+        error (change − rain + infiltration + outflows) and ``rel_error`` (|error| / the largest
+        of rain, initial and final storage, and the outflows; 0 when all are 0)."""
         a = self.acc.sum(axis=1)
         st = self.storage()
         d = st - self.storage0
         err = d - (a[:, S.ACC_RAIN] - a[:, S.ACC_INFIL] - a[:, S.ACC_EDGE] - a[:, S.ACC_FIXED])
-        scale = np.maximum(np.maximum(a[:, S.ACC_RAIN], self.storage0), 1e-300)
+        scale = np.max([a[:, S.ACC_RAIN], self.storage0, st, np.abs(a[:, S.ACC_FIXED]),
+                        np.abs(a[:, S.ACC_EDGE])], axis=0)
+        scale = np.where(scale > 0, scale, np.inf)
         return {"rain": a[:, S.ACC_RAIN], "infiltration": a[:, S.ACC_INFIL],
                 "outflow": a[:, S.ACC_EDGE], "water_bodies": a[:, S.ACC_FIXED],
                 "storage": st, "storage_change": d, "clipped": a[:, S.ACC_CLIP],
