@@ -105,7 +105,9 @@ class Draw:
     (display units; None: the data's range), values × ``scale`` shown in ``units`` (None:
     the output's own units), ``abs`` for magnitudes of signed values, ``label`` for the
     colour bar; ``x``/``y``: the position variables of ``points``; ``hide_below``: values
-    below it are not drawn (a raster's dry cells); ``show``: on when the viewer opens."""
+    below it are not drawn (a raster's dry cells); ``show``: on when the viewer opens;
+    ``worse``: "low" or "high" — which values are bad (reports map the worst elements and
+    snapshot the worst moment)."""
 
     geometry: str
     cmap: str = "viridis"
@@ -118,6 +120,7 @@ class Draw:
     y: str = ""
     hide_below: float | None = None
     show: bool = True
+    worse: str | None = None
 
 
 @dataclass

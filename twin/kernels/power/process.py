@@ -61,8 +61,10 @@ class PowerProcess(Kernel):
         "outage_kind": (str, "", ""), "outage_target": (str, "", ""),
         "outage_start_s": (np.float64, np.nan, "s"), "outage_end_s": (np.float64, np.nan, "s")})}
     #: how the viewer draws the layer
-    draw = {"loading": Draw("power_link", cmap="YlOrRd", clim=(0, 120), label="loading"),
-            "vm_pu": Draw("power_node", cmap="coolwarm_r", clim=(0.9, 1.1), label="voltage"),
+    draw = {"loading": Draw("power_link", cmap="YlOrRd", clim=(0, 120), label="loading",
+                            worse="high"),
+            "vm_pu": Draw("power_node", cmap="coolwarm_r", clim=(0.9, 1.1), label="voltage",
+                          worse="low"),
             "energized": Draw("power_node", cmap="gray", clim=(0, 1), label="energized",
                               show=False)}
 

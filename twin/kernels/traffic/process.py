@@ -88,13 +88,13 @@ class TrafficProcess(Kernel):
     #: how the viewer draws the layer (the first of a geometry is shown when it opens)
     draw = {
         "link_speed": Draw("road_link", cmap="RdYlGn", clim=(0, 60), units="km/h",
-                           scale=3.6, label="speed"),
+                           scale=3.6, label="speed", worse="low"),
         "link_flow": Draw("road_link", cmap="viridis", clim=(0, 2000), label="flow",
                           show=False),
         "link_density": Draw("road_link", cmap="magma_r", clim=(0, 0.15), label="density",
                              show=False),
         "queue_length": Draw("road_link", cmap="Reds", clim=(0, 200), label="queue",
-                             show=False),
+                             show=False, worse="high"),
         "vehicle_speed": Draw("points", cmap="plasma", clim=(0, 60), units="km/h", scale=3.6,
                               x="vehicle_x", y="vehicle_y", label="vehicles"),
     }

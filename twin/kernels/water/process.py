@@ -83,11 +83,12 @@ class WaterProcess(Kernel):
         "isolation_nodes": (np.int64, 0, ""), "isolation_start_s": (np.float64, np.nan, "s"),
         "isolation_end_s": (np.float64, np.nan, "s")})}
     #: how the viewer draws the layer
-    draw = {"pressure": Draw("water_node", cmap="RdYlBu", clim=(0, 60), label="pressure"),
+    draw = {"pressure": Draw("water_node", cmap="RdYlBu", clim=(0, 60), label="pressure",
+                             worse="low"),
             "flow": Draw("water_link", cmap="Blues", clim=(0, 50), units="L/s", scale=1000,
                          abs=True, label="pipe flow"),
             "unserved_share": Draw("building", cmap="Reds", clim=(0, 1),
-                                   label="water unserved", show=False)}
+                                   label="water unserved", show=False, worse="high")}
 
     def __init__(self, dt: float = 300.0, *, pdd=None, pressure_threshold: float = 20.0,
                  burst_area_share: float = 0.1, road_buffer_m: float = 15.0,
