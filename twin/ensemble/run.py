@@ -21,6 +21,7 @@ import datetime as _dt
 import platform
 import shutil
 import time as _time
+import uuid
 from pathlib import Path
 
 from .._json import json_safe, standard_json
@@ -202,11 +203,12 @@ def _drive(plan: Plan, out: Path, parts_dir: Path, client, stored, batch, retrie
     todo = [t for t in plan.tasks if not done[t.m0:t.m1].all()]
     part_of = {t.index: str(parts_dir / f"task_{t.index:05d}.zarr") for t in plan.tasks}
     futures = {}
+    token = f"{plan.fingerprint[:8]}-{uuid.uuid4().hex[:8]}"  # a key of its own per call
     for t in todo:
         params = plan.combos[t.combo]
         f = client.submit(run_part, plan.recipe, params, plan.n, plan.seeds, t.ks,
                           t.fingerprint, part_of[t.index], retries=retries, pure=False,
-                          key=f"twin-ensemble-run-{plan.fingerprint[:12]}-{t.index}")
+                          key=f"twin-ensemble-run-{token}-{t.index}")
         futures[f] = ("run", t)
     layers_ready = _st.has_layers(root)
     failed: list[tuple[Task, BaseException]] = []
@@ -227,7 +229,7 @@ def _drive(plan: Plan, out: Path, parts_dir: Path, client, stored, batch, retrie
                 layers_ready = True
             w = client.submit(write_part, str(out), res["part"], t.m0, t.m1,
                               retries=retries, pure=False,
-                              key=f"twin-ensemble-write-{plan.fingerprint[:12]}-{t.index}")
+                              key=f"twin-ensemble-write-{token}-{t.index}")
             futures[w] = ("write", t)
             ac.add(w)
         elif bar is not None:
