@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from ..crs import area_factor, metre_area_tol
 from ..errors import CIMError, GeometryError, MissingReferenceError
 from ..geometry import PolygonSet, _ring_signed_areas
 from ..model import Areas, Attributes, Buildings, CityObjects, Sites, _obj
@@ -193,7 +194,7 @@ def _orient(xy: np.ndarray, ring_len: np.ndarray, poly_nr: np.ndarray) -> np.nda
     return xy[src]
 
 
-def _flat_exteriors(xy, ring_len, poly_nr) -> np.ndarray:
+def _flat_exteriors(xy, ring_len, poly_nr, tol: float = 2e-6) -> np.ndarray:
     """Return (n_polygons,) bool: exterior rings with no area at all (collinear vertices),
     measured as the sum of the absolute areas of the ring's fan triangles (a bow-tie's
     signed area can be 0, its fan's absolute area is not)."""
@@ -206,7 +207,7 @@ def _flat_exteriors(xy, ring_len, poly_nr) -> np.ndarray:
     nxt = np.where(k + 1 == starts[1:][r], k, k + 1)
     fan = np.abs(d[:, 0] * d[nxt, 1] - d[:, 1] * d[nxt, 0])
     area = np.bincount(r, fan, minlength=len(ring_len))
-    return area[_excl_cumsum(poly_nr)[:-1]] <= 2e-6
+    return area[_excl_cumsum(poly_nr)[:-1]] <= tol
 
 
 def _invalid_footprints(xy, ring_len, poly_nr) -> np.ndarray:
@@ -249,7 +250,7 @@ def _invalid_footprints(xy, ring_len, poly_nr) -> np.ndarray:
     return bad
 
 
-def _fallback_footprint(f: _Flat, g: int) -> list[list[np.ndarray]]:
+def _fallback_footprint(f: _Flat, g: int, tol: float = 1e-9) -> list[list[np.ndarray]]:
     """Return the 2D union of gobj ``g``'s faces (projected), as lists of rings."""
     p0, p1 = int(_excl_cumsum(f.g_npoly)[g]), int(_excl_cumsum(f.g_npoly)[g + 1])
     faces = []
@@ -259,14 +260,14 @@ def _fallback_footprint(f: _Flat, g: int) -> list[list[np.ndarray]]:
         rs = _excl_cumsum(rl)
         rings = [pts[rs[i]:rs[i + 1]] for i in range(len(rl))]
         poly = shapely.make_valid(shapely.Polygon(rings[0], rings[1:]))
-        if poly.area > 1e-9:
+        if poly.area > tol:
             faces.append(poly)
     if not faces:
         return []
     u = shapely.union_all(faces)
     out = []
     for geom in getattr(u, "geoms", [u]):
-        if isinstance(geom, shapely.Polygon) and geom.area > 1e-9:
+        if isinstance(geom, shapely.Polygon) and geom.area > tol:
             out.append([np.asarray(geom.exterior.coords)[:-1]]
                        + [np.asarray(h.coords)[:-1] for h in geom.interiors])
     return out
@@ -299,7 +300,7 @@ def _buildings(c: Collector, f: _Flat, alive: np.ndarray):
     fv, frl, fpn = f.polygons(pids[fsel])
     fxy = _orient(f.xyz[fv][:, :2], frl, fpn)
     frow, fgi, fground = prow[fsel], gi[fsel], ground[fsel]
-    drop = _flat_exteriors(fxy, frl, fpn)
+    drop = _flat_exteriors(fxy, frl, fpn, metre_area_tol(c.crs, 2e-6))
     if drop.any():  # zero-area (collinear) faces are no footprint
         f.notes.append(f"dropped {int(drop.sum())} zero-area footprint polygon(s)")
     errors: dict[int, CIMError] = {}
@@ -322,7 +323,7 @@ def _buildings(c: Collector, f: _Flat, alive: np.ndarray):
         extra_xy, extra_rl, extra_pn, extra_row = [fxy], [frl], [fpn], [frow]
         new_row = np.cumsum(alive) - 1  # f.g_row holds rows of every table: index per gobj
         for g in ug[fallback]:
-            for rings in _fallback_footprint(f, int(g)):
+            for rings in _fallback_footprint(f, int(g), metre_area_tol(c.crs, 1e-9)):
                 extra_xy.append(np.concatenate(rings))
                 extra_rl.append(np.array([len(r) for r in rings], np.int64))
                 extra_pn.append(np.array([len(rings)], np.int64))
@@ -348,7 +349,12 @@ def _buildings(c: Collector, f: _Flat, alive: np.ndarray):
         height = np.nan_to_num(roof - base)
         n_storeys = np.where(storeys >= 0, storeys,
                              np.maximum(1, np.round(height / STOREY_HEIGHT_M)))
-        floor_area = np.where(est, footprint.areas() * np.maximum(n_storeys, 1), floor_area)
+        lat = None
+        if c.crs is not None and c.crs.is_geographic:  # m² per deg² at each building
+            lat = np.bincount(np.repeat(np.arange(n), row_vc), xyz[:, 1], minlength=n) / \
+                np.maximum(row_vc, 1)
+        m2 = footprint.areas() * area_factor(c.crs, lat)
+        floor_area = np.where(est, m2 * np.maximum(n_storeys, 1), floor_area)
     idx = np.nonzero(alive)[0]
     attrs = [rows["attrs"][i] for i in idx]
     b = Buildings(

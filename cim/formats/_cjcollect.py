@@ -71,6 +71,7 @@ class Collector:
                                                        "attrs")}
         self.roads = RoadNetworkBuilder()
         self.signals: list[tuple[str, str, dict]] = []
+        self.crs = None  # set by the reader: tolerances in metres, floor areas in m²
 
     # ---- input ----------------------------------------------------------------------------
     def add_block(self, vertices: np.ndarray) -> int:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..crs import resolve_crs
+from ..crs import north_first, resolve_crs, swap_xy
 from ..errors import CRSError, FormatError, LoadReport, SchemaError, ValueRangeError
 
 if TYPE_CHECKING:
@@ -164,3 +164,23 @@ def templates_of(doc, c: Collector, path, transform):
         raise SchemaError("geometry-templates needs a templates list", path=path)
     tv = vertices_of(gt.get("vertices-templates"), None, path, "vertices-templates")
     return gt["templates"], c.add_block(tv)
+
+
+def east_first(c: Collector, crs, blocks, report) -> bool | None:
+    """Swap x/y of vertex ``blocks`` (ids in ``c.blocks``) in place when the CRS is latitude/
+    northing first and the vertices lie in its area of use only that way round (CityJSON is
+    x/y by definition, but files converted from GML keep the GML order). Returns the decision
+    (None: no vertex to decide on yet)."""
+    if crs is None or not north_first(crs):
+        return False
+    sample = next((c.blocks[b] for b in blocks if len(c.blocks[b])), None)
+    if sample is None:
+        return None
+    x, y = np.median(sample[:, :2], axis=0)
+    if not swap_xy(crs, float(x), float(y), declared=False):
+        return False
+    for b in blocks:
+        c.blocks[b] = np.ascontiguousarray(c.blocks[b][:, [1, 0, 2]])
+    report.notes.append(f"{c.path}: vertices in the CRS's latitude/northing-first order: "
+                        "swapped to x/y")
+    return True

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pyproj
 
+from ..crs import area_factor
 from ..errors import ValueRangeError
 from ..geometry import PolygonSetBuilder
 from ..model import Areas, Attributes, Buildings, Sites, _obj
@@ -59,7 +60,8 @@ def floor_area(footprint: list[list[np.ndarray]], height: float, storeys: int) -
 class BuildingRows:
     """Collects buildings one by one; :meth:`build` returns a :class:`cim.model.Buildings`."""
 
-    def __init__(self):
+    def __init__(self, crs=None):
+        self.crs = crs  # estimated floor areas in m² (footprints in degrees too)
         self.ids: list[str] = []
         self.footprint = PolygonSetBuilder(2)
         self.surfaces = PolygonSetBuilder(3)
@@ -80,6 +82,9 @@ class BuildingRows:
         first), heights in m, ``surfaces`` a list of (3D rings, surface code)."""
         if floor_area_m2 is None:
             floor_area_m2 = floor_area(footprint, roof - base, storeys)
+            if self.crs is not None and footprint:
+                lat = float(footprint[0][0][0, 1]) if self.crs.is_geographic else None
+                floor_area_m2 *= float(area_factor(self.crs, lat))
         self.ids.append(obj_id)
         self.footprint.add_object([oriented_footprint(p) for p in footprint])
         surfaces = surfaces or []

@@ -28,6 +28,7 @@ from ._cjheader import (
     VERSIONS,
     check_header,
     crs_of,
+    east_first,
     is_sequence,
     metadata_of,
     parse_json,
@@ -71,7 +72,9 @@ def read_document(doc, path, *, lenient: bool = False) -> CityModel:
     crs = crs_of(doc, path, report)
     transform = transform_of(doc, path)
     c = Collector(path, lenient, report)
+    c.crs = crs
     block = c.add_block(vertices_of(doc.get("vertices"), transform, path))
     templates = templates_of(doc, c, path, transform)
+    east_first(c, crs, [block] + ([templates[1]] if templates else []), report)
     c.add_objects(objects, block, templates)
     return CityModel(**build_tables(c), crs=crs, metadata=metadata_of(doc), report=report)

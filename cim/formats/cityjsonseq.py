@@ -18,6 +18,7 @@ from ._cjheader import (
     NO_CRS_NOTE,
     check_header,
     crs_of,
+    east_first,
     is_sequence,
     metadata_of,
     parse_json,
@@ -77,6 +78,17 @@ def read(source, *, lenient: bool = False) -> CityModel:
     transform = templates = crs = None
     meta: dict = {}
     n_features = 0
+    swap = None  # decided on the first vertices (east_first)
+
+    def orient(block):
+        nonlocal swap
+        if swap is None:
+            swap = east_first(c, crs, [block], report)
+            if swap and templates:  # template vertices follow the file's axis order too
+                c.blocks[templates[1]] = c.blocks[templates[1]][:, [1, 0, 2]]
+        elif swap:
+            c.blocks[block] = c.blocks[block][:, [1, 0, 2]]
+
     with no_gc(), source.open() as stream:
         for lineno, value in _values(stream, path, c.problems):
             t = value.get("type") if isinstance(value, dict) else None
@@ -87,11 +99,13 @@ def read(source, *, lenient: bool = False) -> CityModel:
                     raise e.located(line=lineno) from None
                 header = value
                 crs = crs_of(value, path, report)
+                c.crs = crs
                 meta = metadata_of(value)
                 transform = transform_of(value, path)
                 templates = templates_of(value, c, path, transform)
                 if value.get("CityObjects"):
                     block = c.add_block(vertices_of(value.get("vertices"), transform, path))
+                    orient(block)
                     c.add_objects(value["CityObjects"], block, templates)
                 continue
             n_features += 1
@@ -109,6 +123,7 @@ def read(source, *, lenient: bool = False) -> CityModel:
             except CIMError as e:
                 handle(e, obj_id=fid, line=lineno)
                 continue
+            orient(block)
             c.add_objects(objects, block, templates)
     if header is None:
         report.notes.append(f"{path}: no CityJSON header line; {NO_CRS_NOTE}")

@@ -22,7 +22,7 @@ from collections import Counter
 
 import numpy as np
 
-from ..crs import WGS84, resolve_crs
+from ..crs import WGS84, resolve_crs, swap_xy
 from ..errors import (
     CIMError,
     FormatError,
@@ -80,7 +80,12 @@ def read(source: Source, *, lenient: bool) -> CityModel:
         crs = None
         report.notes.append(f"{path}: reference system not understood: file coordinates")
     geographic = crs is not None and crs.is_geographic
-    reader = _Features(source.name, geographic)
+    first = _first_position(features)
+    if first is not None and swap_xy(crs, first[0], first[1], declared=False):
+        features = [_swapped(f) for f in features]
+        report.notes.append(f"{path}: positions latitude/northing first (outside the CRS's "
+                            "area of use as x/y): swapped")
+    reader = _Features(source.name, geographic, crs)
     for k, feat in enumerate(features):
         fid = _feature_id(feat, source.name, k)
         try:
@@ -116,9 +121,9 @@ def _feature_id(feat, name: str, k: int) -> str:
 
 
 class _Features:
-    def __init__(self, name: str, geographic: bool):
+    def __init__(self, name: str, geographic: bool, crs=None):
         self.geographic = geographic
-        self.buildings, self.water, self.land_use = BuildingRows(), AreaRows(), AreaRows()
+        self.buildings, self.water, self.land_use = BuildingRows(crs), AreaRows(), AreaRows()
         self.sites = SiteRows()
         self.roads = RoadNetworkBuilder(geodesic_length if geographic else polyline_length)
         self.ignored: Counter = Counter()
@@ -235,3 +240,33 @@ def _polygon(rings) -> list[np.ndarray]:
             a = np.column_stack([a, np.zeros(len(a))])
         out.append(check_ring(a, closed_required=True))
     return out
+
+
+def _first_position(features):
+    """Return the first (x, y) of the first geometry with one, or None."""
+    for feat in features[:50]:
+        c = feat.get("geometry") if isinstance(feat, dict) else None
+        c = c.get("coordinates") if isinstance(c, dict) else None
+        for _ in range(6):
+            if not isinstance(c, list) or not c:
+                break
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c[:2]) \
+                    and len(c) >= 2:
+                return float(c[0]), float(c[1])
+            c = c[0]
+    return None
+
+
+def _swapped(feat):
+    """Return ``feat`` with every position's first two numbers swapped."""
+    def swap(c):
+        if isinstance(c, list) and len(c) >= 2 and all(isinstance(v, (int, float))
+                                                       for v in c[:2]):
+            return [c[1], c[0], *c[2:]]
+        return [swap(x) for x in c] if isinstance(c, list) else c
+    if not isinstance(feat, dict) or not isinstance(feat.get("geometry"), dict):
+        return feat
+    g = dict(feat["geometry"])
+    if "coordinates" in g:
+        g["coordinates"] = swap(g["coordinates"])
+    return {**feat, "geometry": g}

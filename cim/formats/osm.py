@@ -109,7 +109,7 @@ def read(source: Source, *, lenient: bool) -> CityModel:
     nodes: dict[str, tuple[float, float]] = {}
     signals: set[str] = set()
     highways: list[tuple[str, list[str], dict, int]] = []
-    buildings, water, land_use = BuildingRows(), AreaRows(), AreaRows()
+    buildings, water, land_use = BuildingRows(WGS84), AreaRows(), AreaRows()
     ignored: Counter = Counter()
     name_en: dict[str, str] = {}
     for _event, el in iterparse(source, events=("end",)):

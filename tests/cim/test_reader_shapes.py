@@ -7,6 +7,8 @@ import bz2
 import json
 
 import numpy as np
+import pyproj
+import pytest
 import shapely
 
 import cim
@@ -82,3 +84,52 @@ def test_bz2_writers_round_trip(tmp_path):
     dem = cim.load(p)
     np.testing.assert_array_equal(dem.terrain.z, t.z)
     assert dem.crs.to_epsg() == 4549
+
+
+def _tokyo_city(lat_first: bool) -> dict:
+    """One 4 m x 2.5 m LoD1 building near Tokyo Station in EPSG:6697 degrees (scale 1e-9°)."""
+    from .cjtools import prism
+
+    lat0, lon0, dlat, dlon = 35.681, 139.767, 2.5 / 110_940.0, 4.0 / 90_500.0
+    ring = [(lon0, lat0), (lon0 + dlon, lat0), (lon0 + dlon, lat0 + dlat), (lon0, lat0 + dlat)]
+    verts: list = []
+    g = prism(verts, [ring], 3.0, 12.0, semantics=False)
+    if lat_first:
+        verts = [[y, x, z] for x, y, z in verts]
+    return document({"b": {"type": "Building", "geometry": [g]}}, verts,
+                    scale=[1e-9, 1e-9, 1e-3], translate=(0.0, 0.0, 0.0),
+                    crs="https://www.opengis.net/def/crs/EPSG/0/6697")
+
+
+def test_cityjson_geographic_metres_and_axis_order(tmp_path):
+    geod = pyproj.Geod(ellps="GRS80")
+    for lat_first in (False, True):
+        p = tmp_path / f"tokyo{int(lat_first)}.city.json"
+        p.write_text(json.dumps(_tokyo_city(lat_first)))
+        city = cim.load(p)
+        lon0, lat0, _, _ = city.bounds_wgs84()
+        assert lon0 == pytest.approx(139.767, abs=1e-6) and lat0 == pytest.approx(35.681, abs=1e-6)
+        b = city.buildings
+        (rings,) = b.footprint.polygons_of(0)  # kept: 10 m² is ~1e-9 deg²
+        area, _ = geod.polygon_area_perimeter(rings[0][:, 0], rings[0][:, 1])
+        assert abs(area) == pytest.approx(10.0, rel=0.01)
+        assert b.floor_area[0] == pytest.approx(3 * abs(area), rel=0.01)  # 9 m: 3 storeys
+        assert any("swapped" in n for n in city.report.notes) == lat_first
+
+
+def test_geojson_latitude_first_positions_are_swapped(tmp_path):
+    lat0, lon0, d = 35.681, 139.767, 3e-5
+    ring = [[lon0, lat0], [lon0 + d, lat0], [lon0 + d, lat0 + d], [lon0, lat0 + d],
+            [lon0, lat0]]
+    for lat_first in (False, True):
+        r = [[b, a] for a, b in ring] if lat_first else ring
+        doc = {"type": "FeatureCollection", "features": [{
+            "type": "Feature", "id": "b", "properties": {"building": "yes", "height": 9},
+            "geometry": {"type": "Polygon", "coordinates": [r]}}]}
+        p = tmp_path / f"b{int(lat_first)}.geojson"
+        p.write_text(json.dumps(doc))
+        city = cim.load(p)
+        lon_min, lat_min, _, _ = city.bounds_wgs84()
+        assert (lon_min, lat_min) == pytest.approx((lon0, lat0))
+        m = city.to_metric().buildings.footprint.areas()[0]
+        assert city.buildings.floor_area[0] == pytest.approx(3 * m, rel=0.01)
