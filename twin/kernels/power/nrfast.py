@@ -43,6 +43,7 @@ def newton_one(yr, yc, ydata, fpos, n, cp, ri, rp, rk, rpos, iperm, sbus, v, fa,
     pos = np.empty(n, np.int64)
     b = np.empty((n, 2))
     ib = np.empty(n, np.complex128)
+    vn = np.empty(n, np.complex128)
     st = NOT_CONVERGED
     it = 0
     wb = 0
@@ -71,14 +72,16 @@ def newton_one(yr, yc, ydata, fpos, n, cp, ri, rp, rk, rpos, iperm, sbus, v, fa,
             break
         it += 1
         f[:] = 0.0
+        for i in range(n):
+            vn[i] = v[i] / vm[i]
         for e in range(nnz):
             i, j = yr[e], yc[e]
             y = ydata[e]
-            dva = 1j * v[i] * np.conj(-y * v[j])
-            dvm = v[i] * np.conj(y * v[j] / vm[j])
+            dvm = v[i] * np.conj(y * vn[j])
+            dva = -1j * vm[j] * dvm  # = j V_i conj(-Y V_j)
             if i == j:
                 dva += 1j * v[i] * np.conj(ib[i])
-                dvm += np.conj(ib[i]) * v[i] / vm[i]
+                dvm += np.conj(ib[i]) * vn[i]
             t = fpos[e]
             f[t, 0] += dva.real * fa[i] * fa[j]
             f[t, 1] += dvm.real * fa[i] * fm[j]
