@@ -94,7 +94,15 @@ def reference(client, tmp_path_factory):
     return run, logged(log)
 
 
-def test_two_workers_give_the_store_of_the_members_run_one_by_one(reference, tmp_path):
+def run_alone(sc, path):
+    """Run ``sc`` by itself with ``twin.run`` (on a worker: the members run one by one, in
+    separate runs, two at a time)."""
+    twin.run(sc, path, progress=False)
+    return str(path)
+
+
+def test_two_workers_give_the_store_of_the_members_run_one_by_one(reference, client,
+                                                                    tmp_path):
     ens, log = reference
     assert sorted(log) == ["11 12", "13"]          # two tasks: members 0-1 batched, 2 alone
     assert ens.status == "complete" and ens.n_members == 3
@@ -102,8 +110,11 @@ def test_two_workers_give_the_store_of_the_members_run_one_by_one(reference, tmp
     assert ds.link_flow.dims == ("time", "member", "road_link")
     assert list(ds.member.values) == [0, 1, 2] and ds.link_flow.encoding["chunks"][1] == 2
     sc = scenario()
+    ka = twin.kpis(ens)
+    alone_runs = client.gather([client.submit(run_alone, sc.member(m), tmp_path / f"m{m}.zarr",
+                                              pure=False) for m in range(3)])
     for m in range(3):
-        alone = twin.run(sc.member(m), tmp_path / f"m{m}.zarr", progress=False)
+        alone = twin.open_run(alone_runs[m])
         for layer in LAYERS:
             a, b = kc.layer_arrays(ens, layer, m), kc.layer_arrays(alone, layer, 0)
             assert a.keys() == b.keys() and a
@@ -121,7 +132,7 @@ def test_two_workers_give_the_store_of_the_members_run_one_by_one(reference, tmp
         for c in ("time", "kind", "target", "phase", "details"):
             assert list(ea[c]) == list(eb[c]), c
         # the KPIs of the ensemble store are the members' own
-        ka, kb = twin.kpis(ens), twin.kpis(alone)
+        kb = twin.kpis(alone)
         for layer in LAYERS:
             for x, y in zip(ka.layers[layer][m], kb.layers[layer][0]):
                 assert x.name == y.name and (x.value == y.value or np.isnan(x.value)
@@ -217,7 +228,7 @@ def test_cli_vary_on_a_scheduler_and_ensemble_kpis_and_compare(reference, client
     script = tmp_path / "sweep.py"
     script.write_text(SCRIPT)
     out = tmp_path / "sweep.zarr"
-    assert cli(["run", str(script), "--quick", "--members", "2", "--vary",
+    assert cli(["run", str(script), "--quick", "--members", "2", "--batch", "2", "--vary",
                 "n_trips=100,300", "--scheduler", client.scheduler.address, "--out",
                 str(out), "-q"]) == 0
     text = capsys.readouterr().out
@@ -228,18 +239,22 @@ def test_cli_vary_on_a_scheduler_and_ensemble_kpis_and_compare(reference, client
         (100, 5), (100, 6), (300, 5), (300, 6)]
     stats = ens_kpis.ensemble_kpis(run)
     done = stats["traffic.trips_completed"]
-    per = [twin.kpis(run).value("traffic", "trips_completed", m) for m in range(4)]
+    k = twin.kpis(run)
+    per = [k.value("traffic", "trips_completed", m) for m in range(4)]
     np.testing.assert_allclose(done.sel(stat="mean").values, [np.mean(per[:2]),
                                                                np.mean(per[2:])])
     assert per[2] > per[0]                      # more demand, more completed trips
     # the reference ensemble: statistics over member against numpy on the members' KPIs
     ref = reference[0]
-    vals = np.array([twin.kpis(ref).value("traffic", "vkt_km", m) for m in range(3)])
-    st = ens_kpis.ensemble_kpis(ref)["traffic.vkt_km"]
+    members = ens_kpis.kpi_members(ref)
+    k = twin.kpis(ref)
+    vals = np.array([k.value("traffic", "vkt_km", m) for m in range(3)])
+    np.testing.assert_array_equal(members["traffic.vkt_km"].values, vals)
+    st = ens_kpis.stats(members.reset_coords(drop=True))["traffic.vkt_km"]
     np.testing.assert_allclose([float(st.sel(stat=s)) for s in ("mean", "p5", "p50", "p95")],
                                [vals.mean(), *np.quantile(vals, [0.05, 0.5, 0.95])])
     np.testing.assert_allclose(float(st.sel(stat="sem")), vals.std(ddof=1) / np.sqrt(3))
-    conv = ens_kpis.convergence(ref)["traffic.vkt_km"]
+    conv = ens_kpis.convergence(members)["traffic.vkt_km"]
     assert conv["n"] == [2, 3] and np.isfinite(conv["rel_sem"])
     # twin compare of two ensembles: differences of means with their confidence interval
     assert cli(["compare", str(ref.path), str(ref.path),

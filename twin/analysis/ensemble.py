@@ -76,7 +76,9 @@ def kpi_members(run):
                                                  "status": run.status})
 
 
-def _stats(ds):
+def stats(ds):
+    """Return the statistics over ``member`` of a Dataset of KPIs (dim ``stat``: mean, std,
+    sem, p5, p50, p95; attr ``n``)."""
     import xarray as xr
 
     n = ds.sizes["member"]
@@ -100,9 +102,9 @@ def ensemble_kpis(run, by_combo: bool = True):
     plain = ds[keep].reset_coords(drop=True)
     if by_combo and len(np.unique(ds.combo.values)) > 1:
         plain = plain.assign_coords(combo=ds.combo)
-        out = plain.groupby("combo").map(_stats)
+        out = plain.groupby("combo").map(stats)
     else:
-        out = _stats(plain)
+        out = stats(plain)
     for v in keep:
         out[v].attrs = dict(ds[v].attrs)
     out.attrs.update(ds.attrs, n=ds.sizes["member"])
@@ -145,7 +147,7 @@ def format_ensemble(run, tol: float = 0.05) -> str:
     """Return the ensemble KPIs as text: per KPI mean ± 95 % CI of the mean, p5/p50/p95 and
     the convergence check (relative SEM, and its slope against N)."""
     ds = kpi_members(run)
-    st = _stats(ds.reset_coords(drop=True))
+    st = stats(ds.reset_coords(drop=True))
     conv = convergence(ds, tol)
     n = ds.sizes["member"]
     lines = [f"{ds.attrs['path']}: {n} members"
@@ -270,5 +272,5 @@ def compare_cli(run_a, run_b, plot=None) -> int:
     return 0
 
 
-__all__ = ["kpi_members", "ensemble_kpis", "convergence", "format_ensemble", "differences",
+__all__ = ["kpi_members", "stats", "ensemble_kpis", "convergence", "format_ensemble", "differences",
            "format_comparison", "compare", "compare_cli"]
