@@ -45,13 +45,16 @@ def _values(stream, path, problems):
         try:
             yield lineno, json.loads(line)
             continue
-        except (ValueError, UnicodeDecodeError) as e:
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
             one_line = line.startswith(b"{") and line.endswith(b"}")
             if one_line:
                 problems.handle(FormatError(f"malformed JSON line: {e}", line=lineno))
                 continue
         # a value spanning several lines: parse the rest of the file as concatenated values
-        text = (raw + stream.read()).decode("utf-8", errors="strict")
+        try:
+            text = (raw + stream.read()).decode("utf-8", errors="strict")
+        except UnicodeDecodeError as e:
+            raise FormatError(f"not UTF-8 text: {e}", path=path, line=lineno) from None
         dec = json.JSONDecoder()
         pos, start_line = 0, lineno
         while True:
@@ -64,6 +67,9 @@ def _values(stream, path, problems):
             except json.JSONDecodeError as e:
                 parse_json(text[pos:], path, start_line + text.count("\n", 0, pos) - 1)
                 raise FormatError(f"malformed JSON: {e}", path=path) from None
+            except RecursionError:
+                raise FormatError("malformed JSON: nested too deeply", path=path,
+                                  line=start_line + text.count("\n", 0, pos)) from None
             yield start_line + text.count("\n", 0, pos), value
             pos = end
 

@@ -66,6 +66,8 @@ def read(source: Source, *, lenient: bool) -> CityModel:
         raise FormatError(f"malformed JSON: {e.msg}", path=path, line=e.lineno) from None
     except UnicodeDecodeError as e:
         raise FormatError(f"not UTF-8 text: {e}", path=path) from None
+    except RecursionError:
+        raise FormatError("malformed JSON: nested too deeply", path=path) from None
     if not isinstance(doc, dict) or doc.get("type") not in ("FeatureCollection", "Feature"):
         raise FormatError("not a GeoJSON FeatureCollection or Feature", path=path)
     features = doc.get("features") if doc["type"] == "FeatureCollection" else [doc]
@@ -259,11 +261,11 @@ def _first_position(features):
 
 def _swapped(feat):
     """Return ``feat`` with every position's first two numbers swapped."""
-    def swap(c):
+    def swap(c, depth=0):
         if isinstance(c, list) and len(c) >= 2 and all(isinstance(v, (int, float))
                                                        for v in c[:2]):
             return [c[1], c[0], *c[2:]]
-        return [swap(x) for x in c] if isinstance(c, list) else c
+        return [swap(x, depth + 1) for x in c] if isinstance(c, list) and depth < 8 else c
     if not isinstance(feat, dict) or not isinstance(feat.get("geometry"), dict):
         return feat
     g = dict(feat["geometry"])
