@@ -94,25 +94,17 @@ def hydraulics(network, duration=None, step=None, pdd=None, scenarios=None) -> x
         apply_scenarios(sim, network, scenarios)
     rstart = sim.c.rstart if step is None else 0
     times = np.arange(rstart, dur + 1, rstep) if dur > 0 else np.array([0])
-    keys = ("head", "pressure", "demand", "demand_required", "flow", "velocity", "status",
-            "setting", "pump_power")
-    out = {k: [] for k in keys}
-    for t in times:
-        sim.run_until(int(t))
-        snap = sim.snapshot()
-        for k in keys:
-            out[k].append(snap[k])
+    out = sim.record(times)                  # (K, time, n) each
     pumps = np.flatnonzero(sim.c.ltype == LT_PUMP)
     dims = {"head": "node", "pressure": "node", "demand": "node", "demand_required": "node",
             "flow": "link", "velocity": "link", "status": "link", "setting": "link",
             "pump_power": "pump"}
     data = {}
-    for k in keys:
-        a = np.stack(out[k])                      # (time, K, n)
+    for k, d in dims.items():
         if scenarios is None:
-            data[k] = (("time", dims[k]), a[:, 0])
+            data[k] = (("time", d), out[k][0])
         else:
-            data[k] = (("member", "time", dims[k]), np.moveaxis(a, 1, 0))
+            data[k] = (("member", "time", d), out[k])
     coords = {"time": times.astype(float), "node": np.asarray(network.node_ids, str),
               "link": np.asarray(network.link_ids, str),
               "pump": np.asarray(network.link_ids, str)[pumps]}

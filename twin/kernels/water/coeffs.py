@@ -3,8 +3,8 @@
 For each link: P = 1 / head-loss gradient and Y = head loss / gradient at the current flow
 (pipes: Hazen–Williams, Darcy–Weisbach with Swamee–Jain, Dunlop's transition polynomial and
 Hagen–Poiseuille below Re 2000, Chezy–Manning; minor losses; pumps: power and piecewise
-linear curves, constant power; valves). Units ft, cfs; member k is the trailing index of
-every state array.
+linear curves, constant power; valves). Units ft, cfs. The kernels see one member: its
+state rows (1-D views of the member-major (K, ·) arrays) and a work set of its own.
 """
 
 from __future__ import annotations
@@ -44,11 +44,26 @@ NetArrays = namedtuple("NetArrays", [
     "tHmax", "toverflow", "offpos", "diagpos", "junctions", "valves", "row2node",
     "pc_link", "pc_node", "pc_type", "pc_grade", "pc_status", "pc_setting", "fprm", "iprm",
     "colptr", "rowind", "rptr", "rcol", "rpos"])
-#: per-member state, trailing member axis: heads H (n, K), flows Q (L, K), status S (L, K)
-#: int8, settings KS (L, K), emitter flows E, node demands D, demand flows DF (n, K),
-#: emitter coefficients Ke (n, K), lock (L, K) bool (closed by the user)
+#: state, member-major: heads H (K, n), flows Q (K, L), status S (K, L) int8, settings
+#: KS (K, L), emitter flows E, node demands D, demand flows DF (K, n), emitter coefficients
+#: Ke (K, n), lock (K, L) bool (closed by the user); the kernels get one member's rows
 State = namedtuple("State", ["H", "Q", "S", "KS", "E", "D", "DF", "Ke", "lock"])
+#: one member's work arrays: lval (nnz,) matrix / factor, F (nj,) right-hand side / heads,
+#: w (nj,) factor work, P, Y (L,) link coefficients, X (n,) nodal flow excess
 Work = namedtuple("Work", ["lval", "F", "w", "P", "Y", "X"])
+
+
+@nb.njit(cache=True)
+def member(st, k):
+    """The State of member k's rows of the member-major State ``st``."""
+    return State(st.H[k], st.Q[k], st.S[k], st.KS[k], st.E[k], st.D[k], st.DF[k], st.Ke[k],
+                 st.lock[k])
+
+
+def new_work(nnz: int, nj: int, n: int, L: int) -> Work:
+    """A zeroed work set of one member."""
+    return Work(np.zeros(nnz), np.zeros(nj), np.zeros(nj), np.zeros(L), np.zeros(L),
+                np.zeros(n))
 
 # fprm / iprm indices
 F_HEXP, F_QEXP, F_VISC, F_HACC, F_DAMP, F_HERR, F_QCHG, F_PMIN, F_PREQ, F_PEXP = range(10)
@@ -229,8 +244,8 @@ def emitter_headloss(ke, q, qexp):
 
 
 @nb.njit(cache=True)
-def headloss_coeffs(na, st, wk, k):
-    """P, Y of every link of member k (EPANET's headlosscoeffs)."""
+def headloss_coeffs(na, st, wk):
+    """P, Y of every link of one member (EPANET's headlosscoeffs)."""
     ltype, R, Km, Kc, diam = na.ltype, na.R, na.Km, na.Kc, na.diam
     pump_of, ptype, pH0, pR, pN, pcurve = na.pump_of, na.ptype, na.pH0, na.pR, na.pN, \
         na.pcurve
@@ -240,87 +255,84 @@ def headloss_coeffs(na, st, wk, k):
     for lk in range(len(ltype)):
         t = ltype[lk]
         if t <= LT_PIPE:
-            p, y = pipe_py(Q[lk, k], S[lk, k], R[lk], Km[lk], Kc[lk], diam[lk], form, hexp,
+            p, y = pipe_py(Q[lk], S[lk], R[lk], Km[lk], Kc[lk], diam[lk], form, hexp,
                            visc)
         elif t == LT_PUMP:
             i = pump_of[lk]
-            p, y = pump_py(Q[lk, k], S[lk, k], KS[lk, k], ptype[i], pH0[i], pR[i], pN[i],
+            p, y = pump_py(Q[lk], S[lk], KS[lk], ptype[i], pH0[i], pR[i], pN[i],
                            pcurve[i], cx, cy, cn)
         else:
-            p, y = valve_link_py(t, Q[lk, k], S[lk, k], KS[lk, k], Y[lk, k], Km[lk],
+            p, y = valve_link_py(t, Q[lk], S[lk], KS[lk], Y[lk], Km[lk],
                                  diam[lk], gpv[lk], cx, cy, cn)
-        P[lk, k] = p
-        Y[lk, k] = y
+        P[lk] = p
+        Y[lk] = y
 
 
 @nb.njit(cache=True, inline="always")
-def _add_offdiag(na, wk, lk, i, j, p, k):
+def _add_offdiag(na, wk, lk, i, j, p):
     if na.offpos[lk] >= 0:
-        wk.lval[na.offpos[lk], k] -= p
+        wk.lval[na.offpos[lk]] -= p
     if i >= 0:
-        wk.lval[na.diagpos[i], k] += p
+        wk.lval[na.diagpos[i]] += p
     if j >= 0:
-        wk.lval[na.diagpos[j], k] += p
+        wk.lval[na.diagpos[j]] += p
 
 
 @nb.njit(cache=True)
-def matrix_coeffs(na, st, wk, k):
-    """Assemble member k's matrix (into wk.lval[:, k]), right-hand side wk.F[:, k] and nodal
-    flow excess wk.X[:, k] (EPANET's matrixcoeffs)."""
-    for p in range(wk.lval.shape[0]):
-        wk.lval[p, k] = 0.0
-    for i in range(wk.F.shape[0]):
-        wk.F[i, k] = 0.0
-    for i in range(wk.X.shape[0]):
-        wk.X[i, k] = 0.0
+def matrix_coeffs(na, st, wk):
+    """Assemble one member's matrix (into wk.lval), right-hand side wk.F and nodal
+    flow excess wk.X (EPANET's matrixcoeffs)."""
+    wk.lval[:] = 0.0
+    wk.F[:] = 0.0
+    wk.X[:] = 0.0
     row, H, F, X = na.row, st.H, wk.F, wk.X
     for lk in range(len(na.n1)):
-        p = wk.P[lk, k]
+        p = wk.P[lk]
         if p == 0.0:
             continue
         a, b = na.n1[lk], na.n2[lk]
-        q, y = st.Q[lk, k], wk.Y[lk, k]
-        X[a, k] -= q
-        X[b, k] += q
+        q, y = st.Q[lk], wk.Y[lk]
+        X[a] -= q
+        X[b] += q
         if na.offpos[lk] >= 0:
-            wk.lval[na.offpos[lk], k] -= p
+            wk.lval[na.offpos[lk]] -= p
         ra, rb = row[a], row[b]
         if ra >= 0:
-            wk.lval[na.diagpos[ra], k] += p
-            F[ra, k] += y
+            wk.lval[na.diagpos[ra]] += p
+            F[ra] += y
         elif rb >= 0:
-            F[rb, k] += p * H[a, k]
+            F[rb] += p * H[a]
         if rb >= 0:
-            wk.lval[na.diagpos[rb], k] += p
-            F[rb, k] -= y
+            wk.lval[na.diagpos[rb]] += p
+            F[rb] -= y
         elif ra >= 0:
-            F[ra, k] += p * H[b, k]
+            F[ra] += p * H[b]
     qexp = na.fprm[F_QEXP]
     for i in na.junctions:
-        if st.Ke[i, k] == 0.0:
+        if st.Ke[i] == 0.0:
             continue
-        hloss, hgrad = emitter_headloss(st.Ke[i, k], st.E[i, k], qexp)
+        hloss, hgrad = emitter_headloss(st.Ke[i], st.E[i], qexp)
         r = row[i]
-        wk.lval[na.diagpos[r], k] += 1.0 / hgrad
-        F[r, k] += (hloss + na.el[i]) / hgrad
-        X[i, k] -= st.E[i, k]
+        wk.lval[na.diagpos[r]] += 1.0 / hgrad
+        F[r] += (hloss + na.el[i]) / hgrad
+        X[i] -= st.E[i]
     if na.iprm[I_PDA]:
         pmin = na.fprm[F_PMIN]
         dp = pressure_range(pmin, na.fprm[F_PREQ])
         n = 1.0 / na.fprm[F_PEXP]
         for i in na.junctions:
-            if st.D[i, k] <= 0.0:
+            if st.D[i] <= 0.0:
                 continue
-            hloss, hgrad = demand_headloss(st.DF[i, k], st.D[i, k], dp, n)
+            hloss, hgrad = demand_headloss(st.DF[i], st.D[i], dp, n)
             if hgrad > 0.0:
                 r = row[i]
-                wk.lval[na.diagpos[r], k] += 1.0 / hgrad
-                F[r, k] += (hloss + na.el[i] + pmin) / hgrad
+                wk.lval[na.diagpos[r]] += 1.0 / hgrad
+                F[r] += (hloss + na.el[i] + pmin) / hgrad
     for i in na.junctions:
-        X[i, k] -= st.DF[i, k]
-        F[row[i], k] += X[i, k]
+        X[i] -= st.DF[i]
+        F[row[i]] += X[i]
     for lk in na.valves:
-        setting = st.KS[lk, k]
+        setting = st.KS[lk]
         if setting == MISSING:
             continue
         t = na.ltype[lk]
@@ -328,42 +340,42 @@ def matrix_coeffs(na, st, wk, k):
             continue
         a, b = na.n1[lk], na.n2[lk]
         i, j = row[a], row[b]
-        q = st.Q[lk, k]
-        if st.S[lk, k] == ST_ACTIVE:
+        q = st.Q[lk]
+        if st.S[lk] == ST_ACTIVE:
             if t == LT_PRV:
-                wk.P[lk, k] = 0.0
-                wk.Y[lk, k] = q + X[b, k]
+                wk.P[lk] = 0.0
+                wk.Y[lk] = q + X[b]
                 if j >= 0:
-                    F[j, k] += (na.el[b] + setting) * CBIG
-                    wk.lval[na.diagpos[j], k] += CBIG
-                if X[b, k] < 0.0 and i >= 0:
-                    F[i, k] += X[b, k]
+                    F[j] += (na.el[b] + setting) * CBIG
+                    wk.lval[na.diagpos[j]] += CBIG
+                if X[b] < 0.0 and i >= 0:
+                    F[i] += X[b]
                 continue
             if t == LT_PSV:
-                wk.P[lk, k] = 0.0
-                wk.Y[lk, k] = q - X[a, k]
+                wk.P[lk] = 0.0
+                wk.Y[lk] = q - X[a]
                 if i >= 0:
-                    F[i, k] += (na.el[a] + setting) * CBIG
-                    wk.lval[na.diagpos[i], k] += CBIG
-                if X[a, k] > 0.0 and j >= 0:
-                    F[j, k] += X[a, k]
+                    F[i] += (na.el[a] + setting) * CBIG
+                    wk.lval[na.diagpos[i]] += CBIG
+                if X[a] > 0.0 and j >= 0:
+                    F[j] += X[a]
                 continue
             if t == LT_FCV:
-                X[a, k] -= setting
-                X[b, k] += setting
-                wk.Y[lk, k] = q - setting
+                X[a] -= setting
+                X[b] += setting
+                wk.Y[lk] = q - setting
                 if i >= 0:
-                    F[i, k] -= setting
+                    F[i] -= setting
                 if j >= 0:
-                    F[j, k] += setting
-                wk.P[lk, k] = 1.0 / CBIG
-                _add_offdiag(na, wk, lk, i, j, 1.0 / CBIG, k)
+                    F[j] += setting
+                wk.P[lk] = 1.0 / CBIG
+                _add_offdiag(na, wk, lk, i, j, 1.0 / CBIG)
                 continue
-        p, y = valve_py(q, st.S[lk, k], na.Km[lk])
-        wk.P[lk, k] = p
-        wk.Y[lk, k] = y
-        _add_offdiag(na, wk, lk, i, j, p, k)
+        p, y = valve_py(q, st.S[lk], na.Km[lk])
+        wk.P[lk] = p
+        wk.Y[lk] = y
+        _add_offdiag(na, wk, lk, i, j, p)
         if i >= 0:
-            F[i, k] += y - q
+            F[i] += y - q
         if j >= 0:
-            F[j, k] -= y - q
+            F[j] -= y - q

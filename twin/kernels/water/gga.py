@@ -1,11 +1,11 @@
-"""The GGA Newton iteration with EPANET 2.2's status logic (hydsolver.c / hydstatus.c),
-batched over members: every member runs exactly its own iteration sequence (own trial count,
-status checks, relaxation), while the members still iterating share one pass over the
-sparse factorization (:mod:`.linalg`). Units ft, cfs.
+"""The GGA Newton iteration with EPANET 2.2's status logic (hydsolver.c / hydstatus.c) on one
+member's state rows; members are solved one after the other, each on its own trial path
+(own trial count, status checks, relaxation) with a work set that stays in cache. Units ft,
+cfs.
 
-:func:`hydsolve` returns per member: trials, relative error, a code (0 converged,
-1 not converged within the trials, 2 ill-conditioned) and the worst element (link with the
-largest last flow change, or -(node + 1) for an emitter/demand, or the singular node).
+:func:`hydsolve` returns: trials, relative error, a code (0 converged, 1 not converged
+within the trials, 2 ill-conditioned) and the worst element (link with the largest last
+flow change, or -(node + 1) for an emitter/demand, or the singular node).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .coeffs import (
     emitter_headloss,
     headloss_coeffs,
     matrix_coeffs,
+    member,
 )
 from .compile import (
     CT_HI,
@@ -57,42 +58,42 @@ from .pdd import demand_headloss, pda_converged, pressure_range
 
 
 @nb.njit(cache=True)
-def _newflows(na, st, wk, k, relax):
-    """Update flows of member k from the new heads; return (relerr, worst, max change)."""
+def _newflows(na, st, wk, relax):
+    """Update flows of one member from the new heads; return (relerr, worst, max change)."""
     H, Q, D = st.H, st.Q, st.D
     for i in range(len(na.isj)):
         if not na.isj[i]:
-            D[i, k] = 0.0
+            D[i] = 0.0
     qsum = 0.0
     dqsum = 0.0
     dqmax = 0.0
     worst = 0
     for lk in range(len(na.n1)):
         a, b = na.n1[lk], na.n2[lk]
-        dq = wk.Y[lk, k] - wk.P[lk, k] * (H[a, k] - H[b, k])
+        dq = wk.Y[lk] - wk.P[lk] * (H[a] - H[b])
         dq *= relax
         if na.ltype[lk] == LT_PUMP:
-            if na.ptype[na.pump_of[lk]] == PT_CONST_HP and dq > Q[lk, k]:
-                dq = Q[lk, k] / 2.0
-        Q[lk, k] -= dq
-        qsum += np.abs(Q[lk, k])
+            if na.ptype[na.pump_of[lk]] == PT_CONST_HP and dq > Q[lk]:
+                dq = Q[lk] / 2.0
+        Q[lk] -= dq
+        qsum += np.abs(Q[lk])
         dqsum += np.abs(dq)
         if np.abs(dq) > dqmax:
             dqmax = np.abs(dq)
             worst = lk
-        if st.S[lk, k] > ST_CLOSED:
+        if st.S[lk] > ST_CLOSED:
             if not na.isj[a]:
-                D[a, k] -= Q[lk, k]
+                D[a] -= Q[lk]
             if not na.isj[b]:
-                D[b, k] += Q[lk, k]
+                D[b] += Q[lk]
     qexp = na.fprm[F_QEXP]
     for i in na.junctions:
-        if st.Ke[i, k] == 0.0:
+        if st.Ke[i] == 0.0:
             continue
-        hloss, hgrad = emitter_headloss(st.Ke[i, k], st.E[i, k], qexp)
-        dq = (hloss - (H[i, k] - na.el[i])) / hgrad * relax
-        st.E[i, k] -= dq
-        qsum += np.abs(st.E[i, k])
+        hloss, hgrad = emitter_headloss(st.Ke[i], st.E[i], qexp)
+        dq = (hloss - (H[i] - na.el[i])) / hgrad * relax
+        st.E[i] -= dq
+        qsum += np.abs(st.E[i])
         dqsum += np.abs(dq)
         if np.abs(dq) > dqmax:
             dqmax = np.abs(dq)
@@ -102,14 +103,14 @@ def _newflows(na, st, wk, k, relax):
         dp = pressure_range(pmin, na.fprm[F_PREQ])
         n = 1.0 / na.fprm[F_PEXP]
         for i in na.junctions:
-            if D[i, k] <= 0.0:
+            if D[i] <= 0.0:
                 continue
-            hloss, hgrad = demand_headloss(st.DF[i, k], D[i, k], dp, n)
-            dq = (hloss - (H[i, k] - na.el[i] - pmin)) / hgrad * relax
-            if np.abs(dq) > 0.4 * D[i, k]:
-                dq = 0.4 * D[i, k] * (-1.0 if dq < 0.0 else 1.0)
-            st.DF[i, k] -= dq
-            qsum += np.abs(st.DF[i, k])
+            hloss, hgrad = demand_headloss(st.DF[i], D[i], dp, n)
+            dq = (hloss - (H[i] - na.el[i] - pmin)) / hgrad * relax
+            if np.abs(dq) > 0.4 * D[i]:
+                dq = 0.4 * D[i] * (-1.0 if dq < 0.0 else 1.0)
+            st.DF[i] -= dq
+            qsum += np.abs(st.DF[i])
             dqsum += np.abs(dq)
             if np.abs(dq) > dqmax:
                 dqmax = np.abs(dq)
@@ -130,22 +131,22 @@ def _cvstatus(s, dh, q):
 
 
 @nb.njit(cache=True)
-def _valvestatus(na, st, k):
-    """PRV/PSV status updates of member k; True if any changed."""
+def _valvestatus(na, st):
+    """PRV/PSV status updates of one member; True if any changed."""
     change = False
     H = st.H
     for lk in na.valves:
         t = na.ltype[lk]
-        if (t != LT_PRV and t != LT_PSV) or st.KS[lk, k] == MISSING or st.lock[lk, k]:
+        if (t != LT_PRV and t != LT_PSV) or st.KS[lk] == MISSING or st.lock[lk]:
             continue
         a, b = na.n1[lk], na.n2[lk]
-        s = st.S[lk, k]
-        q = st.Q[lk, k]
-        h1, h2 = H[a, k], H[b, k]
+        s = st.S[lk]
+        q = st.Q[lk]
+        h1, h2 = H[a], H[b]
         hml = na.Km[lk] * q * q
         new = s
         if t == LT_PRV:
-            hset = na.el[b] + st.KS[lk, k]
+            hset = na.el[b] + st.KS[lk]
             if s == ST_ACTIVE:
                 if q < -QTOL:
                     new = ST_CLOSED
@@ -164,7 +165,7 @@ def _valvestatus(na, st, k):
             elif s == ST_XPRESSURE and q < -QTOL:
                 new = ST_CLOSED
         else:
-            hset = na.el[a] + st.KS[lk, k]
+            hset = na.el[a] + st.KS[lk]
             if s == ST_ACTIVE:
                 if q < -QTOL:
                     new = ST_CLOSED
@@ -183,17 +184,17 @@ def _valvestatus(na, st, k):
             elif s == ST_XPRESSURE and q < -QTOL:
                 new = ST_CLOSED
         if new != s:
-            st.S[lk, k] = new
+            st.S[lk] = new
             change = True
     return change
 
 
 @nb.njit(cache=True, inline="always")
-def _tankstatus(na, st, k, lk):
-    if st.S[lk, k] <= ST_CLOSED:
+def _tankstatus(na, st, lk):
+    if st.S[lk] <= ST_CLOSED:
         return
     a, b = na.n1[lk], na.n2[lk]
-    q = st.Q[lk, k]
+    q = st.Q[lk]
     if na.isj[a]:
         if na.isj[b]:
             return
@@ -202,243 +203,235 @@ def _tankstatus(na, st, k, lk):
     ti = na.tank_of[a]
     if ti < 0:
         return
-    h = st.H[a, k] - st.H[b, k]
+    h = st.H[a] - st.H[b]
     pump = na.ltype[lk] == LT_PUMP
-    if st.H[a, k] >= na.tHmax[ti] - HTOL and not na.toverflow[ti]:
+    if st.H[a] >= na.tHmax[ti] - HTOL and not na.toverflow[ti]:
         if pump:
             if na.n2[lk] == a:
-                st.S[lk, k] = ST_TEMPCLOSED
+                st.S[lk] = ST_TEMPCLOSED
         elif _cvstatus(ST_OPEN, h, q) == ST_CLOSED:
-            st.S[lk, k] = ST_TEMPCLOSED
-    if st.H[a, k] <= na.tHmin[ti] + HTOL:
+            st.S[lk] = ST_TEMPCLOSED
+    if st.H[a] <= na.tHmin[ti] + HTOL:
         if pump:
             if na.n1[lk] == a:
-                st.S[lk, k] = ST_TEMPCLOSED
+                st.S[lk] = ST_TEMPCLOSED
         elif _cvstatus(ST_CLOSED, h, q) == ST_OPEN:
-            st.S[lk, k] = ST_TEMPCLOSED
+            st.S[lk] = ST_TEMPCLOSED
 
 
 @nb.njit(cache=True)
-def _linkstatus(na, st, k):
-    """Status checks of CVs, pumps, FCVs and links to tanks of member k."""
+def _linkstatus(na, st):
+    """Status checks of CVs, pumps, FCVs and links to tanks of one member."""
     change = False
     H = st.H
     for lk in range(len(na.n1)):
-        if st.lock[lk, k]:
+        if st.lock[lk]:
             continue
         a, b = na.n1[lk], na.n2[lk]
-        dh = H[a, k] - H[b, k]
-        s0 = st.S[lk, k]
+        dh = H[a] - H[b]
+        s0 = st.S[lk]
         if s0 == ST_XHEAD or s0 == ST_TEMPCLOSED:
-            st.S[lk, k] = ST_OPEN
+            st.S[lk] = ST_OPEN
         t = na.ltype[lk]
         if t == LT_CV:
-            st.S[lk, k] = _cvstatus(st.S[lk, k], dh, st.Q[lk, k])
-        if t == LT_PUMP and st.S[lk, k] >= ST_OPEN and st.KS[lk, k] > 0.0:
+            st.S[lk] = _cvstatus(st.S[lk], dh, st.Q[lk])
+        if t == LT_PUMP and st.S[lk] >= ST_OPEN and st.KS[lk] > 0.0:
             p = na.pump_of[lk]
             hmax = 1e10 if na.ptype[p] == PT_CONST_HP else \
-                st.KS[lk, k] * st.KS[lk, k] * na.pHmax[p]
+                st.KS[lk] * st.KS[lk] * na.pHmax[p]
             if -dh > hmax + HTOL:
-                st.S[lk, k] = ST_XHEAD
+                st.S[lk] = ST_XHEAD
             else:
-                st.S[lk, k] = ST_OPEN
-        if t == LT_FCV and st.KS[lk, k] != MISSING:
+                st.S[lk] = ST_OPEN
+        if t == LT_FCV and st.KS[lk] != MISSING:
             ns = s0
-            if dh < -HTOL or st.Q[lk, k] < -QTOL:
+            if dh < -HTOL or st.Q[lk] < -QTOL:
                 ns = ST_XFCV
-            elif s0 == ST_XFCV and st.Q[lk, k] >= st.KS[lk, k]:
+            elif s0 == ST_XFCV and st.Q[lk] >= st.KS[lk]:
                 ns = ST_ACTIVE
-            st.S[lk, k] = ns
+            st.S[lk] = ns
         if not na.isj[a] or not na.isj[b]:
-            _tankstatus(na, st, k, lk)
-        if st.S[lk, k] != s0:
+            _tankstatus(na, st, lk)
+        if st.S[lk] != s0:
             change = True
     return change
 
 
 @nb.njit(cache=True)
-def _pswitch(na, st, k):
-    """Junction-pressure simple controls of member k; True if any acted."""
+def _pswitch(na, st):
+    """Junction-pressure simple controls of one member; True if any acted."""
     any_ = False
     for c in range(len(na.pc_link)):
         lk = na.pc_link[c]
-        if st.lock[lk, k]:
+        if st.lock[lk]:
             continue
         n = na.pc_node[c]
-        h = st.H[n, k]
+        h = st.H[n]
         reset = (na.pc_type[c] == CT_LOW and h <= na.pc_grade[c] + HTOL) or \
                 (na.pc_type[c] == CT_HI and h >= na.pc_grade[c] - HTOL)
         if not reset:
             continue
         t = na.ltype[lk]
-        s = st.S[lk, k]
+        s = st.S[lk]
         change = False
         if t == LT_PIPE and s != na.pc_status[c]:
             change = True
-        if t == LT_PUMP and st.KS[lk, k] != na.pc_setting[c]:
+        if t == LT_PUMP and st.KS[lk] != na.pc_setting[c]:
             change = True
         if t >= LT_PRV:
-            if st.KS[lk, k] != na.pc_setting[c]:
+            if st.KS[lk] != na.pc_setting[c]:
                 change = True
-            elif st.KS[lk, k] == MISSING and s != na.pc_status[c]:
+            elif st.KS[lk] == MISSING and s != na.pc_status[c]:
                 change = True
         if change:
-            st.S[lk, k] = na.pc_status[c]
+            st.S[lk] = na.pc_status[c]
             if t > LT_PIPE:
-                st.KS[lk, k] = na.pc_setting[c]
+                st.KS[lk] = na.pc_setting[c]
             any_ = True
     return any_
 
 
 @nb.njit(cache=True)
-def _badvalve(na, st, k, node):
+def _badvalve(na, st, node):
     """Fix an active PRV/PSV/FCV at ``node`` (EPANET's badvalve); True if one was fixed."""
     for lk in na.valves:
         if na.n1[lk] == node or na.n2[lk] == node:
             t = na.ltype[lk]
-            if (t == LT_PRV or t == LT_PSV or t == LT_FCV) and st.S[lk, k] == ST_ACTIVE:
-                st.S[lk, k] = ST_XFCV if t == LT_FCV else ST_XPRESSURE
+            if (t == LT_PRV or t == LT_PSV or t == LT_FCV) and st.S[lk] == ST_ACTIVE:
+                st.S[lk] = ST_XFCV if t == LT_FCV else ST_XPRESSURE
                 return True
             return False
     return False
 
 
 @nb.njit(cache=True)
-def _headerror(na, st, wk, k):
-    headloss_coeffs(na, st, wk, k)
+def _headerror(na, st, wk):
+    headloss_coeffs(na, st, wk)
     emax = 0.0
     for lk in range(len(na.n1)):
-        if st.S[lk, k] <= ST_CLOSED or wk.P[lk, k] == 0.0:
+        if st.S[lk] <= ST_CLOSED or wk.P[lk] == 0.0:
             continue
-        dh = st.H[na.n1[lk], k] - st.H[na.n2[lk], k]
-        e = np.abs(dh - wk.Y[lk, k] / wk.P[lk, k])
+        dh = st.H[na.n1[lk]] - st.H[na.n2[lk]]
+        e = np.abs(dh - wk.Y[lk] / wk.P[lk])
         emax = max(emax, e)
     return emax
 
 
 @nb.njit(cache=True)
-def hydsolve(na, st, wk, act0, iters, relerr, code, worst):
-    """Solve the members ``act0`` (EPANET's hydsolve, each member on its own trial path).
-    Outputs (K,): iters, relerr, code (0 ok, 1 not converged, 2 ill-conditioned), worst."""
-    K = st.H.shape[1]
+def hydsolve(na, st, wk):
+    """Solve one member (EPANET's hydsolve): ``st`` its State rows, ``wk`` a Work set.
+    Return (trials, relative error, code (0 ok, 1 not converged, 2 ill-conditioned),
+    worst element)."""
     fp, ip = na.fprm, na.iprm
     maxtrials = ip[I_MAXIT] + (ip[I_EXTRA] if ip[I_EXTRA] > 0 else 0)
-    it = np.ones(K, np.int64)
-    nextcheck = np.full(K, ip[I_CHECKF], np.int64)
-    relax = np.ones(K)
-    done = np.ones(K, np.bool_)
-    for k in act0:
-        done[k] = False
-        code[k] = 1
-        worst[k] = 0
-        relerr[k] = 0.0
-    err = np.full(K, -1, np.int64)
-    while True:
-        na_ = 0
-        for k in act0:
-            if not done[k] and it[k] > maxtrials:
-                done[k] = True
-            if not done[k]:
-                na_ += 1
-        if na_ == 0:
-            break
-        act = np.empty(na_, np.int64)
-        m = 0
-        for k in act0:
-            if not done[k]:
-                act[m] = k
-                m += 1
-        for k in act:
-            headloss_coeffs(na, st, wk, k)
-            matrix_coeffs(na, st, wk, k)
-            err[k] = -1
-        factor(na.colptr, na.rowind, na.rptr, na.rcol, na.rpos, wk.lval, act, wk.w, err)
-        solve(na.colptr, na.rowind, wk.lval, act, wk.F)
-        for k in act:
-            if err[k] >= 0:
-                node = na.row2node[err[k]]
-                if _badvalve(na, st, k, node):
-                    continue
-                code[k] = 2
-                worst[k] = node
-                done[k] = True
+    it = 1
+    nextcheck = ip[I_CHECKF]
+    relax = 1.0
+    code = 1
+    worst = 0
+    relerr = 0.0
+    while it <= maxtrials:
+        headloss_coeffs(na, st, wk)
+        matrix_coeffs(na, st, wk)
+        err = factor(na.colptr, na.rowind, na.rptr, na.rcol, na.rpos, wk.lval, wk.w)
+        solve(na.colptr, na.rowind, wk.lval, wk.F)
+        if err >= 0:
+            node = na.row2node[err]
+            if _badvalve(na, st, node):
                 continue
-            for i in na.junctions:
-                st.H[i, k] = wk.F[na.row[i], k]
-            rel, wst, dqmax = _newflows(na, st, wk, k, relax[k])
-            relerr[k] = rel
-            worst[k] = wst
-            relax[k] = 1.0
-            vchange = False
-            if fp[F_DAMP] > 0.0:
-                if rel <= fp[F_DAMP]:
-                    relax[k] = 0.6
-                    vchange = _valvestatus(na, st, k)
-            else:
-                vchange = _valvestatus(na, st, k)
-            conv = rel <= fp[F_HACC]
-            if conv and (fp[F_HERR] > 0.0 or fp[F_QCHG] > 0.0):
-                if fp[F_HERR] > 0.0 and _headerror(na, st, wk, k) > fp[F_HERR]:
-                    conv = False
-                if fp[F_QCHG] > 0.0 and dqmax > fp[F_QCHG]:
-                    conv = False
-            if conv and ip[I_PDA]:
-                conv = pda_converged(na.junctions, st.H, na.el, st.D, st.DF, k, fp[F_PMIN],
-                                     fp[F_PREQ], fp[F_PEXP])
-            if conv:
-                code[k] = 0
-                if it[k] > ip[I_MAXIT]:
-                    done[k] = True
-                    continue
-                c1 = _linkstatus(na, st, k)
-                c2 = _pswitch(na, st, k)
-                if not (vchange or c1 or c2):
-                    done[k] = True
-                    continue
-                code[k] = 1
-                nextcheck[k] = it[k] + ip[I_CHECKF]
-            elif it[k] <= ip[I_MAXCHK] and it[k] == nextcheck[k]:
-                _linkstatus(na, st, k)
-                nextcheck[k] += ip[I_CHECKF]
-            it[k] += 1
-    for k in act0:
-        iters[k] = it[k]
-        if code[k] == 1 and relerr[k] <= fp[F_HACC]:
-            code[k] = 0
+            code = 2
+            worst = node
+            break
         for i in na.junctions:
-            full = st.D[i, k]
-            st.D[i, k] = st.DF[i, k] + st.E[i, k]
-            st.DF[i, k] = full
+            st.H[i] = wk.F[na.row[i]]
+        rel, wst, dqmax = _newflows(na, st, wk, relax)
+        relerr = rel
+        worst = wst
+        relax = 1.0
+        vchange = False
+        if fp[F_DAMP] > 0.0:
+            if rel <= fp[F_DAMP]:
+                relax = 0.6
+                vchange = _valvestatus(na, st)
+        else:
+            vchange = _valvestatus(na, st)
+        conv = rel <= fp[F_HACC]
+        if conv and (fp[F_HERR] > 0.0 or fp[F_QCHG] > 0.0):
+            if fp[F_HERR] > 0.0 and _headerror(na, st, wk) > fp[F_HERR]:
+                conv = False
+            if fp[F_QCHG] > 0.0 and dqmax > fp[F_QCHG]:
+                conv = False
+        if conv and ip[I_PDA]:
+            conv = pda_converged(na.junctions, st.H, na.el, st.D, st.DF, fp[F_PMIN],
+                                 fp[F_PREQ], fp[F_PEXP])
+        if conv:
+            code = 0
+            if it > ip[I_MAXIT]:
+                break
+            c1 = _linkstatus(na, st)
+            c2 = _pswitch(na, st)
+            if not (vchange or c1 or c2):
+                break
+            code = 1
+            nextcheck = it + ip[I_CHECKF]
+        elif it <= ip[I_MAXCHK] and it == nextcheck:
+            _linkstatus(na, st)
+            nextcheck += ip[I_CHECKF]
+        it += 1
+    if code == 1 and relerr <= fp[F_HACC]:
+        code = 0
+    for i in na.junctions:
+        full = st.D[i]
+        st.D[i] = st.DF[i] + st.E[i]
+        st.DF[i] = full
+    return it, relerr, code, worst
 
 
-def _key_cache_on_sources():
-    """Key numba's on-disk cache of this module's and coeffs' kernels on the source of every
-    module they compile in (numba keys a cached function on its own file only, so an edit of
-    a callee would otherwise leave a stale kernel). numba's cache class is private API: if
-    it changes, the default cache stays."""
+@nb.njit(cache=True)
+def hydsolve_members(na, st, wk, m, iters, relerr, code, worst):
+    """:func:`hydsolve` for members ``m`` of the member-major State ``st``, one after the
+    other on the work set ``wk``; outputs (K,) iters, relerr, code, worst."""
+    for k in m:
+        iters[k], relerr[k], code[k], worst[k] = hydsolve(na, member(st, k), wk)
+
+
+_DIGEST = []
+
+
+def key_cache_on_sources(ns: dict, modname: str) -> None:
+    """Key numba's on-disk cache of the kernels defined in module ``modname`` (namespace
+    ``ns``) on the source of every module of the solver (numba keys a cached function on
+    its own file only, so an edit of a callee would otherwise leave a stale kernel).
+    numba's cache class is private API: if it changes, the default cache stays."""
     import hashlib
     from pathlib import Path
 
-    from . import coeffs, compile, linalg, pdd
     try:
         from numba.core.caching import FunctionCache
 
-        mods = (coeffs, compile, linalg, pdd)
-        digest = hashlib.sha256(Path(__file__).read_bytes() + b"".join(
-            Path(m.__file__).read_bytes() for m in mods)).hexdigest()
+        if not _DIGEST:
+            here = Path(__file__).parent
+            src = b"".join((here / f"{m}.py").read_bytes() for m in
+                           ("compile", "linalg", "pdd", "coeffs", "gga", "stepper"))
+            _DIGEST.append(hashlib.sha256(src).hexdigest())
+        digest = _DIGEST[0]
 
         class _SourceCache(FunctionCache):
             def _index_key(self, sig, codegen):
                 return super()._index_key(sig, codegen) + (digest,)
 
-        for mod in (coeffs, globals()):
-            ns = vars(mod) if not isinstance(mod, dict) else mod
-            for f in list(ns.values()):
-                if isinstance(f, nb.core.registry.CPUDispatcher) and \
-                        f.__module__ in (__name__, coeffs.__name__):
-                    f._cache = _SourceCache(f.py_func)
+        for f in list(ns.values()):
+            if isinstance(f, nb.core.registry.CPUDispatcher) and f.__module__ == modname:
+                f._cache = _SourceCache(f.py_func)
     except Exception:  # pragma: no cover
         pass
 
 
-_key_cache_on_sources()
+def _key_all():
+    from . import coeffs, linalg, pdd
+    for mod in (coeffs, linalg, pdd):
+        key_cache_on_sources(vars(mod), mod.__name__)
+    key_cache_on_sources(globals(), __name__)
+
+
+_key_all()

@@ -5,10 +5,9 @@ elimination tree and the column structure of the Cholesky factor L (CSC, diagona
 each column, rows ascending), the position in L of every junction–junction link's entry and
 the row structure used by the left-looking numeric factorization.
 
-:func:`factor` / :func:`solve` are numba kernels whose values carry a trailing member axis:
-``lval`` (nnz, K), right-hand sides (n, K); only the members listed in ``act`` are touched,
-so K scenarios sharing one sparsity are factored in one pass over the structure, each with
-exactly the arithmetic of a single solve.
+:func:`factor` / :func:`solve` are numba kernels on one member's values (``lval`` (nnz,),
+right-hand side (n,)); the batched solver calls them member after member on a work set that
+stays in cache (a member's whole extended-period run, see :mod:`.stepper`).
 """
 
 from __future__ import annotations
@@ -123,65 +122,47 @@ def symbolic(n: int, ei: np.ndarray, ej: np.ndarray) -> Symbolic:
 
 
 @nb.njit(cache=True)
-def factor(colptr, rowind, rptr, rcol, rpos, lval, act, w, err):
-    """In-place left-looking Cholesky of the members ``act``: ``lval`` (nnz, K) holds the
-    lower triangle of A (positions of L, zero fill) and is overwritten with L. ``w`` (n, K)
-    work (any values). ``err[k]`` = first column whose pivot is <= 0, else -1."""
+def factor(colptr, rowind, rptr, rcol, rpos, lval, w):
+    """In-place left-looking Cholesky: ``lval`` (nnz,) holds the lower triangle of A
+    (positions of L, zero fill) and is overwritten with L; ``w`` (n,) work (any values).
+    Return the first column whose pivot is <= 0 (taken as 1), else -1."""
     n = len(colptr) - 1
-    na = len(act)
-    ljc = np.empty(na)
+    err = -1
     for j in range(n):
         for p in range(colptr[j], colptr[j + 1]):
-            r = rowind[p]
-            for a in range(na):
-                k = act[a]
-                w[r, k] = lval[p, k]
+            w[rowind[p]] = lval[p]
         for t in range(rptr[j], rptr[j + 1]):
             c = rcol[t]
             p0 = rpos[t]
-            for a in range(na):
-                ljc[a] = lval[p0, act[a]]
+            ljc = lval[p0]
             for p in range(p0, colptr[c + 1]):
-                r = rowind[p]
-                for a in range(na):
-                    k = act[a]
-                    w[r, k] -= lval[p, k] * ljc[a]
+                w[rowind[p]] -= lval[p] * ljc
         p0 = colptr[j]
-        for a in range(na):
-            k = act[a]
-            d = w[j, k]
-            if d <= 0.0:
-                if err[k] < 0:
-                    err[k] = j
-                d = 1.0
-            d = np.sqrt(d)
-            lval[p0, k] = d
-            for p in range(p0 + 1, colptr[j + 1]):
-                lval[p, k] = w[rowind[p], k] / d
+        d = w[j]
+        if d <= 0.0:
+            if err < 0:
+                err = j
+            d = 1.0
+        d = np.sqrt(d)
+        lval[p0] = d
+        for p in range(p0 + 1, colptr[j + 1]):
+            lval[p] = w[rowind[p]] / d
+    return err
 
 
 @nb.njit(cache=True)
-def solve(colptr, rowind, lval, act, b):
-    """Solve L L^T x = b in place for the members ``act``; b (n, K) in elimination order."""
+def solve(colptr, rowind, lval, b):
+    """Solve L L^T x = b in place; b (n,) in elimination order."""
     n = len(colptr) - 1
-    na = len(act)
     for j in range(n):
         p0 = colptr[j]
-        for a in range(na):
-            k = act[a]
-            b[j, k] /= lval[p0, k]
+        bj = b[j] / lval[p0]
+        b[j] = bj
         for p in range(p0 + 1, colptr[j + 1]):
-            r = rowind[p]
-            for a in range(na):
-                k = act[a]
-                b[r, k] -= lval[p, k] * b[j, k]
+            b[rowind[p]] -= lval[p] * bj
     for j in range(n - 1, -1, -1):
         p0 = colptr[j]
+        bj = b[j]
         for p in range(p0 + 1, colptr[j + 1]):
-            r = rowind[p]
-            for a in range(na):
-                k = act[a]
-                b[j, k] -= lval[p, k] * b[r, k]
-        for a in range(na):
-            k = act[a]
-            b[j, k] /= lval[p0, k]
+            bj -= lval[p] * b[rowind[p]]
+        b[j] = bj / lval[p0]

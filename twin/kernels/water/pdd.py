@@ -32,21 +32,21 @@ def pressure_range(pmin, preq):
 
 
 @nb.njit(cache=True)
-def pda_converged(junctions, H, el, D, DF, k, pmin, preq, pexp):
-    """Return True when every junction's delivered demand DF[:, k] matches the demand
+def pda_converged(junctions, H, el, D, DF, pmin, preq, pexp):
+    """Return True when every junction's delivered demand DF matches the demand
     function at its pressure within QTOL (cfs)."""
     dp = preq - pmin
     for i in junctions:
-        if D[i, k] <= 0.0:
+        if D[i] <= 0.0:
             continue
-        p = H[i, k] - el[i]
+        p = H[i] - el[i]
         if p <= pmin:
             q = 0.0
         elif p >= preq:
-            q = D[i, k]
+            q = D[i]
         else:
-            q = D[i, k] * ((p - pmin) / dp) ** pexp
-        if np.abs(q - DF[i, k]) > QTOL:
+            q = D[i] * ((p - pmin) / dp) ** pexp
+        if np.abs(q - DF[i]) > QTOL:
             return False
     return True
 

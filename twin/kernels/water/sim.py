@@ -11,8 +11,8 @@ import warnings
 
 import numpy as np
 
-from . import eps
-from .coeffs import NetArrays, State, Work
+from . import eps, stepper
+from .coeffs import NetArrays, State, new_work
 from .compile import (
     CFS,
     FT,
@@ -29,7 +29,7 @@ from .compile import (
     emitter_ke,
 )
 from .errors import HydraulicsError
-from .gga import hydsolve
+from .gga import hydsolve_members
 from .linalg import symbolic
 from .rules import Rules
 
@@ -57,7 +57,7 @@ class WaterSim:
             c.pmin = float(pdd.get("minimum_pressure", 0.0)) / FT
             c.preq = float(pdd.get("required_pressure", 0.1)) / FT
             c.pexp = float(pdd.get("exponent", 0.5))
-        self.K = K = int(members)
+        self.K = int(members)
         n, L = c.n_nodes, c.n_links
         nj = len(c.junctions)
         jrow = np.full(n, -1, np.int64)
@@ -83,8 +83,17 @@ class WaterSim:
             np.array([c.formula, c.maxiter, c.extraiter, c.checkfreq, c.maxcheck,
                       int(c.pda)], np.int64),
             sym.colptr, sym.rowind, sym.rptr, sym.rcol, sym.rpos)
-        self.wk = Work(np.zeros((sym.nnz, K)), np.zeros((nj, K)), np.zeros((nj, K)),
-                       np.zeros((L, K)), np.zeros((L, K)), np.zeros((n, K)))
+        self.wk = new_work(sym.nnz, nj, n, L)
+        sfac = np.ones(L)
+        sfac[np.isin(c.ltype, [LT_PRV, LT_PSV, LT_PBV])] = FT
+        sfac[c.ltype == LT_FCV] = CFS
+        self.ea = stepper.EpsArrays(
+            c.tank_nodes, c.tHmin, c.tHmax, c.tA, c.tVmin, c.tVmax, c.tvcurve, c.res_nodes,
+            c.res_pattern, c.pat, c.pat_len, c.dem_node, c.dem_base, c.dem_pat, c.pump_links,
+            c.pump_pattern, c.pQ0, ct["link"], ct["type"], ct["node"], ct["grade"],
+            ct["time"], ct["status"].astype(np.int8), ct["setting"], sfac,
+            np.array([c.dmult, c.spgrav, np.clip(c.epump, 1.0, 100.0) / 100.0]))
+        self._acc, self._reset = np.zeros(n), np.zeros(len(ct["link"]), bool)
         self.rules = Rules(network, c) if len(network.rules) else None
         self._init_state()
 
@@ -92,21 +101,23 @@ class WaterSim:
     def _init_state(self):
         c, K = self.c, self.K
         n, L = c.n_nodes, c.n_links
-        H = np.repeat(c.el[:, None], K, axis=1)
-        H[c.tank_nodes] = c.tH0[:, None]
-        S = np.repeat(c.status0[:, None], K, axis=1).astype(np.int8)
-        KS = np.repeat(c.setting0[:, None], K, axis=1)
+        h0 = c.el.copy()
+        h0[c.tank_nodes] = c.tH0
         q0 = np.pi * c.diam ** 2 / 4.0
         pl = c.pump_links
         q0[pl] = c.setting0[pl] * c.pQ0
         q0 = np.where(c.status0 <= ST_CLOSED, QZERO, q0)
-        Q = np.repeat(q0[:, None], K, axis=1)
-        Ke = np.repeat(c.Ke[:, None], K, axis=1)
-        E = np.where(Ke > 0, 1.0, 0.0)
-        self.st = State(H, Q, S, KS, E, np.zeros((n, K)), np.zeros((n, K)), Ke,
-                        np.zeros((L, K), bool))
-        self.V = np.repeat(c.tV0[:, None], K, axis=1)
-        self.mult = np.ones((n, K))
+        rep = lambda v, t=float: np.repeat(np.asarray(v, t)[None, :], K, axis=0)  # noqa: E731
+        Ke = rep(c.Ke)
+        # member-major storage (K, ·) for the kernels (self._st, a member's rows contiguous);
+        # self.st holds the (·, K) views the vectorized code and the snapshots index
+        self._st = State(rep(h0), rep(q0), rep(c.status0, np.int8), rep(c.setting0),
+                         np.where(Ke > 0, 1.0, 0.0), np.zeros((K, n)), np.zeros((K, n)), Ke,
+                         np.zeros((K, L), bool))
+        self.st = State(*(a.T for a in self._st))
+        self._V = rep(c.tV0)
+        self._mult = np.ones((K, n))
+        self.V, self.mult = self._V.T, self._mult.T
         self.htime = np.zeros(K, np.int64)
         self.rtime = np.full(K, c.rstep, np.int64)
         self.saved_s = np.zeros((L, K), np.int8)
@@ -116,6 +127,8 @@ class WaterSim:
         self.solved = False
         self.iterations = np.zeros(K, np.int64)
         self.relerr = np.zeros(K)
+        self._clk = stepper.Clock(self.htime, self.rtime, self._V, self._mult,
+                                  self.iterations, self.relerr)
 
     def get_state(self) -> dict:
         """Return copies of every state array (restorable bit-identically)."""
@@ -184,7 +197,12 @@ class WaterSim:
         self.mult[np.ix_(nodes, m)] = factor
 
     # ---- stepping ------------------------------------------------------------------------
+    def _prm(self):
+        c = self.c
+        return np.array([c.pstart, c.pstep, c.hstep, c.rstep, c.tstart], np.int64)
+
     def _runhyd(self, m):
+        """Vectorized reference path (networks with rules): one step of members m."""
         eps.demands(self, m)
         eps.controls(self, m)
         st = self.st
@@ -194,7 +212,7 @@ class WaterSim:
         K = self.K
         iters, rel = np.zeros(K, np.int64), np.zeros(K)
         code, worst = np.zeros(K, np.int64), np.zeros(K, np.int64)
-        hydsolve(self.na, st, self.wk, m, iters, rel, code, worst)
+        hydsolve_members(self.na, self._st, self.wk, m, iters, rel, code, worst)
         self.iterations[m], self.relerr[m] = iters[m], rel[m]
         self._check(m, code, worst, iters, rel)
 
@@ -217,16 +235,44 @@ class WaterSim:
                    f"flow change at {what})")
             if c.extraiter == -1:
                 raise HydraulicsError(msg, time_s=t, member=int(k))
-            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+            warnings.warn(msg, RuntimeWarning, stacklevel=4)
+
+    def _kernel(self, fn, m, *args):
+        """Call a :mod:`.stepper` kernel on members m, raising / warning on a failed solve
+        and calling again from there; return the kernel's last result."""
+        info = np.zeros(3, np.int64)
+        while True:
+            r = fn(self.na, self.ea, self._st, self._clk, self.wk, self._acc, self._reset,
+                   self._prm(), m, *args, info)
+            a = r[0] if isinstance(r, tuple) else r
+            if a < 0:
+                return r
+            k = m[a]
+            code, worst, iters = (np.zeros(self.K, np.int64) for _ in range(3))
+            code[k], worst[k], iters[k] = info
+            self._check(m[a:a + 1], code, worst, iters, self.relerr)
+            m = m[a + 1:] if fn is stepper.solve_now else m[a:]
+            if isinstance(r, tuple):
+                args = args[:-1] + (r[1],)
+
+    def _solve_all(self):
+        if not self.solved:
+            allm = np.arange(self.K)
+            if self.rules is None:
+                self._kernel(stepper.solve_now, allm)
+            else:
+                self._runhyd(allm)
+            self.solved = True
 
     def run_until(self, t_s: float) -> None:
         """Advance every member to ``t_s`` s (EPANET's intermediate steps included); the
         state then holds the solution at ``t_s``."""
         target = int(round(t_s))
+        self._solve_all()
         allm = np.arange(self.K)
-        if not self.solved:
-            self._runhyd(allm)
-            self.solved = True
+        if self.rules is None:
+            self._kernel(stepper.advance, allm[self.htime < target], target)
+            return
         while True:
             m = allm[self.htime < target]
             if len(m) == 0:
@@ -236,6 +282,28 @@ class WaterSim:
             self.rtime[m] = np.where(self.htime[m] >= self.rtime[m],
                                      self.rtime[m] + self.c.rstep, self.rtime[m])
             self._runhyd(m)
+
+    def record(self, times) -> dict:
+        """Run every member through ``times`` (s, ascending) and return the snapshot arrays
+        stacked member-major: (K, T, n) etc. (keys as :meth:`snapshot`, less ``time``).
+        Without rules each member runs all times in one kernel call, its state in cache."""
+        times = np.asarray(np.round(times), np.int64)
+        c, K, T = self.c, self.K, len(times)
+        npump = len(c.pump_links)
+        f8 = lambda w: np.empty((K, T, w))  # noqa: E731
+        out = stepper.Outputs(f8(c.n_nodes), f8(c.n_nodes), f8(c.n_nodes), f8(c.n_nodes),
+                              f8(c.n_links), f8(c.n_links), np.empty((K, T, c.n_links), np.int8),
+                              f8(c.n_links), f8(npump))
+        self._solve_all()
+        if self.rules is None:
+            self._kernel(stepper.record, np.arange(K), times, out, 0)
+        else:
+            for ti, t in enumerate(times):
+                self.run_until(t)
+                snap = self.snapshot()
+                for name, a in zip(out._fields, out, strict=True):
+                    a[:, ti] = snap[name]
+        return out._asdict()
 
     def set_report_step(self, step_s: float) -> None:
         """Use ``step_s`` as the report step (a cut of the hydraulic step, as EPANET's)."""
