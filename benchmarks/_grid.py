@@ -8,6 +8,7 @@ wheel run as a subprocess, figures from its tripinfo output.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import time
@@ -39,7 +40,8 @@ def netgenerate_cmd(n: int, out: str, length=300.0, lanes=2, speed=13.9) -> list
 def run_sumo(workdir: str, n: int, depart, from_edge, to_edge, seed=42, end=None) -> dict:
     """Run SUMO on the n x n grid with the given trips; return its figures.
 
-    Returns a dict with ``wall_s`` (the whole sumo process), ``completed``, ``teleports``,
+    Returns a dict with ``wall_s`` (the whole sumo process), ``cpu_s`` (its CPU time, user +
+    system), ``completed``, ``teleports``,
     ``mean_tt_s`` (tripinfo duration of completed trips: time in the network),
     ``veh_s`` (sum of durations, unfinished included), ``veh_s_per_wall_s``, ``arrival``
     (list of arrival times of completed trips) and ``version``.
@@ -62,9 +64,12 @@ def run_sumo(workdir: str, n: int, depart, from_edge, to_edge, seed=42, end=None
            "--duration-log.statistics", "true", "--statistic-output", stats,
            "--tripinfo-output", tripinfo, "--tripinfo-output.write-unfinished", "true",
            "--seed", str(seed)] + (["--end", str(end)] if end else [])
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
     st = ET.parse(stats).getroot()
     teleports = int(st.find("teleports").get("total"))
     n_done, sum_done, veh_s, arrivals = 0, 0.0, 0.0, []
@@ -80,6 +85,6 @@ def run_sumo(workdir: str, n: int, depart, from_edge, to_edge, seed=42, end=None
             el.clear()
     ver = subprocess.run([sumo_bin("sumo"), "--version"], capture_output=True,
                          text=True).stdout.splitlines()[0]
-    return {"wall_s": wall, "completed": n_done, "teleports": teleports,
+    return {"wall_s": wall, "cpu_s": cpu, "completed": n_done, "teleports": teleports,
             "mean_tt_s": sum_done / max(n_done, 1), "veh_s": veh_s,
             "veh_s_per_wall_s": veh_s / wall, "arrival": arrivals, "version": ver}

@@ -8,7 +8,9 @@ set-up, kernel steps, recording, checkpoints), e2e_sim_s_per_wall_s (simulated t
 time of what ``twin run FILE`` does: build the scenario — district and demand —, run it,
 compute its KPIs), kernel_share (wall time in kernel steps / wall time of ``twin.run``),
 checkpoint_share (wall time the run's own thread spends in checkpoints / the same),
-peak_mem_mb (peak RSS of the process), veh_s_per_wall_s (vehicle-seconds per wall second). ``--quick`` runs the scenario's
+peak_mem_mb (peak RSS of the process), veh_s_per_wall_s (vehicle-seconds per wall second),
+trips_completed and vht_h (trips arrived and vehicle-hours travelled, the KPIs of the run:
+deterministic, so a change flags a change of behaviour). ``--quick`` runs the scenario's
 quick version (07:45–08:15, half the full version's demand), otherwise the full 07:00–10:00 peak.
 The run happens in a fresh subprocess after a 60 s warm-up run on the same city (so that
 compiling the kernel is not counted).
@@ -84,6 +86,8 @@ def main() -> None:
         "checkpoint_share": round(r["checkpoint_s"] / r["wall_s"], 3),
         "peak_mem_mb": round(r["peak_mem_mb"], 1),
         "veh_s_per_wall_s": round(r["vht_h"] * 3600 / r["wall_s"], 0),
+        "trips_completed": int(r["completed"]),
+        "vht_h": round(r["vht_h"], 3),
     }
     version = "quick (07:45–08:15)" if a.quick else "full (07:00–10:00)"
     print(f"Lihu morning peak, {version}: {r['trips']:,} trips, {r['sim_s']:.0f} s simulated, "
