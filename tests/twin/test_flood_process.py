@@ -68,3 +68,42 @@ def test_flood_is_a_builtin_kernel():
 
     assert kernel_class("flood") is FloodProcess
     assert "flood" in twin.kernels.BUILTIN
+
+
+def test_interrupted_flood_run_resumes_bit_identical(lihu, tmp_path):
+    from .runcompare import assert_runs_equal
+    from .test_runtime_traffic import Crash
+
+    def scenario(crash_at=None, crash=False):
+        ks = [FloodProcess(dt=300, cell=200.0)] + ([Crash(crash_at)] if crash else [])
+        return twin.Scenario(lihu, duration=2400, seed=3, kernels=ks,
+                             inputs={"flood": rain.chicago(50, 2400, step=300)},
+                             checkpoint_interval=600)
+
+    full = twin.run(scenario(), tmp_path / "full.zarr", progress=False)
+    with pytest.raises(RuntimeError, match="crash"):
+        twin.run(scenario(1500, True), tmp_path / "r.zarr", progress=False)
+    again = twin.run(scenario(None, True), tmp_path / "r.zarr", resume=True, progress=False)
+    assert again.provenance["resumed"] == 1
+    assert_runs_equal(full, again, ("flood",), ())
+
+
+def test_spatial_rain_equals_uniform_rain_of_the_same_field():
+    """A spatial hyetograph that is the same everywhere gives the uniform run; one that rains
+    on the west half only puts all its water there."""
+    from twin.kernels.flood.grid import make_grid
+
+    yy, xx = np.mgrid[0:30, 0:40]
+    z = 0.01 * xx + 0.2 * np.sin(yy / 3.0)
+    g = make_grid(z, 10.0)
+    edges = np.array([0.0, 600.0, 1200.0])
+    mmh = np.array([30.0, 60.0])
+    uni = twin.flood(g, rain.from_series(edges, mmh), 1200.0, boundary="closed")
+    field = np.broadcast_to(mmh[:, None, None], (2, 30, 40))
+    spa = twin.flood(g, rain.from_series(edges, field), 1200.0, boundary="closed")
+    np.testing.assert_allclose(spa.depth.values, uni.depth.values, rtol=1e-12, atol=1e-15)
+    west = field * (xx < 20)[None]
+    half = twin.flood(g, rain.from_series(edges, west), 600.0, boundary="closed",
+                      record_every=600.0)
+    assert float(half.depth.isel(time=-1).values[:, 25:].max()) == 0.0
+    assert abs(float(half.rain[-1]) - 30.0 / 3.6e6 * 600 * 600 * 100.0) < 1e-9
