@@ -5,6 +5,7 @@ xarray Datasets with pandapower's result definitions."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from .batch import PowerFlow
@@ -31,6 +32,20 @@ def _outage_mask(grid, outages) -> np.ndarray:
     return mask
 
 
+def _coords(**ids) -> xr.Coordinates:
+    """String id coordinates with their indexes, built from the object id arrays without
+    pandas inferring their type again (the coordinates keep the numpy string dtype)."""
+    variables, indexes = {}, {}
+    for dim, a in ids.items():
+        a = np.asarray(a, object)
+        index = xr.indexes.PandasIndex(pd.Index(a, dtype=object, copy=False), dim,
+                                       coord_dtype=np.asarray(a, str).dtype)
+        c = xr.Coordinates.from_xindex(index)
+        variables.update(c.variables)
+        indexes.update(c.xindexes)
+    return xr.Coordinates(variables, indexes=indexes)
+
+
 def _dataset(grid, r: dict, member=None, method: str = "ac", extra=None) -> xr.Dataset:
     squeeze = member is None
     sel = (lambda a: a[0]) if squeeze else (lambda a: a)
@@ -46,9 +61,8 @@ def _dataset(grid, r: dict, member=None, method: str = "ac", extra=None) -> xr.D
          "load_served": (ld, sel(r["load_served"])), "load_p_mw": (ld, sel(r["load_p"])),
          "converged": (m, sel(r["converged"])), "iterations": (m, sel(r["iterations"])),
          **(extra or {})},
-        coords={"bus": np.asarray(grid.node_ids, str), "branch": np.asarray(grid.link_ids, str),
-                "load": np.asarray(grid.loads.ids, str),
-                **({} if member is None else {"member": member})},
+        coords=_coords(bus=grid.node_ids, branch=grid.link_ids, load=grid.loads.ids).assign(
+            **({} if member is None else {"member": member})),
         attrs={"method": method, "base_mva": float(grid.base_mva),
                "p_mw": "net injection into the bus (generator convention; pandapower's "
                        "res_bus.p_mw is its negative)"})

@@ -9,58 +9,42 @@ import numpy as np
 
 from . import nrfast
 from .compile import Compiled, fuse, member_masks
-from .sparselu import _find, isort, positions, symbolic
+from .sparselu import positions, symbolic
 from .system import System
 
 
 @nb.njit(cache=True)
-def _pattern(nbus, fb, tb):
+def _pattern(nbus, fb, tb, adj_ptr, adj_bus, adj_link, first):
     """The Ybus pattern of buses ``nbus`` with every diagonal and the links ``fb``/``tb``
-    (M,): (yr, yc) (nnz,) in CSR order, ``lpos`` (M, 4) the positions of (f, f), (f, t),
+    (M,) (``adj_*``: the bus adjacency over them, ``first`` (n_link,) -> 0..M-1): (yr, yc)
+    (nnz,) row by row (diagonal first), ``lpos`` (M, 4) the positions of (f, f), (f, t),
     (t, f), (t, t) and ``dpos`` (nbus,) those of the diagonal."""
-    cnt = np.ones(nbus + 1, np.int64)
-    cnt[0] = 0
-    for e in range(len(fb)):
-        if fb[e] != tb[e]:
-            cnt[fb[e] + 1] += 1
-            cnt[tb[e] + 1] += 1
-    ptr = np.cumsum(cnt)
-    col = np.empty(ptr[nbus], np.int64)
-    fill = ptr[:-1].copy()
-    for b in range(nbus):
-        col[fill[b]] = b
-        fill[b] += 1
-    for e in range(len(fb)):
-        f, t = fb[e], tb[e]
-        if f != t:
-            col[fill[f]] = t
-            fill[f] += 1
-            col[fill[t]] = f
-            fill[t] += 1
-    rptr = np.zeros(nbus + 1, np.int64)
-    q = 0
-    for b in range(nbus):  # sort each row, drop duplicates
-        isort(col, ptr[b], ptr[b + 1])
-        for p in range(ptr[b], ptr[b + 1]):
-            if p == ptr[b] or col[p] != col[p - 1]:
-                col[q] = col[p]
-                q += 1
-        rptr[b + 1] = q
-    yc = col[:q].copy()
-    yr = np.empty(q, np.int64)
-    for b in range(nbus):
-        yr[rptr[b]:rptr[b + 1]] = b
-    lpos = np.empty((len(fb), 4), np.int64)
-    for e in range(len(fb)):
-        f, t = fb[e], tb[e]
-        lpos[e, 0] = _find(yc, rptr[f], rptr[f + 1], f)
-        lpos[e, 1] = _find(yc, rptr[f], rptr[f + 1], t)
-        lpos[e, 2] = _find(yc, rptr[t], rptr[t + 1], f)
-        lpos[e, 3] = _find(yc, rptr[t], rptr[t + 1], t)
+    nnz_max = nbus + len(adj_bus)
+    yr = np.empty(nnz_max, np.int64)
+    yc = np.empty(nnz_max, np.int64)
     dpos = np.empty(nbus, np.int64)
+    lpos = np.empty((len(fb), 4), np.int64)
+    where = np.full(nbus, -1, np.int64)
+    q = 0
     for b in range(nbus):
-        dpos[b] = _find(yc, rptr[b], rptr[b + 1], b)
-    return yr, yc, lpos, dpos
+        dpos[b] = q
+        where[b] = q
+        yr[q], yc[q] = b, b
+        q += 1
+        for p in range(adj_ptr[b], adj_ptr[b + 1]):
+            u = adj_bus[p]
+            if where[u] < dpos[b]:  # not yet in this row
+                where[u] = q
+                yr[q], yc[q] = b, u
+                q += 1
+            e = first[adj_link[p]]
+            if fb[e] == b:
+                lpos[e, 0] = dpos[b]
+                lpos[e, 1] = where[tb[e]]
+            if tb[e] == b:
+                lpos[e, 2] = where[fb[e]]
+                lpos[e, 3] = dpos[b]
+    return yr[:q].copy(), yc[:q].copy(), lpos, dpos
 
 
 @nb.njit(cache=True)
@@ -105,7 +89,11 @@ class FastPattern:
         self.fb, self.tb = labels[c.f], labels[c.t]
         ll = np.flatnonzero(self.base_on[:nl])
         f, t = self.fb[ll], self.tb[ll]
-        self.yr, self.yc, lpos, dpos = _pattern(nbus, f, t)
+        self.adj_ptr, self.adj_bus, self.adj_link = _link_adjacency(nbus, f, t, ll)
+        first = np.zeros(nl, np.int64)
+        first[ll] = np.arange(len(ll))
+        self.yr, self.yc, lpos, dpos = _pattern(nbus, f, t, self.adj_ptr, self.adj_bus,
+                                                self.adj_link, first)
         cpos = np.full((nl + n, 4), -1, np.int64)
         cval = np.zeros((nl + n, 4), np.complex128)
         cdc = np.zeros((nl + n, 4), np.complex128)
@@ -124,7 +112,6 @@ class FastPattern:
         self.bbase = _accumulate(dcu, cdc[ll].ravel(), nnz)
         self.sym = symbolic(self.yr, self.yc, nbus)
         self.fpos = positions(self.sym, self.yr, self.yc)
-        self.adj_ptr, self.adj_bus, self.adj_link = _link_adjacency(nbus, f, t, ll)
         sy = self.sym
         self.pat = (self.yr, self.yc, self.ybase, self.bbase, self.fpos, cpos, cval, cdc, nbus,
                     sy.cp, sy.ri, sy.rp, sy.rk, sy.rpos, sy.iperm, sy.n_f, self.adj_ptr,
