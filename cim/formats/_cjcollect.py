@@ -97,8 +97,10 @@ class Collector:
                 for member, what in (("parents", "parent"), ("children", "child")):
                     refs = o.get(member)
                     if refs:
+                        if not isinstance(refs, list):
+                            raise SchemaError(f"{member} is not a list of ids")
                         for ref in refs:
-                            if ref not in objects:
+                            if not isinstance(ref, str) or ref not in objects:
                                 raise MissingReferenceError(
                                     f"{what} {ref!r} is not in the file")
                 if t == "BuildingPart":

@@ -38,7 +38,7 @@ def is_sequence(head: bytes, name: str) -> bool:
     if _CITYJSON.search(first):
         try:
             doc = json.loads(first)
-        except ValueError:
+        except (ValueError, RecursionError):
             return False
         # a complete CityJSON object on the first line followed by more values is a sequence
         return (isinstance(doc, dict) and doc.get("type") == "CityJSON"

@@ -122,7 +122,7 @@ def read(source, *, lenient: bool = False) -> CityModel:
                 objects = value.get("CityObjects")
                 if not isinstance(objects, dict):
                     raise SchemaError("feature has no CityObjects object")
-                if fid not in objects:
+                if not isinstance(fid, str) or fid not in objects:
                     raise MissingReferenceError(
                         f"feature id {fid!r} (its root) is not one of its CityObjects")
                 block = c.add_block(vertices_of(value.get("vertices"), transform, path))

@@ -131,7 +131,7 @@ def _header(lines: list[str], path) -> tuple[dict, int]:
     if missing:
         raise FormatError(f"header lacks {', '.join(missing)}", path=path, line=k + 1)
     for n in ("ncols", "nrows"):
-        if header[n] < 1 or header[n] != int(header[n]):
+        if not math.isfinite(header[n]) or header[n] < 1 or header[n] != int(header[n]):
             raise FormatError(f"{n} = {header[n]:g} must be a positive integer", path=path,
                               line=1)
     if not header["cellsize"] > 0 or not math.isfinite(header["cellsize"]):

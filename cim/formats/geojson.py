@@ -143,6 +143,11 @@ class _Features:
         if not isinstance(geom, dict) or "type" not in geom:
             raise SchemaError("'geometry' is not a GeoJSON geometry")
         gtype, coords = geom["type"], geom.get("coordinates")
+        if not isinstance(gtype, str):
+            raise SchemaError(f"geometry type {gtype!r} is not a string")
+        if gtype in ("Polygon", "MultiPolygon", "LineString", "MultiLineString", "Point") \
+                and not isinstance(coords, list):
+            raise GeometryError(f"{gtype} coordinates are not a list")
         if gtype in ("Polygon", "MultiPolygon"):
             polys = [_polygon(p) for p in (coords if gtype == "MultiPolygon" else [coords])]
             if not polys:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import CIMError, LoadReport
+from ..errors import CIMError, FormatError, LoadReport, SchemaError
 from ..model import CityModel, PowerGrid
 from ._pp_model import grid_from_frames
 from ._pp_tables import decode
@@ -51,12 +51,19 @@ def sniff(head: bytes, name: str) -> bool:
 
 
 def grid_from_json(raw: bytes, path=None) -> PowerGrid:
-    """Return the PowerGrid of a pandapower JSON document (bytes)."""
-    frames, scalars = decode(raw, path)
+    """Return the PowerGrid of a pandapower JSON document (bytes). A table whose cells are
+    not what pandapower writes (a 2**64 index, a list for a number, JSON nested too deeply…)
+    is a SchemaError naming the file."""
     try:
+        frames, scalars = decode(raw, path)
         return grid_from_frames(frames, scalars, path)
     except CIMError as e:
         raise e.located(path=path) from None
+    except RecursionError:
+        raise FormatError("broken JSON: nested too deeply", path=path) from None
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError) as e:
+        raise SchemaError(f"not a pandapower network table as pandapower writes it "
+                          f"({type(e).__name__}: {e})"[:300], path=path) from None
 
 
 def read(source: Source, *, lenient: bool) -> CityModel:

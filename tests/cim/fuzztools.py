@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import cim
 
 #: Every fuzz test: deterministic (CI), bounded (< ~60 s for the whole fuzz suite on 2 cores).
-FUZZ = settings(max_examples=int(os.environ.get("CIM_FUZZ_EXAMPLES", "30")), deadline=10_000, derandomize=True, database=None,
+FUZZ = settings(max_examples=int(os.environ.get("CIM_FUZZ_EXAMPLES", "30")), deadline=30_000, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
                 print_blob=True)
 DEEP = 100_000  # nesting depth of the deep-nesting mutation
