@@ -8,6 +8,7 @@ from pathlib import Path
 from .crs import resolve_crs
 from .errors import CIMError
 from .formats import Source, detect, module
+from .formats.sumo_net import merge_additional
 from .model import CityModel
 
 
@@ -36,6 +37,7 @@ def load(*paths, lenient: bool = False, crs=None) -> CityModel:
         m.metadata.setdefault("formats", [])
         m.metadata["formats"] = list(m.metadata["formats"]) + [fmt]
         models.append(m)
+    models = merge_additional(models)  # SUMO programs/WAUTs into their network
     city = CityModel.merge(models)
     if crs is not None:
         city = city.to_crs(resolve_crs(crs))

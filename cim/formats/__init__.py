@@ -17,6 +17,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "cityjsonseq": ("cim.formats.cityjsonseq", (".city.jsonl", ".jsonl")),
     "cityjson": ("cim.formats.cityjson", (".city.json", ".cityjson")),
     "geojson": ("cim.formats.geojson", (".geojson",)),
+    "sumo_net": ("cim.formats.sumo_net", (".net.xml", ".add.xml")),
     "citygml": ("cim.formats.citygml", (".gml", ".citygml", ".xml")),
     "osm": ("cim.formats.osm", (".osm",)),
     "esri_ascii": ("cim.formats.esri_ascii", (".asc",)),
@@ -45,5 +46,6 @@ def detect(source: Source) -> str:
         if source.name.endswith(endings):
             return fmt
     raise FormatError("unknown file format (expected CityJSON, CityJSONSeq, CityGML, GeoJSON, "
-                      "OSM XML, an ESRI ASCII grid, an EPANET .inp, a MATPOWER case .m or a "
+                      "OSM XML, a SUMO .net.xml, an ESRI ASCII grid, an EPANET .inp, a MATPOWER "
+                      "case .m or a "
                       "pandapower JSON network)", path=source.path)
