@@ -59,20 +59,22 @@ def write_part(out: str, part: str, m0: int, m1: int) -> int:
 
 
 def _client(client, scheduler, workers: int | None, n_tasks: int):
-    """Return (client, cluster or None, closers)."""
+    """Return (client, what to close afterwards: [] for the caller's client)."""
     from distributed import Client, LocalCluster
 
-    if client is not None:
-        return (Client(client) if isinstance(client, str) else client), None
-    if scheduler is not None:
-        return Client(scheduler), None
+    if client is not None and not isinstance(client, str):
+        return client, []
+    if client is not None or scheduler is not None:
+        c = Client(client or scheduler)
+        return c, [c]
     import os
 
     n = workers or min(os.cpu_count() or 1, max(1, n_tasks))
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                            host="127.0.0.1", dashboard_address=None,
                            env={"NUMBA_NUM_THREADS": "1"})
-    return Client(cluster), cluster
+    c = Client(cluster)
+    return c, [c, cluster]
 
 
 def _n_workers(client) -> int:
@@ -161,15 +163,14 @@ def run_ensemble(scenario, members: int | None = None, vary: dict | None = None,
                 return Run(out)
         elif out.exists():
             RunStore.refuse_existing(out, overwrite or resume)
-        cl, cluster = _client(client, scheduler, workers, 0 if stored else
+        cl, closers = _client(client, scheduler, workers, 0 if stored else
                               sum(int(b.members) for b in plan.bases))
         try:
             return _drive(plan, out, parts_dir, cl, stored, batch, retries, keep_parts,
                           progress)
         finally:
-            if cluster is not None:
-                cl.close()
-                cluster.close()
+            for c in closers:
+                c.close()
 
 
 def _drive(plan: Plan, out: Path, parts_dir: Path, client, stored, batch, retries,
@@ -212,7 +213,7 @@ def _drive(plan: Plan, out: Path, parts_dir: Path, client, stored, batch, retrie
         futures[f] = ("run", t)
     layers_ready = _st.has_layers(root)
     failed: list[tuple[Task, BaseException]] = []
-    wall = {}
+    wall, written = {}, 0
     bar = _bar(len(todo), progress)
     ac = as_completed(list(futures))
     for f in ac:
@@ -232,8 +233,10 @@ def _drive(plan: Plan, out: Path, parts_dir: Path, client, stored, batch, retrie
                               key=f"twin-ensemble-write-{token}-{t.index}")
             futures[w] = ("write", t)
             ac.add(w)
-        elif bar is not None:
-            bar.update(1)
+        else:
+            written += int(res)
+            if bar is not None:
+                bar.update(1)
     if bar is not None:
         bar.close()
     prov = dict(prov, wall_time_s=round(float(prov.get("wall_time_s", 0.0))
@@ -249,7 +252,9 @@ def _drive(plan: Plan, out: Path, parts_dir: Path, client, stored, batch, retrie
                             f"are in {out}: run again with resume=True to run the rest. "
                             f"First error (members {t.m0}-{t.m1 - 1}): "
                             f"{type(e).__name__}: {e}") from e
+    t_gather = _time.perf_counter()
     counts = _st.gather(out, [(part_of[t.index], t.m0, t.m1) for t in plan.tasks])
+    t_gather = _time.perf_counter() - t_gather
     _st.set_attrs(out, status="complete", progress_s=float(plan.bases[0].duration),
                   provenance=prov, rows=counts)
     _st._consolidate(out)
@@ -257,7 +262,8 @@ def _drive(plan: Plan, out: Path, parts_dir: Path, client, stored, batch, retrie
         shutil.rmtree(parts_dir, ignore_errors=True)
     run = Run(out)
     run.profile = {"wall_s": _time.perf_counter() - t0, "tasks": len(todo),
-                   "task_wall_s": wall}
+                   "task_wall_s": wall, "write_bytes": written, "gather_s": t_gather,
+                   "rows": counts}
     return run
 
 
