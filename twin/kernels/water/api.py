@@ -68,13 +68,15 @@ def apply_scenarios(sim: WaterSim, network, scenarios) -> None:
             sim.set_pump_available([k], idx, False)
 
 
-def hydraulics(network, duration=None, step=None, pdd=None, scenarios=None) -> xr.Dataset:
+def hydraulics(network, duration=None, step=None, pdd=None, scenarios=None,
+               threads=None) -> xr.Dataset:
     """Run an extended-period hydraulic simulation of ``network`` (cim WaterNetwork).
 
     duration : s (default ``times["duration"]``); step : report step, s (default
     ``times["report_step"]``); pdd : None or dict(minimum_pressure=, required_pressure=,
     exponent=) for pressure-dependent demand; scenarios : list of dicts / WaterScenario
-    (keys demand_multiplier, closed_links, bursts, pumps_off) solved together as members.
+    (keys demand_multiplier, closed_links, bursts, pumps_off) solved together as members;
+    threads : members split over this many threads (None: one per CPU; same numbers).
 
     Returns a Dataset with ``head``, ``pressure``, ``demand`` (delivered, m³/s),
     ``demand_required`` over (time, node); ``flow``, ``velocity``, ``status`` (0 closed,
@@ -83,7 +85,7 @@ def hydraulics(network, duration=None, step=None, pdd=None, scenarios=None) -> x
     solution cannot be found.
     """
     K = len(scenarios) if scenarios is not None else 1
-    sim = WaterSim(network, members=K, pdd=pdd)
+    sim = WaterSim(network, members=K, pdd=pdd, threads=threads)
     dur = int(round(network.times.get("duration", 0.0) if duration is None else duration))
     rstep = sim.c.rstep if step is None else int(round(step))
     if rstep <= 0:

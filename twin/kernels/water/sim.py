@@ -7,7 +7,9 @@ Results are SI: heads/pressures m, flows/demands m³/s, velocities m/s, power W.
 
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -47,10 +49,14 @@ def _members(sel, K):
 class WaterSim:
     """Batched EPANET-equivalent extended-period simulation of ``network`` (a cim
     WaterNetwork) for ``members`` scenarios. ``pdd``: None (the network's demand model) or
-    dict(minimum_pressure=m, required_pressure=m, exponent=) for Wagner PDD."""
+    dict(minimum_pressure=m, required_pressure=m, exponent=) for Wagner PDD. ``threads``:
+    members are split over this many threads (None: one per CPU); members are independent,
+    so the numbers do not depend on it."""
 
-    def __init__(self, network, members: int = 1, pdd: dict | None = None):
+    def __init__(self, network, members: int = 1, pdd: dict | None = None,
+                 threads: int | None = 1):
         self.net = network
+        self.threads = max(1, int(threads or os.cpu_count() or 1))
         c = self.c = compile_network(network)
         if pdd is not None:
             c.pda = True
@@ -83,7 +89,8 @@ class WaterSim:
             np.array([c.formula, c.maxiter, c.extraiter, c.checkfreq, c.maxcheck,
                       int(c.pda)], np.int64),
             sym.colptr, sym.rowind, sym.rptr, sym.rcol, sym.rpos)
-        self.wk = new_work(sym.nnz, nj, n, L)
+        self._worksize = (sym.nnz, nj, n, L)
+        self.wk = new_work(*self._worksize)
         sfac = np.ones(L)
         sfac[np.isin(c.ltype, [LT_PRV, LT_PSV, LT_PBV])] = FT
         sfac[c.ltype == LT_FCV] = CFS
@@ -95,6 +102,9 @@ class WaterSim:
             np.array([c.dmult, c.spgrav, np.clip(c.epump, 1.0, 100.0) / 100.0]))
         self._acc, self._reset = np.zeros(n), np.zeros(len(ct["link"]), bool)
         self.rules = Rules(network, c) if len(network.rules) else None
+        #: the fused per-member kernels (:mod:`.stepper`); False: the vectorized reference
+        #: path (:mod:`.eps`, :mod:`.rules`), always taken with rules
+        self.fused = self.rules is None
         self._init_state()
 
     # ---- state ---------------------------------------------------------------------------
@@ -237,13 +247,14 @@ class WaterSim:
                 raise HydraulicsError(msg, time_s=t, member=int(k))
             warnings.warn(msg, RuntimeWarning, stacklevel=4)
 
-    def _kernel(self, fn, m, *args):
-        """Call a :mod:`.stepper` kernel on members m, raising / warning on a failed solve
-        and calling again from there; return the kernel's last result."""
+    def _kernel(self, fn, m, *args, ws=None):
+        """Call a :mod:`.stepper` kernel on members m (with the work set ``ws``), raising /
+        warning on a failed solve and calling again from there."""
         info = np.zeros(3, np.int64)
+        wk, acc, reset = ws if ws is not None else (self.wk, self._acc, self._reset)
         while True:
-            r = fn(self.na, self.ea, self._st, self._clk, self.wk, self._acc, self._reset,
-                   self._prm(), m, *args, info)
+            r = fn(self.na, self.ea, self._st, self._clk, wk, acc, reset, self._prm(), m,
+                   *args, info)
             a = r[0] if isinstance(r, tuple) else r
             if a < 0:
                 return r
@@ -255,11 +266,24 @@ class WaterSim:
             if isinstance(r, tuple):
                 args = args[:-1] + (r[1],)
 
+    def _threaded(self, fn, m, *args):
+        """:meth:`_kernel` over members m split across ``self.threads`` threads (members
+        interleaved for balance, each thread with its own work set)."""
+        nt = min(self.threads, len(m))
+        if nt <= 1:
+            return self._kernel(fn, m, *args)
+        with ThreadPoolExecutor(nt) as ex:
+            fut = [ex.submit(self._kernel, fn, m[i::nt], *args,
+                             ws=(new_work(*self._worksize), np.zeros_like(self._acc),
+                                 np.zeros_like(self._reset))) for i in range(nt)]
+            for f in fut:
+                f.result()
+
     def _solve_all(self):
         if not self.solved:
             allm = np.arange(self.K)
-            if self.rules is None:
-                self._kernel(stepper.solve_now, allm)
+            if self.fused and self.rules is None:
+                self._threaded(stepper.solve_now, allm)
             else:
                 self._runhyd(allm)
             self.solved = True
@@ -270,8 +294,8 @@ class WaterSim:
         target = int(round(t_s))
         self._solve_all()
         allm = np.arange(self.K)
-        if self.rules is None:
-            self._kernel(stepper.advance, allm[self.htime < target], target)
+        if self.fused and self.rules is None:
+            self._threaded(stepper.advance, allm[self.htime < target], target)
             return
         while True:
             m = allm[self.htime < target]
@@ -295,8 +319,8 @@ class WaterSim:
                               f8(c.n_links), f8(c.n_links), np.empty((K, T, c.n_links), np.int8),
                               f8(c.n_links), f8(npump))
         self._solve_all()
-        if self.rules is None:
-            self._kernel(stepper.record, np.arange(K), times, out, 0)
+        if self.fused and self.rules is None:
+            self._threaded(stepper.record, np.arange(K), times, out, 0)
         else:
             for ti, t in enumerate(times):
                 self.run_until(t)

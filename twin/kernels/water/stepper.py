@@ -278,7 +278,7 @@ def _advance(na, ea, st, clk, wk, acc, reset, prm, k, target, info):
     return True
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def solve_now(na, ea, stm, clk, wk, acc, reset, prm, m, info):
     """Solve members ``m`` at their current times; return the failing position or -1."""
     for a in range(len(m)):
@@ -290,7 +290,7 @@ def solve_now(na, ea, stm, clk, wk, acc, reset, prm, m, info):
     return -1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def advance(na, ea, stm, clk, wk, acc, reset, prm, m, target, info):
     """Run members ``m`` to ``target`` s, each on its own steps; return the failing
     position or -1."""
@@ -329,7 +329,7 @@ def _write(na, ea, st, out, k, ti):
         out.pump_power[k, ti, p] = kw * 1000.0
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def record(na, ea, stm, clk, wk, acc, reset, prm, m, times, out, t0, info):
     """Run each member of ``m`` through ``times`` (s, ascending), writing its solution at
     each into ``out`` (the first member from time index ``t0``). Return (position, time
