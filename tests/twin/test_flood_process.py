@@ -70,6 +70,7 @@ def test_flood_is_a_builtin_kernel():
     assert "flood" in twin.kernels.BUILTIN
 
 
+@pytest.mark.slow
 def test_interrupted_flood_run_resumes_bit_identical(lihu, tmp_path):
     from .runcompare import assert_runs_equal
     from .test_runtime_traffic import Crash
