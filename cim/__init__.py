@@ -6,6 +6,7 @@ Public API::
     city = cim.load_district("lihu")          # or "liangxi"; cim.districts() lists them
     cim.write_cityjson(city, "out.city.json")
     cim.write_inp(city, "out.inp")            # the water network, EPANET 2.2, LPS
+    cim.write_sumo(city, "out.net.xml")       # the road network for SUMO (netconvert)
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from .errors import (
     ValueRangeError,
 )
 from .geometry import PolygonSet
-from .io import detect_format, load, write_cityjson, write_inp, write_matpower, write_pandapower
+from .io import (
+    detect_format,
+    load,
+    write_cityjson,
+    write_inp,
+    write_matpower,
+    write_pandapower,
+    write_sumo,
+)
 from .model import (
     LOCAL_CRS,
     Areas,
@@ -43,7 +52,7 @@ from .model import (
 
 __all__ = [
     "load", "load_district", "districts", "write_cityjson", "write_inp", "detect_format",
-    "write_matpower", "write_pandapower",
+    "write_matpower", "write_pandapower", "write_sumo",
     "CityModel", "Buildings", "RoadNetwork", "Areas", "Sites", "CityObjects", "Terrain",
     "Network", "WaterNetwork", "PowerGrid", "DrainageNetwork", "WalkwayNetwork",
     "Attributes", "PolygonSet", "LoadReport", "LOCAL_CRS", "resolve_crs",

@@ -69,3 +69,12 @@ def write_inp(city_or_network, path, units: str | None = "LPS") -> Path:
     EPANET 2.2 .inp in flow ``units`` ("LPS" default; any EPANET code; None: the network's
     original units) and return the path. Isolation valves go to ``<stem>.valves.csv``."""
     return module("epanet").write(city_or_network, Path(path), units=units)
+
+
+def write_sumo(city, path) -> Path:
+    """Write the road network of ``city`` as a SUMO ``.net.xml`` (plain XML inputs kept next
+    to it, converted by eclipse-sumo's ``netconvert``) and return its path
+    (:mod:`cim.formats.sumo_write`)."""
+    from .formats import sumo_write  # noqa: PLC0415
+
+    return sumo_write.write(city, Path(path))
