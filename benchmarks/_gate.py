@@ -139,7 +139,7 @@ def judge(entry: dict, value: float | None) -> str:
 def check(baseline: dict, results: dict[str, dict | None], runs: dict | None = None,
           ci_only: bool = True) -> list[str]:
     """One line per gated figure that fails (worse than its baseline beyond tolerance, or
-    missing); [] when the gate passes. ``results`` as :func:`load_results`; ``runs`` as
+    missing) and per benchmark that crashed; [] when the gate passes. ``results`` as :func:`load_results`; ``runs`` as
     :func:`load_runs` (names a crashed benchmark's exit status)."""
     runs = runs or {}
     lines = []
@@ -150,6 +150,7 @@ def check(baseline: dict, results: dict[str, dict | None], runs: dict | None = N
         why = ""
         if name in runs and runs[name].get("rc") != 0:
             why = f" (benchmark exited with status {runs[name].get('rc')})"
+            lines.append(f"FAIL {name}: benchmark exited with status {runs[name].get('rc')}")
         elif figs is None:
             why = f" (no result file {name}.json)"
         for fig, entry in bench["figures"].items():

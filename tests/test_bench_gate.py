@@ -101,7 +101,11 @@ def test_crashed_benchmark_fails_every_gated_figure_and_says_why(tmp_path):
     (tmp_path / "power.json").unlink()
     res = gate.load_results(tmp_path, ["grid", "power"])
     fails = gate.check(_baseline(), res, runs={"power": {"rc": 1, "wall_s": 3.0}})
-    assert fails == ["FAIL power.n1.max_dvm: missing (benchmark exited with status 1)"]
+    assert fails == ["FAIL power: benchmark exited with status 1",
+                     "FAIL power.n1.max_dvm: missing (benchmark exited with status 1)"]
+    # a crash after the result file was written still fails
+    fails = gate.check(_baseline(), _results(tmp_path / "b"), runs={"grid": {"rc": "timeout"}})
+    assert fails == ["FAIL grid: benchmark exited with status timeout"]
     (tmp_path / "grid.json").write_text("{not json")
     fails = gate.check(_baseline(), gate.load_results(tmp_path, ["grid", "power"]))
     assert len(fails) == 4 and all("no result file" in f for f in fails)
