@@ -6,6 +6,7 @@ Travel demand (car trips for the traffic kernel)::
                                   car_share=0.3, through_veh_per_h=800, scale=0.1)
     trips = agents.read_od_matrix("od.csv", city, start="07:00", duration_s=3600, seed=1)
     trips = agents.read_trips("trips.csv", city, start="07:00")
+    trips = agents.read_trips("x.rou.xml", city)   # SUMO routes, trips, flows, vTypes
     trips.to_csv("out.csv"); trips.summary(); trips.select(trips.depart_s < 3600)
 """
 
@@ -20,11 +21,12 @@ from .demand import (
 from .errors import AgentsError, DemandError
 from .network import Access, attach_buildings, boundary_nodes, routable_nodes
 from .profiles import Profile, default_profiles, parse_clock
-from .readers import read_od_matrix
-from .trips import PURPOSES, Trips, read_trips
+from .readers import SumoTrips, read_od_matrix, read_sumo_routes, read_trips
+from .trips import PURPOSES, Trips
 
 __all__ = [
-    "generate_trips", "read_od_matrix", "read_trips", "Trips", "PURPOSES",
+    "generate_trips", "read_od_matrix", "read_trips", "read_sumo_routes", "Trips",
+    "SumoTrips", "PURPOSES",
     "Profile", "default_profiles", "parse_clock",
     "routable_nodes", "attach_buildings", "boundary_nodes", "Access",
     "AgentsError", "DemandError",

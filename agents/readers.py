@@ -2,7 +2,7 @@
 
 Trip list (:func:`read_trips`, defined with the trip-list format in :mod:`agents.trips`) —
 header with at least ``id,depart,origin,destination``, optionally the other columns that
-:meth:`Trips.to_csv` writes.
+:meth:`Trips.to_csv` writes; or a SUMO route file (:mod:`agents.sumo_routes`).
 
 OD matrix (:func:`read_od_matrix`) — vehicle trips in the scenario window, either long
 (header ``origin,destination,trips``) or wide (first row: a label, then destination zones;
@@ -32,9 +32,22 @@ from .errors import DemandError
 from .places import Places, Problems, csv_rows, drop_note
 from .profiles import Profile, parse_clock
 from .sampling import as_generator, stochastic_round
-from .trips import GIVEN, Trips, read_trips
+from .sumo_routes import SumoTrips, is_sumo_routes, read_sumo_routes
+from .trips import GIVEN, Trips
+from .trips import read_trips as read_trip_csv
 
-__all__ = ["read_od_matrix", "read_trips"]
+__all__ = ["read_od_matrix", "read_trips", "read_sumo_routes", "SumoTrips"]
+
+
+def read_trips(path, city, *, start="00:00", lenient: bool = False, **sumo) -> Trips:
+    """Return the trips of a trip-list CSV (:mod:`agents.trips`) or of a SUMO route file
+    (``.rou.xml``, ``.trips.xml``, any ``<routes>`` XML: :func:`read_sumo_routes`, which
+    takes the extra keywords ``begin`` and ``seed``), sorted by departure."""
+    if is_sumo_routes(path):
+        return read_sumo_routes(path, city, start=start, lenient=lenient, **sumo)
+    if sumo:
+        raise TypeError(f"read_trips: {sorted(sumo)} only apply to SUMO route files")
+    return read_trip_csv(path, city, start=start, lenient=lenient)
 
 
 def _zone_table(zones, places: Places) -> dict[str, list[str]]:

@@ -1,0 +1,381 @@
+"""SUMO route files (``.rou.xml``, ``.trips.xml``) as trips: :func:`read_sumo_routes`.
+
+Read (children of ``<routes>``; parsed entity-safe, as the city readers do):
+
+- ``vType``: ``length``, ``minGap``, ``accel``, ``decel`` (m, m/s²), ``maxSpeed`` (m/s),
+  ``vClass``; SUMO's defaults where not given (passenger car: 5 m, 2.5 m, 2.6, 4.5,
+  55.56 m/s). ``DEFAULT_VEHTYPE`` always exists;
+- ``route`` (named, ``edges``), ``vehicle`` (with ``route=`` a named route or a ``<route>``
+  child), ``trip`` (``from``/``to`` edges; ``via`` kept in the route-less trip's
+  ``meta``), ``flow`` (with a route or from/to) expanded deterministically as SUMO does:
+  ``period`` (or ``vehsPerHour`` → period 3600/vph) from ``begin`` while before ``end``
+  (default 24 h) and at most ``number``; ``number`` with ``end`` alone → equal spacing; the
+  random forms (``probability``, ``period="exp(r)"``) draw from ``seed``. Vehicle ids of a
+  flow are ``<flow id>.<k>``, as in SUMO.
+- ``vTypeDistribution`` / ``routeDistribution`` (members with ``probability``): each
+  vehicle draws its type / route from ``seed``;
+- persons, containers, stops, … are counted in ``meta["not_read"]``.
+
+Edges are road link ids (a network read from the same SUMO ``.net.xml``). A trip's origin
+and destination are its first and last link; they are not required to lie in the largest
+strongly connected part of the network (a real cut-out is entered and left through one-way
+dead ends), since the route, or the link pair, says where the vehicle goes. Routes are
+checked: consecutive edges must be joined by a connection of the network (or, without a
+connection table, by a shared node).
+
+Bad input raises :class:`~agents.errors.DemandError` naming the file, the line and the
+element (``vehicle 'v3': route edge 'x' is not a road link of the city``); malformed XML too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from cim.errors import CIMError
+from cim.formats import Source
+from cim.formats._xml import free, iterparse
+
+from .errors import DemandError
+from .profiles import parse_clock
+from .sampling import as_generator
+from .trips import GIVEN, Trips
+
+#: SUMO's default vehicle type (passenger car)
+DEFAULT_VTYPE = {"length": 5.0, "minGap": 2.5, "accel": 2.6, "decel": 4.5,
+                 "maxSpeed": 55.56, "vClass": "passenger"}
+_VT_NUM = ("length", "minGap", "accel", "decel", "maxSpeed")
+_EXTRA = ("origin_link", "destination_link", "route", "vtype", "length", "min_gap", "accel",
+          "decel", "max_speed", "vclass")
+_EXP = re.compile(r"exp\(\s*([0-9.eE+-]+)\s*\)")
+DAY_S = 86400.0
+
+
+@dataclass
+class SumoTrips(Trips):
+    """:class:`~agents.trips.Trips` read from a SUMO route file, with per-row extras:
+
+    ``origin_link`` / ``destination_link`` int64 link indices into ``city.roads``;
+    ``route`` object: an int64 array of link indices (origin first, destination last) or
+    None (trips with from/to only: routed by the twin); ``vtype`` object str; ``length``,
+    ``min_gap`` (m), ``accel``, ``decel`` (m/s²), ``max_speed`` (m/s) float64; ``vclass``
+    object str. ``vtypes`` (not per row): {type id: its attributes}.
+    """
+
+    origin_link: np.ndarray | None = None
+    destination_link: np.ndarray | None = None
+    route: np.ndarray | None = None
+    vtype: np.ndarray | None = None
+    length: np.ndarray | None = None
+    min_gap: np.ndarray | None = None
+    accel: np.ndarray | None = None
+    decel: np.ndarray | None = None
+    max_speed: np.ndarray | None = None
+    vclass: np.ndarray | None = None
+    vtypes: dict | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        n = len(self.trip_id)
+        for name in ("origin_link", "destination_link"):
+            v = getattr(self, name)
+            setattr(self, name, np.full(n, -1, np.int64) if v is None
+                    else np.asarray(v, np.int64))
+        for name in ("route", "vtype", "vclass"):
+            v = getattr(self, name)
+            a = np.empty(n, object)
+            if v is not None:
+                a[:] = list(v)
+            setattr(self, name, a)
+        for name in ("length", "min_gap", "accel", "decel", "max_speed"):
+            v = getattr(self, name)
+            setattr(self, name, np.full(n, np.nan) if v is None else np.asarray(v, float))
+
+    def select(self, mask) -> SumoTrips:
+        base = Trips.select(self, mask)
+        idx = np.asarray(mask)
+        kw = {f.name: getattr(base, f.name) for f in fields(Trips)}
+        return SumoTrips(**kw, **{k: getattr(self, k)[idx] for k in _EXTRA},
+                         vtypes=self.vtypes)
+
+    def routes(self) -> list:
+        """Return the routes as a list (link index arrays or None), e.g. for
+        ``traffic.add_trips(routes=...)``."""
+        return list(self.route)
+
+
+def _num(a, key, what, path, line, default=None, minimum=None, positive=False):
+    v = a.get(key)
+    if v is None:
+        if default is None:
+            raise DemandError(f"{what} has no '{key}'", path=path, line=line)
+        return default
+    try:
+        x = float(v)
+    except ValueError:
+        raise DemandError(f"{what}: '{key}' is not a number", path=path, line=line,
+                          value=v) from None
+    if not np.isfinite(x) or (minimum is not None and x < minimum) or (positive and x <= 0):
+        raise DemandError(f"{what}: '{key}' must be finite and "
+                          f"{'> 0' if positive else f'>= {minimum:g}'}", path=path, line=line,
+                          value=v)
+    return x
+
+
+def _depart(a, what, path, line):
+    d = a.get("depart")
+    if d is None:
+        raise DemandError(f"{what} has no 'depart'", path=path, line=line)
+    if d in ("triggered", "containerTriggered", "split", "begin"):
+        raise DemandError(f"{what}: depart={d!r} is not supported (give a time in s)",
+                          path=path, line=line, value=d)
+    return _num(a, "depart", what, path, line, minimum=0.0)
+
+
+def _collect(path):
+    """Return the elements of the file as (tag, attrs, line, child route edges or None)."""
+    items, other = [], {}
+    try:
+        for _, el in iterparse(Source.open_path(path), events=("end",)):
+            parent = el.getparent()
+            if parent is None:
+                if el.tag != "routes":
+                    raise DemandError(f"root element {el.tag!r} is not a SUMO <routes>",
+                                      path=path, line=el.sourceline)
+                continue
+            if parent.getparent() is not None:
+                continue
+            tag = el.tag
+            if tag in ("vType", "route", "vehicle", "trip", "flow"):
+                child = next((r.get("edges") for r in el.iter("route") if r is not el), None)
+                items.append((tag, dict(el.attrib), el.sourceline, child))
+            elif tag in ("vTypeDistribution", "routeDistribution"):
+                sub = "vType" if tag == "vTypeDistribution" else "route"
+                kids = [(dict(k.attrib), k.sourceline) for k in el.iter(sub)]
+                items.append((tag, dict(el.attrib), el.sourceline, kids))
+            elif isinstance(tag, str):
+                other[tag] = other.get(tag, 0) + 1
+            free(el)
+    except CIMError as e:
+        raise DemandError(e.reason, path=path, line=e.line) from None
+    return items, other
+
+
+def _flow_departs(a, what, path, line, rng):
+    begin = _num(a, "begin", what, path, line, default=0.0, minimum=0.0)
+    end = _num(a, "end", what, path, line, default=DAY_S, minimum=begin)
+    number = a.get("number")
+    n_max = None if number is None else int(_num(a, "number", what, path, line, minimum=0))
+    per = a.get("period")
+    if a.get("vehsPerHour") is not None:
+        per = 3600.0 / _num(a, "vehsPerHour", what, path, line, positive=True)
+    elif a.get("probability") is not None:
+        p = _num(a, "probability", what, path, line, minimum=0.0)
+        if p > 1:
+            raise DemandError(f"{what}: 'probability' must be <= 1", path=path, line=line,
+                              value=p)
+        t = begin + np.flatnonzero(rng.random(int(np.ceil(end - begin))) < p)
+        return t[:n_max] if n_max is not None else t
+    if isinstance(per, str):
+        m = _EXP.fullmatch(per.strip())
+        if m:  # Poisson arrivals with rate r per s
+            rate = float(m.group(1))
+            if not rate > 0:
+                raise DemandError(f"{what}: exp() rate must be > 0", path=path, line=line,
+                                  value=per)
+            gaps = rng.exponential(1.0 / rate, int((end - begin) * rate * 2 + 20))
+            t = begin + np.cumsum(gaps)
+            t = t[t < end]
+            return t[:n_max] if n_max is not None else t
+        per = _num(a, "period", what, path, line, positive=True)
+    if per is None:
+        if n_max is None:
+            raise DemandError(f"{what} needs one of 'period', 'vehsPerHour', 'probability' "
+                              "or 'number'", path=path, line=line)
+        if a.get("end") is None:
+            raise DemandError(f"{what}: 'number' alone needs 'end'", path=path, line=line)
+        return begin + np.arange(n_max) * ((end - begin) / max(n_max, 1))
+    k = int(np.ceil((end - begin) / per - 1e-9))
+    if n_max is not None:
+        k = min(k, n_max) if a.get("end") is not None else n_max
+    return begin + np.arange(max(k, 0)) * per
+
+
+class _Links:
+    """Edge ids → link indices, and the check that consecutive edges are joined."""
+
+    def __init__(self, roads, path):
+        self.roads, self.path = roads, path
+        self.index = {str(k): i for i, k in enumerate(roads.link_ids)}
+        c = getattr(roads, "connections", None)
+        L = max(roads.n_links, 1)
+        self.pairs = None if c is None else np.unique(c.from_link * L + c.to_link)
+        self.L = L
+
+    def route(self, edges: str, what, line) -> np.ndarray:
+        ids = edges.split()
+        if not ids:
+            raise DemandError(f"{what}: the route has no edges", path=self.path, line=line)
+        out = np.empty(len(ids), np.int64)
+        for k, e in enumerate(ids):
+            i = self.index.get(e)
+            if i is None:
+                raise DemandError(f"{what}: route edge {e!r} is not a road link of the city",
+                                  path=self.path, line=line, value=e)
+            out[k] = i
+        a, b = out[:-1], out[1:]
+        if self.pairs is not None:
+            ok = np.isin(a * self.L + b, self.pairs)
+        else:
+            ok = self.roads.link_to[a] == self.roads.link_from[b]
+        if not ok.all():
+            k = int(np.flatnonzero(~ok)[0])
+            raise DemandError(f"{what}: route edges {ids[k]!r} and {ids[k + 1]!r} are not "
+                              "connected", path=self.path, line=line, value=edges)
+        return out
+
+
+def read_sumo_routes(path, city, *, start="00:00", begin: float = 0.0, seed=0,
+                     lenient: bool = False) -> SumoTrips:
+    """Return the vehicles, trips and flows of a SUMO route file as :class:`SumoTrips`,
+    sorted by departure (see the module docstring).
+
+    start : scenario start clock time (metadata, ``trips.start_s``).
+    begin : SUMO time (s) of the scenario start: ``depart_s = depart - begin``; vehicles
+        departing before it are dropped (counted in ``meta["before_begin"]``).
+    seed : for the random flow forms only.
+    lenient : skip bad elements (listed in ``meta["skipped"]``) instead of raising.
+    """
+    path = str(path)
+    t0 = parse_clock(start, what="start")
+    rng = as_generator(seed)
+    items, other = _collect(path)
+    links = _Links(city.roads, path)
+    skipped: list[str] = []
+
+    def fail(e):
+        if not lenient:
+            raise e
+        skipped.append(str(e))
+
+    vtypes = {"DEFAULT_VEHTYPE": dict(DEFAULT_VTYPE)}
+    routes: dict[str, np.ndarray] = {}
+    dists: dict[str, tuple[list, np.ndarray]] = {}  # distribution id -> (members, p)
+
+    def vtype(a, line):
+        what = f"vType {a.get('id')!r}"
+        if not a.get("id"):
+            raise DemandError("vType has no 'id'", path=path, line=line)
+        vt = dict(DEFAULT_VTYPE)
+        vt.update({k: v for k, v in a.items() if k not in _VT_NUM})
+        for k in _VT_NUM:
+            vt[k] = _num(a, k, what, path, line, default=DEFAULT_VTYPE[k],
+                         minimum=0.0, positive=k != "minGap")
+        vtypes[a["id"]] = vt
+        return a["id"]
+
+    for tag, a, line, kids in items:
+        try:
+            if tag == "vType":
+                vtype(a, line)
+            elif tag == "route" and a.get("id"):
+                routes[a["id"]] = links.route(a.get("edges", ""), f"route {a['id']!r}", line)
+            elif tag in ("vTypeDistribution", "routeDistribution"):
+                what = f"{tag} {a.get('id')!r}"
+                if tag == "vTypeDistribution":
+                    members = [vtype(k, ln) for k, ln in kids]
+                else:
+                    members = [links.route(k.get("edges", ""), what, ln) for k, ln in kids]
+                p = np.array([_num(k, "probability", what, path, ln, default=1.0, minimum=0.0)
+                              for k, ln in kids], float)
+                if not members or not p.sum() > 0:
+                    raise DemandError(f"{what} has no members with probability > 0",
+                                      path=path, line=line)
+                dists[a.get("id", "")] = (members, p / p.sum())
+        except DemandError as e:
+            fail(e)
+
+    def draw(name, n):
+        members, p = dists[name]
+        return [members[k] for k in rng.choice(len(members), size=n, p=p)]
+    rows: list[tuple] = []  # (id, depart, route or None, origin, destination, vtype)
+    for tag, a, line, child in items:
+        if tag not in ("vehicle", "trip", "flow"):
+            continue
+        vid = a.get("id")
+        what = f"{tag} {vid!r}"
+        try:
+            if not vid:
+                raise DemandError(f"{tag} has no 'id'", path=path, line=line)
+            typ = a.get("type", "DEFAULT_VEHTYPE")
+            if typ not in vtypes and typ not in dists:
+                raise DemandError(f"{what}: unknown vType", path=path, line=line, value=typ)
+            rname = a.get("route") if tag != "trip" else None
+            if child is not None:
+                r = links.route(child, what, line)
+            elif rname and rname in routes:
+                r = routes[rname]
+            elif rname and rname in dists:
+                r = "dist"
+            elif rname:
+                raise DemandError(f"{what}: unknown route", path=path, line=line, value=rname)
+            elif a.get("from") and a.get("to"):
+                r = None
+                o = int(links.route(a["from"], what, line)[0])
+                d = int(links.route(a["to"], what, line)[0])
+            else:
+                raise DemandError(f"{what} needs a route (or 'from' and 'to' edges); "
+                                  "vehicles defined by stops alone are not read",
+                                  path=path, line=line)
+            t = (_flow_departs(a, what, path, line, rng) if tag == "flow"
+                 else [_depart(a, what, path, line)])
+            names = ([f"{vid}.{k}" for k in range(len(t))] if tag == "flow" else [vid])
+            rs = draw(rname, len(t)) if isinstance(r, str) else [r] * len(t)
+            ts = draw(typ, len(t)) if typ in dists else [typ] * len(t)
+            for v, x, rr, tt in zip(names, t, rs, ts):
+                oo, dd = (o, d) if rr is None else (int(rr[0]), int(rr[-1]))
+                rows.append((v, float(x), rr, oo, dd, tt))
+        except DemandError as e:
+            fail(e)
+    ids = [r[0] for r in rows]
+    if len(set(ids)) != len(ids):
+        seen: set = set()
+        dup = next(i for i in ids if i in seen or seen.add(i))
+        raise DemandError("duplicate vehicle id", path=path, value=dup)
+    depart = np.array([r[1] for r in rows], float) - begin
+    keep = depart >= 0
+    rows = [r for r, k in zip(rows, keep) if k]
+    depart = depart[keep]
+    n = len(rows)
+    roads = city.roads
+    o = np.array([r[3] for r in rows], np.int64)
+    d = np.array([r[4] for r in rows], np.int64)
+    vt = [vtypes[r[5]] for r in rows]
+    trips = SumoTrips(
+        np.array([r[0] for r in rows], object).reshape(-1), depart,
+        roads.link_from[o], roads.link_to[d], np.full(n, -1), np.full(n, -1),
+        np.full(n, GIVEN, np.int8), roads.node_ids, city.buildings.ids, t0,
+        {"source": path, "skipped": skipped, "before_begin": int((~keep).sum()),
+         "not_read": other, "vehicles": n},
+        origin_link=o, destination_link=d, route=[r[2] for r in rows],
+        vtype=[r[5] for r in rows], length=[v["length"] for v in vt],
+        min_gap=[v["minGap"] for v in vt], accel=[v["accel"] for v in vt],
+        decel=[v["decel"] for v in vt], max_speed=[v["maxSpeed"] for v in vt],
+        vclass=[v["vClass"] for v in vt], vtypes=vtypes)
+    return trips.select(np.argsort(trips.depart_s, kind="stable"))
+
+
+def is_sumo_routes(path) -> bool:
+    """True when ``path`` names a SUMO route file (by name, else by its first bytes)."""
+    name = str(path).lower()
+    for suffix in (".gz", ".bz2"):
+        name = name.removesuffix(suffix)
+    if name.endswith((".rou.xml", ".trips.xml", ".xml")):
+        return True
+    try:
+        head = Source.open_path(path).head[:4096]
+    except CIMError:
+        return False
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and b"<routes" in head
