@@ -70,6 +70,31 @@ def test_batched_equals_single(c118):
     np.testing.assert_allclose(slow["vm"], batch["vm"], atol=1e-9, equal_nan=True)
 
 
+@pytest.mark.parametrize("method,init", [("ac", "flat"), ("ac", "dc"), ("dc", "auto")])
+def test_fused_members_equal_block_diagonal_path(c118, method, init):
+    """The fused numba member kernel against the generic SuperLU path on the same members:
+    branch, bus and generator outages (islands included) and load factors."""
+    _, grid = c118
+    rng = np.random.default_rng(5)
+    k = 6
+    branch_out = rng.random((k, grid.n_links)) < 0.02
+    bus_out = np.zeros((k, grid.n_nodes), bool)
+    bus_out[1, 10] = bus_out[4, [40, 41]] = True
+    gen_out = np.zeros((k, len(grid.gens.bus)), bool)
+    gen_out[2, 3] = gen_out[5, 5:9] = True
+    scale = rng.uniform(0.8, 1.2, (k, len(grid.loads)))
+    args = dict(branch_out=branch_out, bus_out=bus_out, gen_out=gen_out, load_scale=scale,
+                method=method, init=init)
+    fused = PowerFlow(grid).solve(**args)
+    slow = PowerFlow(grid, fast=False).solve(**args)
+    assert fused["converged"].all() and (~fused["energized"]).any()
+    assert set(fused) == set(slow)
+    for key in fused:
+        np.testing.assert_allclose(fused[key], slow[key], atol=1e-9 * (100 if key in (
+            "p", "q", "p_from", "q_from", "p_to", "q_to", "load_p") else 1), rtol=0,
+            equal_nan=True, err_msg=key)
+
+
 def test_bus_outage_and_gen_members(c118):
     _, grid = c118
     pf = PowerFlow(grid)
