@@ -219,6 +219,7 @@ def scenario(quick=False, n_trips=400):
 '''
 
 
+@pytest.mark.slow
 def test_cli_vary_on_a_scheduler_and_ensemble_kpis_and_compare(reference, client, tmp_path,
                                                                 capsys, monkeypatch):
     from twin.analysis import ensemble as ens_kpis

@@ -253,7 +253,10 @@ def _drive(plan: Plan, out: Path, parts_dir: Path, client, stored, batch, retrie
                             f"First error (members {t.m0}-{t.m1 - 1}): "
                             f"{type(e).__name__}: {e}") from e
     t_gather = _time.perf_counter()
-    counts = _st.gather(out, [(part_of[t.index], t.m0, t.m1) for t in plan.tasks])
+    def mapper(fn, parts):  # the workers read the parts' rows, the driver writes them
+        return client.gather(client.map(fn, *zip(*parts), pure=False, retries=retries))
+
+    counts = _st.gather(out, [(part_of[t.index], t.m0, t.m1) for t in plan.tasks], mapper)
     t_gather = _time.perf_counter() - t_gather
     _st.set_attrs(out, status="complete", progress_s=float(plan.bases[0].duration),
                   provenance=prov, rows=counts)

@@ -142,74 +142,95 @@ def _remap(member: np.ndarray, m0: int) -> np.ndarray:
     return np.where(member >= 0, member + m0, member)
 
 
-def gather(ens_path, parts: list[tuple]) -> dict:
+def read_part(part_path, m0: int, m1: int) -> dict:
+    """Return the rows of part store ``part_path`` (members ``m0 … m1 − 1``) with global
+    member numbers: {"tables": {layer: {column: array}}, "protos": {layer: {column: (dtype,
+    fill, attrs, dim)}}, "events": {column: array}, "attrs": {layer: attrs}, "m": (m0, m1)}
+    (a worker's share of :func:`gather`)."""
+    run = Run(part_path)
+    out = {"tables": {}, "protos": {}, "attrs": {}, "m": (m0, m1)}
+    for layer in run.layers:
+        g = run._root[layer]
+        out["attrs"][layer] = dict(g.attrs)
+        cols, protos = {}, {}
+        for spec in dict(g.attrs).get("tables", {}).values():
+            mcol = f"{spec['dim']}_member"
+            for c in list(spec["columns"]) + [mcol]:
+                if c in g:
+                    a = g[c]
+                    v = a[...]
+                    cols[c] = _remap(v, m0) if c == mcol else v
+                    dt = _dtype(a)
+                    protos[c] = ("str" if dt is str else np.dtype(dt).str,
+                                 "" if dt is str else a.fill_value.item()
+                                 if hasattr(a.fill_value, "item") else a.fill_value,
+                                 dict(a.attrs), spec["dim"])
+        out["tables"][layer], out["protos"][layer] = cols, protos
+    g = run._root["events"]
+    ev = {c: g[c][...] for c in EVENT_COLUMNS}
+    events: dict[str, list] = {c: [] for c in EVENT_COLUMNS}
+    for k in range(m1 - m0):  # each member's events, as if it had run alone
+        keep = (ev["member"] == k) | (ev["member"] == -1)
+        for c in EVENT_COLUMNS:
+            v = ev[c][keep]
+            events[c].append(np.full(len(v), m0 + k, np.int64) if c == "member" else v)
+    out["events"] = {c: np.concatenate(v) if v else np.zeros(0) for c, v in events.items()}
+    return out
+
+
+def gather(ens_path, parts: list[tuple], mapper=None) -> dict:
     """Write the row tables and the events table of the ensemble from ``parts`` [(part
-    path, m0, m1)] in member order; return {"<layer>/<table>": rows, "events": rows}."""
+    path, m0, m1)] in member order; return {"<layer>/<table>": rows, "events": rows}.
+    ``mapper(read_part, parts)`` reads the parts (default: here, one after the other;
+    :func:`twin.run_ensemble` has the workers read them)."""
+    pieces = (mapper(read_part, parts) if mapper is not None
+              else [read_part(*p) for p in parts])
+    pieces = sorted(pieces, key=lambda p: p["m"][0])
     root = zarr.open_group(str(ens_path), mode="r+", use_consolidated=False)
-    runs = [(Run(p), m0, m1) for p, m0, m1 in parts]
     counts = {}
     for layer in root.group_keys():
         if layer in ("events", "checkpoint"):
             continue
         g = root[layer]
+        protos: dict = {}
+        for p in pieces:
+            for c, proto in p["protos"].get(layer, {}).items():
+                protos.setdefault(c, proto)
+        for c, (dtype, fill, attrs, dim) in protos.items():
+            parts_c = [p["tables"][layer][c] for p in pieces if c in p["tables"].get(layer, {})]
+            v = np.concatenate(parts_c)
+            dtype = str if dtype == "str" else np.dtype(dtype)
+            arr = g.create_array(c, shape=v.shape, chunks=(TABLE_CHUNK,), dtype=dtype,
+                                 fill_value=fill, dimension_names=(dim,), attributes=attrs,
+                                 overwrite=True)
+            if len(v):
+                arr[...] = v.astype(str) if v.dtype.kind in "UO" else v
         for tname, spec in dict(g.attrs).get("tables", {}).items():
-            dim = spec["dim"]
-            mcol = f"{dim}_member"
-            cols: dict[str, list] = {}
-            proto: dict[str, zarr.Array] = {}
-            for run, m0, _ in runs:
-                pg = run._root[layer]
-                for c in list(spec["columns"]) + [mcol]:
-                    if c in pg:
-                        proto.setdefault(c, pg[c])
-                        v = pg[c][...]
-                        cols.setdefault(c, []).append(_remap(v, m0) if c == mcol else v)
-            for c, a in proto.items():
-                v = np.concatenate(cols[c])
-                arr = g.create_array(c, shape=v.shape, chunks=(TABLE_CHUNK,),
-                                     dtype=_dtype(a),
-                                     fill_value="" if _dtype(a) is str else a.fill_value,
-                                     dimension_names=(dim,), attributes=dict(a.attrs),
-                                     overwrite=True)
-                if len(v):
-                    arr[...] = v.astype(str) if v.dtype.kind in "UO" else v
-                counts[f"{layer}/{tname}"] = len(v)
-    counts["events"] = _gather_events(root, runs)
-    for layer in root.group_keys():
-        if layer not in ("events", "checkpoint"):
-            root[layer].update_attributes(_member_attrs(layer, runs))
+            first = spec["columns"][0]
+            counts[f"{layer}/{tname}"] = int(g[first].shape[0]) if first in g else 0
+        g.update_attributes(_member_attrs(layer, pieces))
+    counts["events"] = _write_events(root, pieces)
     return counts
 
 
-def _member_attrs(layer: str, runs) -> dict:
+def _member_attrs(layer: str, pieces) -> dict:
     """Return the layer attributes that hold one value per member (a list as long as each
     part's member count, e.g. traffic's ``n_trips``), concatenated over the parts."""
-    attrs = [dict(run._root[layer].attrs) for run, _, _ in runs]
+    attrs = [p["attrs"].get(layer, {}) for p in pieces]
     out = {}
     for key in attrs[0]:
         vals = [a.get(key) for a in attrs]
-        if all(isinstance(x, list) and len(x) == m1 - m0
-               for x, (_, m0, m1) in zip(vals, runs)):
+        if all(isinstance(x, list) and len(x) == p["m"][1] - p["m"][0]
+               for x, p in zip(vals, pieces)):
             out[key] = [y for x in vals for y in x]
     return out
 
 
-def _gather_events(root: zarr.Group, runs) -> int:
-    cols: dict[str, list] = {c: [] for c in EVENT_COLUMNS}
-    for run, m0, m1 in runs:
-        g = run._root["events"]
-        ev = {c: g[c][...] for c in EVENT_COLUMNS}
-        for k in range(m1 - m0):  # each member's events, as if it had run alone
-            keep = (ev["member"] == k) | (ev["member"] == -1)
-            for c in EVENT_COLUMNS:
-                v = ev[c][keep]
-                cols[c].append(np.full(len(v), m0 + k, np.int64) if c == "member" else v)
+def _write_events(root: zarr.Group, pieces) -> int:
     g = root["events"]
     n = 0
-    for c in ("event",) + EVENT_COLUMNS:
-        if c == "event":
-            continue
-        v = np.concatenate(cols[c]) if cols[c] else np.zeros(0)
+    for c in EVENT_COLUMNS:
+        v = np.concatenate([p["events"][c] for p in pieces]) if pieces else np.zeros(0)
         n = len(v)
         dtype = np.int64 if c == "member" else np.float64 if c == "time" else str
         arr = g.create_array(c, shape=(n,), chunks=(EVENT_CHUNK,), dtype=dtype,
