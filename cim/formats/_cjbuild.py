@@ -59,6 +59,10 @@ class _Flat:
                     f"{int(limit[k])} vertices)")
             idx = np.where(bad, 0, idx)
         self.gidx = idx + _excl_cumsum(sizes)[vblock]
+        if bad.any():  # an empty block (e.g. no template vertices): point at any vertex
+            self.gidx = np.where(bad, 0, self.gidx)
+            if not len(self.vertices):
+                self.vertices = np.zeros((1, 3))
         self.xyz = self.vertices[self.gidx]
         self._drop_repeated_vertices()
         self._drop_degenerate_rings()

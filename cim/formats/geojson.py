@@ -226,7 +226,7 @@ def _positions(coords) -> np.ndarray:
     """Return (n, 2|3) float64 positions; GeometryError for anything not finite numbers."""
     try:
         a = np.asarray(coords, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise GeometryError("coordinates are not arrays of numbers") from None
     if a.ndim != 2 or a.shape[1] < 2:
         raise GeometryError(f"coordinates have shape {a.shape}, expected positions "
@@ -259,7 +259,10 @@ def _first_position(features):
                 break
             if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c[:2]) \
                     and len(c) >= 2:
-                return float(c[0]), float(c[1])
+                try:
+                    return float(c[0]), float(c[1])
+                except OverflowError:
+                    return None
             c = c[0]
     return None
 

@@ -48,6 +48,17 @@ CASES = {
     "geojson geometry type a list": (
         json.dumps(_doc_with(("features", 1, "geometry", "type"), [1], GEOJSON)), ".geojson"),
     "geojson nested deeply": (DEEP, ".geojson"),
+    "geojson first position beyond float": (
+        json.dumps(_doc_with(("features", 0, "geometry", "coordinates", 0, 0, 0), 10**400,
+                             GEOJSON)), ".geojson"),
+    "cityjson instance of templates without vertices": (json.dumps({
+        **_cityjson_seed(), "geometry-templates": {
+            "templates": [{"type": "MultiSurface", "lod": "1", "boundaries": [[[0, 1, 2]]]}],
+            "vertices-templates": None},
+        "CityObjects": {"t": {"type": "SolitaryVegetationObject", "geometry": [{
+            "type": "GeometryInstance", "template": 0, "boundaries": [0],
+            "transformationMatrix": [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]}]}}}),
+        ".city.json"),
 }
 
 
