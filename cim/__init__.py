@@ -7,6 +7,7 @@ Public API::
     cim.write_cityjson(city, "out.city.json")
     cim.write_inp(city, "out.inp")            # the water network, EPANET 2.2, LPS
     cim.write_sumo(city, "out.net.xml")       # the road network for SUMO (netconvert)
+    cim.write_swmm(city, "drainage.inp")      # the drainage network, SWMM 5
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .io import (
     write_matpower,
     write_pandapower,
     write_sumo,
+    write_swmm,
 )
 from .model import (
     LOCAL_CRS,
@@ -52,7 +54,7 @@ from .model import (
 
 __all__ = [
     "load", "load_district", "districts", "write_cityjson", "write_inp", "detect_format",
-    "write_matpower", "write_pandapower", "write_sumo",
+    "write_matpower", "write_pandapower", "write_sumo", "write_swmm",
     "CityModel", "Buildings", "RoadNetwork", "Areas", "Sites", "CityObjects", "Terrain",
     "Network", "WaterNetwork", "PowerGrid", "DrainageNetwork", "WalkwayNetwork",
     "Attributes", "PolygonSet", "LoadReport", "LOCAL_CRS", "resolve_crs",

@@ -11,7 +11,7 @@ from .io import detect_format, load
 from .model import LOCAL_CRS, CityModel
 
 #: formats whose files carry no reference system (network models)
-_NO_CRS_FORMATS = ("epanet", "pandapower_json", "matpower")
+_NO_CRS_FORMATS = ("epanet", "swmm", "pandapower_json", "matpower")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 #: district name -> human-readable title

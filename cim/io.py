@@ -78,3 +78,10 @@ def write_sumo(city, path) -> Path:
     from .formats import sumo_write  # noqa: PLC0415
 
     return sumo_write.write(city, Path(path))
+
+
+def write_swmm(city_or_network, path) -> Path:
+    """Write the drainage network of ``city_or_network`` (a CityModel or a DrainageNetwork)
+    as a SWMM 5 .inp in its flow units (``<stem>.inlets.csv`` too when it has inlets) and
+    return the path (:mod:`cim.formats.swmm_inp`)."""
+    return module("swmm").write(city_or_network, Path(path))

@@ -21,6 +21,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "citygml": ("cim.formats.citygml", (".gml", ".citygml", ".xml")),
     "osm": ("cim.formats.osm", (".osm",)),
     "esri_ascii": ("cim.formats.esri_ascii", (".asc",)),
+    "swmm": ("cim.formats.swmm_inp", (".inp",)),  # before epanet: sniffs SWMM-only marks
     "epanet": ("cim.formats.epanet_inp", (".inp",)),
     "matpower": ("cim.formats.matpower", (".m",)),
     "pandapower_json": ("cim.formats.pandapower_json", (".json",)),
@@ -46,6 +47,6 @@ def detect(source: Source) -> str:
         if source.name.endswith(endings):
             return fmt
     raise FormatError("unknown file format (expected CityJSON, CityJSONSeq, CityGML, GeoJSON, "
-                      "OSM XML, a SUMO .net.xml, an ESRI ASCII grid, an EPANET .inp, a MATPOWER "
+                      "OSM XML, a SUMO .net.xml, an ESRI ASCII grid, an EPANET or SWMM .inp, a MATPOWER "
                       "case .m or a "
                       "pandapower JSON network)", path=source.path)

@@ -7,12 +7,13 @@ heights in metres above the source's vertical datum. Ids are the stable string i
 source files; each table's row order is its dense index.
 
 Modules: :mod:`.tables` (Attributes, Buildings, Areas, Sites, CityObjects), :mod:`.network`
-(the Network base, drainage and walkways), :mod:`.water` (WaterNetwork, EPANET's model, SI), :mod:`.power` (PowerGrid, bus-branch per unit), :mod:`.roads` (RoadNetwork), :mod:`.terrain`,
+(the Network base, walkways), :mod:`.drainage` (DrainageNetwork, SWMM's model, SI), :mod:`.water` (WaterNetwork, EPANET's model, SI), :mod:`.power` (PowerGrid, bus-branch per unit), :mod:`.roads` (RoadNetwork), :mod:`.terrain`,
 :mod:`.city` (CityModel).
 """
 
 from .city import LOCAL_CRS, CityModel
-from .network import DrainageNetwork, Network, WalkwayNetwork, column
+from .drainage import DrainageNetwork, Inflow, Subcatchments
+from .network import Network, WalkwayNetwork, column
 from .power import PowerGens, PowerGrid, PowerLoads
 from .roads import RoadNetwork
 from .tables import (
@@ -36,5 +37,5 @@ __all__ = [
     "CityModel", "LOCAL_CRS", "Network", "RoadNetwork", "WaterNetwork", "PowerGrid",
     "DrainageNetwork", "WalkwayNetwork", "column", "Attributes", "Table", "Buildings", "Areas",
     "Sites", "CityObjects", "SITE_KINDS", "Terrain", "reproject_terrain", "id_map", "_obj",
-    "WaterDemands", "WaterCurve", "Control", "Rule", "RuleClause", "PowerGens", "PowerLoads",
+    "WaterDemands", "WaterCurve", "Inflow", "Subcatchments", "Control", "Rule", "RuleClause", "PowerGens", "PowerLoads",
 ]

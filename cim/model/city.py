@@ -8,7 +8,8 @@ import numpy as np
 import pyproj
 
 from ..errors import CRSError, LoadReport
-from .network import DrainageNetwork, Network, WalkwayNetwork
+from .drainage import DrainageNetwork
+from .network import Network, WalkwayNetwork
 from .power import PowerGrid
 from .roads import RoadNetwork
 from .tables import Areas, Buildings, CityObjects, Sites

@@ -195,14 +195,6 @@ class Network:
 
 
 @dataclass
-class DrainageNetwork(Network):
-    """The drainage network: manholes and outfalls as nodes, conduits as links. Its own
-    columns come with its reader."""
-
-    kind: ClassVar[str] = "drainage"
-
-
-@dataclass
 class WalkwayNetwork(Network):
     """The pedestrian network: footpaths and crossings. Its own columns come with its
     reader."""
