@@ -43,11 +43,9 @@ class Symbolic:
         """Return the position in L of entries (i, j) given as original rows (i != j)."""
         pi, pj = self.iperm[i], self.iperm[j]
         r, c = np.maximum(pi, pj), np.minimum(pi, pj)
-        out = np.empty(len(r), np.int64)
-        for t in range(len(r)):
-            a, b = self.colptr[c[t]], self.colptr[c[t] + 1]
-            out[t] = a + np.searchsorted(self.rowind[a:b], r[t])
-        return out
+        # (column, row) keys of L's entries ascend (columns in order, rows ascending within)
+        col = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.colptr))
+        return np.searchsorted(col * self.n + self.rowind, c * self.n + r)
 
 
 def min_degree(n: int, adj: list[set]) -> np.ndarray:
