@@ -43,14 +43,14 @@ NetArrays = namedtuple("NetArrays", [
     "pH0", "pR", "pN", "pHmax", "pcurve", "gpv_curve", "cx", "cy", "cn", "tank_of", "tHmin",
     "tHmax", "toverflow", "offpos", "diagpos", "junctions", "valves", "row2node",
     "pc_link", "pc_node", "pc_type", "pc_grade", "pc_status", "pc_setting", "fprm", "iprm",
-    "colptr", "rowind", "rptr", "rcol", "rpos"])
+    "colptr", "rowind", "rptr", "rcol", "rpos", "mptr", "rmap"])
 #: state, member-major: heads H (K, n), flows Q (K, L), status S (K, L) int8, settings
 #: KS (K, L), emitter flows E, node demands D, demand flows DF (K, n), emitter coefficients
 #: Ke (K, n), lock (K, L) bool (closed by the user); the kernels get one member's rows
 State = namedtuple("State", ["H", "Q", "S", "KS", "E", "D", "DF", "Ke", "lock"])
 #: one member's work arrays: lval (nnz,) matrix / factor, F (nj,) right-hand side / heads,
-#: w (nj,) factor work, P, Y (L,) link coefficients, X (n,) nodal flow excess
-Work = namedtuple("Work", ["lval", "F", "w", "P", "Y", "X"])
+#: P, Y (L,) link coefficients, X (n,) nodal flow excess
+Work = namedtuple("Work", ["lval", "F", "P", "Y", "X"])
 
 
 @nb.njit(cache=True)
@@ -62,8 +62,7 @@ def member(st, k):
 
 def new_work(nnz: int, nj: int, n: int, L: int) -> Work:
     """A zeroed work set of one member."""
-    return Work(np.zeros(nnz), np.zeros(nj), np.zeros(nj), np.zeros(L), np.zeros(L),
-                np.zeros(n))
+    return Work(np.zeros(nnz), np.zeros(nj), np.zeros(L), np.zeros(L), np.zeros(n))
 
 # fprm / iprm indices
 F_HEXP, F_QEXP, F_VISC, F_HACC, F_DAMP, F_HERR, F_QCHG, F_PMIN, F_PREQ, F_PEXP = range(10)

@@ -333,7 +333,7 @@ def hydsolve(na, st, wk):
     while it <= maxtrials:
         headloss_coeffs(na, st, wk)
         matrix_coeffs(na, st, wk)
-        err = factor(na.colptr, na.rowind, na.rptr, na.rcol, na.rpos, wk.lval, wk.w)
+        err = factor(na.colptr, na.rptr, na.rcol, na.rpos, na.mptr, na.rmap, wk.lval)
         solve(na.colptr, na.rowind, wk.lval, wk.F)
         if err >= 0:
             node = na.row2node[err]

@@ -24,7 +24,9 @@ class Symbolic:
     """Structure of L for an n×n matrix (rows in elimination order): ``perm`` (n,) original
     row of each position, ``iperm`` (n,) position of each original row; ``colptr`` (n+1,),
     ``rowind`` (nnz,) of L (diagonal first); ``rptr``/``rcol``/``rpos``: for each row j the
-    columns c < j with L[j, c] != 0 and the position of that entry in column c."""
+    columns c < j with L[j, c] != 0 and the position of that entry in column c; ``mptr``
+    (len(rcol) + 1,), ``rmap``: for the t-th of those, the positions in column j of the
+    rows of column c from that entry down (the targets of column c's update of column j)."""
 
     n: int
     perm: np.ndarray
@@ -34,6 +36,8 @@ class Symbolic:
     rptr: np.ndarray
     rcol: np.ndarray
     rpos: np.ndarray
+    mptr: np.ndarray
+    rmap: np.ndarray
 
     @property
     def nnz(self) -> int:
@@ -116,27 +120,45 @@ def symbolic(n: int, ei: np.ndarray, ej: np.ndarray) -> Symbolic:
     rptr[1:] = np.cumsum([len(r) for r in rlists])
     rcol = np.array([c for r in rlists for c, _ in r], np.int64)
     rpos = np.array([p for r in rlists for _, p in r], np.int64)
-    return Symbolic(n, perm, iperm, colptr, rowind, rptr, rcol, rpos)
+    mptr = np.zeros(len(rcol) + 1, np.int64)
+    mptr[1:] = np.cumsum(colptr[rcol + 1] - rpos)
+    rmap = np.empty(mptr[-1], np.int64)
+    _relative_map(colptr, rowind, rptr, rcol, rpos, rmap, np.empty(n, np.int64))
+    return Symbolic(n, perm, iperm, colptr, rowind, rptr, rcol, rpos, mptr, rmap)
 
 
 @nb.njit(cache=True)
-def factor(colptr, rowind, rptr, rcol, rpos, lval, w):
+def _relative_map(colptr, rowind, rptr, rcol, rpos, rmap, pos):
+    """Fill ``rmap`` (see :class:`Symbolic`); ``pos`` (n,) work."""
+    q = 0
+    for j in range(len(colptr) - 1):
+        for p in range(colptr[j], colptr[j + 1]):
+            pos[rowind[p]] = p
+        for t in range(rptr[j], rptr[j + 1]):
+            for p in range(rpos[t], colptr[rcol[t] + 1]):
+                rmap[q] = pos[rowind[p]]
+                q += 1
+
+
+@nb.njit(cache=True)
+def factor(colptr, rptr, rcol, rpos, mptr, rmap, lval):
     """In-place left-looking Cholesky: ``lval`` (nnz,) holds the lower triangle of A
-    (positions of L, zero fill) and is overwritten with L; ``w`` (n,) work (any values).
-    Return the first column whose pivot is <= 0 (taken as 1), else -1."""
+    (positions of L, zero fill) and is overwritten with L; each column's updates go straight
+    to their positions (``rmap``). Return the first column whose pivot is <= 0 (taken as 1),
+    else -1."""
     n = len(colptr) - 1
     err = -1
     for j in range(n):
-        for p in range(colptr[j], colptr[j + 1]):
-            w[rowind[p]] = lval[p]
         for t in range(rptr[j], rptr[j + 1]):
             c = rcol[t]
             p0 = rpos[t]
             ljc = lval[p0]
+            q = mptr[t]
             for p in range(p0, colptr[c + 1]):
-                w[rowind[p]] -= lval[p] * ljc
+                lval[rmap[q]] -= lval[p] * ljc
+                q += 1
         p0 = colptr[j]
-        d = w[j]
+        d = lval[p0]
         if d <= 0.0:
             if err < 0:
                 err = j
@@ -144,7 +166,7 @@ def factor(colptr, rowind, rptr, rcol, rpos, lval, w):
         d = np.sqrt(d)
         lval[p0] = d
         for p in range(p0 + 1, colptr[j + 1]):
-            lval[p] = w[rowind[p]] / d
+            lval[p] = lval[p] / d
     return err
 
 

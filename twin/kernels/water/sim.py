@@ -88,7 +88,7 @@ class WaterSim:
                       c.flowchange, c.pmin, c.preq, c.pexp]),
             np.array([c.formula, c.maxiter, c.extraiter, c.checkfreq, c.maxcheck,
                       int(c.pda)], np.int64),
-            sym.colptr, sym.rowind, sym.rptr, sym.rcol, sym.rpos)
+            sym.colptr, sym.rowind, sym.rptr, sym.rcol, sym.rpos, sym.mptr, sym.rmap)
         self._worksize = (sym.nnz, nj, n, L)
         self.wk = new_work(*self._worksize)
         sfac = np.ones(L)
