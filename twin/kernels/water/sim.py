@@ -2,7 +2,11 @@
 
 K members share one network and one symbolic factorization; each has its own clock, link
 statuses/settings, flows, tank volumes, demand multipliers, emitters (bursts) and closures.
-Results are SI: heads/pressures m, flows/demands m³/s, velocities m/s, power W.
+State is stored member-major (``_st``, (K, ·)): the fused kernels of :mod:`.stepper` run one
+member's whole extended period at a time on its contiguous rows (members split over
+``threads``); ``st`` holds (·, K) views of the same memory for the vectorized reference path
+(:mod:`.eps`, taken with rules) and the snapshots. Results are SI: heads/pressures m,
+flows/demands m³/s, velocities m/s, power W.
 """
 
 from __future__ import annotations
