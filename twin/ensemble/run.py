@@ -71,7 +71,7 @@ def _client(client, scheduler, workers: int | None, n_tasks: int):
 
     n = workers or min(os.cpu_count() or 1, max(1, n_tasks))
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None,
+                           host="127.0.0.1", dashboard_address=":0",
                            env={"NUMBA_NUM_THREADS": "1"})
     c = Client(cluster)
     return c, [c, cluster]
