@@ -188,20 +188,22 @@ class DrainageSim:
         """(K,) m³ held in the network (nodes and their half pipes)."""
         return self.vol.sum(axis=1)
 
-    def step(self, dt: float, lateral) -> np.ndarray:
-        """Advance one step of ``dt`` s with ``lateral`` inflow (K, N) or (N,) m³/s (mean over
-        the step). Return the overflow volume (K, N) m³ of this step (flooding)."""
+    def step(self, dt, lateral) -> np.ndarray:
+        """Advance one step of ``dt`` s (scalar, or (K,) per member; 0 = stay) with
+        ``lateral`` inflow (K, N) or (N,) m³/s (mean over the step). Return the overflow
+        volume (K, N) m³ of this step (flooding)."""
         lat = np.ascontiguousarray(np.broadcast_to(np.asarray(lateral, float),
                                                    (self.K, self.n.N)))
+        dt = np.ascontiguousarray(np.broadcast_to(np.asarray(dt, float), (self.K,)))
         self._fl[:] = 0.0
         self._vo[:] = 0.0
-        self._step(self.y, self.vol, self.q, self.aold, lat, float(dt), self.trials,
+        self._step(self.y, self.vol, self.q, self.aold, lat, dt, self.trials,
                    self.omega, self.n.P, self._fl, self._vo)
         if not np.isfinite(self.y).all():
             k, i = np.argwhere(~np.isfinite(self.y))[0]
             raise DrainageError(f"node {self.n.net.node_ids[i]!r}: depth became non-finite "
                                 f"(member {k}); use a smaller step")
-        self.lateral += lat * dt
+        self.lateral += lat * dt[:, None]
         self.outfall += self._vo
         self.overflow += self._fl
         np.maximum(self.ypeak, self.y, out=self.ypeak)

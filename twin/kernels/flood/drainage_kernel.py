@@ -173,8 +173,8 @@ def depth_of(i, vol, y0, ymax, amin, inv, nptr, nlink, nend, shp, geom, length, 
     return y
 
 
-def _step(y, vol, q, aold, lat, dt, ntrials, omega, P, fl, vout):
-    """Advance every member one step of ``dt`` s. y, vol (K, N); q, aold (K, L) per barrel;
+def _step(y, vol, q, aold, lat, dts, ntrials, omega, P, fl, vout):
+    """Advance every member k one step of ``dts[k]`` s (0: member k does not move). y, vol (K, N); q, aold (K, L) per barrel;
     lat (K, N) lateral inflow m³/s (≥ 0 taken as given); P: the static arrays (tuple, see
     :func:`twin.kernels.flood.drainage.Network1D.arrays`); fl (K, N) out: overflow m³ this step;
     vout (K, N) out: volume that left through outfalls (m³, by outfall node)."""
@@ -183,6 +183,9 @@ def _step(y, vol, q, aold, lat, dt, ntrials, omega, P, fl, vout):
     K, N = y.shape
     L = q.shape[1]
     for k in nb.prange(K):
+        dt = dts[k]
+        if dt <= 0.0:
+            continue
         qold = q[k].copy()
         qe = q[k].copy()
         ye = y[k].copy()

@@ -58,12 +58,19 @@ class FloodProcess(Kernel):
                "rain_m3": Spec((), "m3"), "infiltration_m3": Spec((), "m3"),
                "outflow_m3": Spec((), "m3"), "water_bodies_m3": Spec((), "m3"),
                "storage_m3": Spec((), "m3"), "mass_error_m3": Spec((), "m3"),
-               "mass_rel_error": Spec((), "1")}
+               "mass_rel_error": Spec((), "1"),
+               # storm sewers (0 without a drainage network): surface → sewers, sewers →
+               # surface (overflow), sewers → lake/rivers, water in the sewers (m³ since the
+               # start), manholes surcharged so far
+               "drainage_captured_m3": Spec((), "m3"), "drainage_returned_m3": Spec((), "m3"),
+               "drainage_outfall_m3": Spec((), "m3"), "drainage_storage_m3": Spec((), "m3"),
+               "surcharged_nodes": Spec((), "1")}
 
     def __init__(self, dt: float = 60.0, *, cell: float | None = None,
                  infiltration: str | None = "horton", boundary="open",
                  building_depth_m: float = 0.15, site_depth_m: float = 0.3,
-                 float32: bool = True, solver: dict | None = None, name: str = "flood"):
+                 float32: bool = True, solver: dict | None = None, name: str = "flood",
+                 drainage: bool = True):
         self.name = name
         self.dt = float(dt)
         self.cell = cell
@@ -73,6 +80,7 @@ class FloodProcess(Kernel):
         self.site_depth_m = float(site_depth_m)
         self.float32 = bool(float32)
         self.solver = dict(solver or {})
+        self.drainage = bool(drainage)  # couple city.drainage (storm sewers) when present
 
     # ---- setup -------------------------------------------------------------------------
     def init(self, ctx) -> None:
@@ -81,7 +89,10 @@ class FloodProcess(Kernel):
             raise ScenarioError(f"{self.name}: the city has no terrain (DEM)")
         try:
             self.grid = g = grid_from_city(city, cell=self.cell, infiltration=self.infiltration)
-            self.sim = FloodSim(g, ctx.n_members, boundary=self.boundary, **self.solver)
+            dr = city.drainage if self.drainage and city.drainage is not None \
+                and city.drainage.n_nodes else None
+            self.sim = FloodSim(g, ctx.n_members, boundary=self.boundary, drainage=dr,
+                                **self.solver)
         except FloodError as e:
             raise ScenarioError(f"{self.name}: {e}") from e
         self.rain = [self._rain(x) for x in ctx.inputs]
@@ -173,24 +184,32 @@ class FloodProcess(Kernel):
             "rain_m3": b["rain"], "infiltration_m3": b["infiltration"],
             "outflow_m3": b["outflow"], "water_bodies_m3": b["water_bodies"],
             "storage_m3": b["storage"], "mass_error_m3": b["error"],
-            "mass_rel_error": b["rel_error"]}
+            "mass_rel_error": b["rel_error"],
+            **{f"{k}_m3": b.get(k, np.zeros(s.K)) for k in (
+                "drainage_captured", "drainage_returned", "drainage_outfall",
+                "drainage_storage")},
+            "surcharged_nodes": np.asarray(b.get("surcharged_nodes", np.zeros(s.K)), np.int64)}
 
     # ---- checkpoints -------------------------------------------------------------------
     def get_state(self) -> dict:
         s = self.sim
-        return {k: getattr(s, k) for k in _STATE} | {"storage0": s.storage0}
+        drain = {} if s.drain is None else {f"drain_{k}": v
+                                            for k, v in s.drain.get_state().items()}
+        return {k: getattr(s, k) for k in _STATE} | {"storage0": s.storage0} | drain
 
     def set_state(self, st: dict) -> None:
         for k in _STATE + ("storage0",):
             setattr(self.sim, k, np.array(st[k], copy=True))
         self.sim._qx2 = np.zeros_like(self.sim.qx)
         self.sim._qy2 = np.zeros_like(self.sim.qy)
+        if self.sim.drain is not None:
+            self.sim.drain.set_state({k[6:]: v for k, v in st.items() if k.startswith("drain_")})
         self._impacts()
 
     def config(self) -> dict:
         return {k: v for k, v in vars(self).items()
                 if k in ("dt", "cell", "infiltration", "boundary", "building_depth_m",
-                         "site_depth_m", "float32", "solver", "name")}
+                         "site_depth_m", "float32", "solver", "name", "drainage")}
 
     # ---- KPIs --------------------------------------------------------------------------
     @classmethod

@@ -43,7 +43,8 @@ class FloodSim:
 
     def __init__(self, grid: FloodGrid, members: int = 1, *, boundary="closed",
                  slope: float = 1e-3, theta: float = 0.9, alpha: float = 0.7,
-                 hmin: float = 1e-4, dt_max: float = 10.0, h0=None, parallel=None):
+                 hmin: float = 1e-4, dt_max: float = 10.0, h0=None, parallel=None,
+                 drainage=None):
         self.grid = g = grid
         K = int(members)
         if K < 1:
@@ -95,6 +96,14 @@ class FloodSim:
         self._k = S.kernels(bool(parallel))
         self._zero_src = (np.zeros((1, ny, nx)), np.zeros(K))
         self._catch = g.catch()
+        # storm sewers: a DrainageNetwork (or a .coupling.DrainageCoupling) under the grid
+        self.drain = None
+        if drainage is not None:
+            from .coupling import DrainageCoupling
+
+            self.drain = drainage if isinstance(drainage, DrainageCoupling) \
+                else DrainageCoupling(drainage)
+            self.drain.attach(self)
 
     # ---- rain ------------------------------------------------------------------------------
     def sources(self, rain, times):
@@ -155,6 +164,8 @@ class FloodSim:
                         self.hmax, self.hpeak)
             self.qx, self._qx2 = self._qx2, self.qx
             self.qy, self._qy2 = self._qy2, self.qy
+            if self.drain is not None:
+                self.drain.exchange(self, dt)
             self.t = np.where(last, seg, self.t + dt)
             self.steps += dt > 0
             if not np.isfinite(self.hmax).all():
@@ -180,10 +191,13 @@ class FloodSim:
         scale = np.max([a[:, S.ACC_RAIN], self.storage0, st, np.abs(a[:, S.ACC_FIXED]),
                         np.abs(a[:, S.ACC_EDGE])], axis=0)
         scale = np.where(scale > 0, scale, np.inf)
-        return {"rain": a[:, S.ACC_RAIN], "infiltration": a[:, S.ACC_INFIL],
-                "outflow": a[:, S.ACC_EDGE], "water_bodies": a[:, S.ACC_FIXED],
-                "storage": st, "storage_change": d, "clipped": a[:, S.ACC_CLIP],
-                "error": err, "rel_error": np.abs(err) / scale}
+        b = {"rain": a[:, S.ACC_RAIN], "infiltration": a[:, S.ACC_INFIL],
+             "outflow": a[:, S.ACC_EDGE], "water_bodies": a[:, S.ACC_FIXED],
+             "storage": st, "storage_change": d, "clipped": a[:, S.ACC_CLIP],
+             "error": err, "rel_error": np.abs(err) / scale}
+        if self.drain is not None:  # adds drainage_* terms; error over surface + sewers
+            self.drain.amend(b)
+        return b
 
     def velocity(self) -> tuple[np.ndarray, np.ndarray]:
         """Return (u east, v north) (K, ny, nx) m/s at cell centres (0 where h < 1 mm)."""
