@@ -16,6 +16,8 @@ from .compile import EXT_GRID, GEN, SGEN
 from .nrfast import OK, dc_one, newton_one
 
 WARM, DC_START, FLAT = 0, 1, 2
+#: members per dynamically scheduled chunk of the parallel member loop
+CHUNK = 4
 
 
 @nb.njit(cache=True)
@@ -289,10 +291,17 @@ def solve_members(fp, inputs, init: str, dc: bool, v_base, tol: float, max_iter:
     ls, lp = np.empty((k, nld)), np.empty((k, nld))
     conv = np.empty(k, np.bool_)
     iters = np.zeros(k, np.int64)
-    run = _members_par if k > 1 else _members_ser
-    run(fp.pat, fp.grid_arrays, fp.gen_arrays, fp.load_arrays, bro, buo, geo, lsc, mode, dc,
-        vbw, float(tol), int(max_iter), float(c.base_mva), vm, va, p, q, en, vn, fl, ls, lp,
-        conv, iters)
+    args = (fp.pat, fp.grid_arrays, fp.gen_arrays, fp.load_arrays, bro, buo, geo, lsc, mode,
+            dc, vbw, float(tol), int(max_iter), float(c.base_mva), vm, va, p, q, en, vn, fl,
+            ls, lp, conv, iters)
+    if k == 1:
+        _members_ser(*args)
+    else:  # dynamic chunks of a few members: a thread held up on a shared machine lags less
+        old = nb.set_parallel_chunksize(CHUNK)
+        try:
+            _members_par(*args)
+        finally:
+            nb.set_parallel_chunksize(old)
     out = dict(zip(("p_from", "q_from", "p_to", "q_to", "i_from", "i_to", "loading"), fl))
     out.update(vm=vm, va=va, p=p, q=q, energized=en, load_served=ls, load_p=lp,
                converged=conv, iterations=iters, v_node=vn)
