@@ -25,7 +25,8 @@ Figures: ratio_single_net3_vs_epanet, ratio_single_net6_vs_epanet (our wall time
 lower is better), ratio_batched_vs_epanet (our scenarios/s / EPANET's, higher is better;
 ``*_engine``: against the engine alone; ``ratio_batched_serial_*``: ours on one thread),
 max_head_err_m (largest head difference at any report step of the single runs),
-max_head_err_batch_m (of the sampled burst scenarios).
+max_head_err_batch_m (of the sampled burst scenarios); ``cpu_ratio_*``: the same ratios in
+process CPU time (ours on one thread), steadier than wall time on a shared machine.
 
 Usage: python benchmarks/water_epanet.py [--quick] [--json PATH] [--network liangxi|net6|INP]
   --quick: batch of 50 over 6 h, 3 EPANET samples, 1 repeat (CI).
@@ -51,6 +52,14 @@ from _common import peak_rss_mb  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 NET3 = ROOT.parent / "shared" / "validation" / "water" / "Net3.inp"
 EN_EMITTER, EN_DURATION = 3, 0     # EPANET toolkit codes
+_CPU: list = []                     # process CPU s of the last timed EPANET runs
+
+
+def _cpu_runs(fn, *a):
+    """(wall s, CPU s, result) of fn(*a) (CPU: this process's, all threads)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    r = fn(*a)
+    return time.perf_counter() - t0, time.process_time() - c0, r
 
 
 def _net6() -> Path:
@@ -68,8 +77,9 @@ def _epanet(path, tmp, duration=None, emitter=None):
             wn.options.time.duration = int(duration)
         if emitter is not None:
             wn.get_node(emitter[0]).emitter_coefficient = emitter[1]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(Path(tmp) / "epa"))
+        _CPU.append(time.process_time() - c0)
         return time.perf_counter() - t0, res
 
 
@@ -77,7 +87,7 @@ def _engine(path, tmp, duration=None, emitter=None):
     """Wall s of the EPANET engine alone: ENopen, (duration, emitter in the file's units),
     ENsolveH, ENclose."""
     from wntr.epanet import toolkit, util
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     en = toolkit.ENepanet()
     en.ENopen(str(path), str(Path(tmp) / "en.rpt"), str(Path(tmp) / "en.bin"))
     if duration is not None:
@@ -88,6 +98,7 @@ def _engine(path, tmp, duration=None, emitter=None):
         en.ENsetnodevalue(en.ENgetnodeindex(str(emitter[0])), EN_EMITTER, float(c))
     en.ENsolveH()
     en.ENclose()
+    _CPU.append(time.process_time() - c0)
     return time.perf_counter() - t0
 
 
@@ -96,19 +107,22 @@ def single(path, tmp, repeats):
     import cim
     import twin
     net = cim.load(path).water_network
-    ours, ds = [], None
+    ours, cpu, ds = [], [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        ds = twin.hydraulics(net)
-        ours.append(time.perf_counter() - t0)
-    epa, eng = [], []
+        w, c, ds = _cpu_runs(twin.hydraulics, net)
+        ours.append(w)
+        cpu.append(c)
+    epa, eng, ecpu, gcpu = [], [], [], []
     for _ in range(repeats):
         w, res = _epanet(path, tmp)
         epa.append(w)
+        ecpu.append(_CPU[-1])
         eng.append(_engine(path, tmp))
+        gcpu.append(_CPU[-1])
     ref = res.node["head"][list(net.node_ids)].values
     err = float(np.abs(ds["head"].values - ref).max())
-    return statistics.median(ours), statistics.median(epa), err, statistics.median(eng)
+    med = statistics.median
+    return med(ours), med(epa), err, med(eng), med(cpu), med(ecpu), med(gcpu)
 
 
 def batch_network(name, tmp):
@@ -138,21 +152,23 @@ def batched(name, tmp, n, hours, n_epanet, repeats):
         t0 = time.perf_counter()
         ds = twin.hydraulics(net, duration=dur, scenarios=scen)
         ours.append(time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    twin.hydraulics(net, duration=dur, scenarios=scen, threads=1)
-    serial = time.perf_counter() - t0
-    walls, eng, err = [], [], 0.0
+    serial, serial_cpu, _ = _cpu_runs(twin.hydraulics, net, dur, None, None, scen, 1)
+    walls, eng, err, ecpu, gcpu = [], [], 0.0, [], []
     ids = list(net.node_ids)
     for k, x in enumerate(nodes[:n_epanet]):
         w, res = _epanet(path, tmp, dur, (str(x), 0.01))
         walls.append(w)
+        ecpu.append(_CPU[-1])
         eng.append(_engine(path, tmp, dur, (str(x), 0.01)))
+        gcpu.append(_CPU[-1])
         err = max(err, float(np.abs(ds["head"].values[k] - res.node["head"][ids].values).max()))
     o = statistics.median(ours)
     return {"label": label, "n": n, "ours_s": o, "ours_serial_s": serial,
             "ours_runs_s": ours, "epanet_mean_s": statistics.mean(walls),
             "epanet_sd_s": statistics.pstdev(walls), "engine_mean_s": statistics.mean(eng),
-            "n_epanet": len(walls), "max_head_err_m": err, "threads": os.cpu_count()}
+            "n_epanet": len(walls), "max_head_err_m": err, "threads": os.cpu_count(),
+            "ours_serial_cpu_s": serial_cpu, "epanet_cpu_s": statistics.mean(ecpu),
+            "engine_cpu_s": statistics.mean(gcpu)}
 
 
 def main(argv=None):
@@ -199,7 +215,7 @@ def main(argv=None):
     print()
     print(f"{'case':34s} {'ours s':>9s} {'EPANET s':>9s} {'ratio':>7s} {'engine s':>9s} "
           f"{'ratio':>7s} {'max dh m':>9s}")
-    for name, o, e, err, g in rows:
+    for name, o, e, err, g, *_ in rows:
         print(f"{name:34s} {o:9.3f} {e:9.3f} {o / e:7.2f} {g:9.3f} {o / g:7.2f} {err:9.2e}")
     print(f"{'batch ' + str(n) + ' bursts (scen/s)':34s} {rate:9.2f} {erate:9.2f} "
           f"{rate / erate:7.1f} {grate:9.2f} {rate / grate:7.1f} {b['max_head_err_m']:9.2e}")
@@ -217,7 +233,18 @@ def main(argv=None):
                "ratio_batched_serial_vs_epanet_engine": rate1 / grate,
                "epanet_engine_scenarios_per_s": grate,
                "max_head_err_batch_m": b["max_head_err_m"],
+               "cpu_ratio_single_net3_vs_epanet": r3[4] / r3[5],
+               "cpu_ratio_single_net3_vs_epanet_engine": r3[4] / r3[6],
+               "cpu_ratio_single_net6_vs_epanet": r6[4] / r6[5],
+               "cpu_ratio_single_net6_vs_epanet_engine": r6[4] / r6[6],
+               "cpu_ratio_batched_serial_vs_epanet": b["epanet_cpu_s"] * n
+               / b["ours_serial_cpu_s"],
+               "cpu_ratio_batched_serial_vs_epanet_engine": b["engine_cpu_s"] * n
+               / b["ours_serial_cpu_s"],
                "peak_rss_mb": peak_rss_mb()}
+    print("CPU-time ratios (process CPU s, one thread; steadier than wall time on a loaded "
+          "machine): " + ", ".join(f"{k[10:]} {v:.2f}" for k, v in figures.items()
+                                   if k.startswith("cpu_ratio_")))
     print(f"\nsingle runs: {figures['ratio_single_net3_vs_epanet']:.2f}x (Net3), "
           f"{figures['ratio_single_net6_vs_epanet']:.2f}x (Net6) EPANET's time; batched "
           f"{figures['ratio_batched_vs_epanet']:.1f}x EPANET's scenarios/s "
