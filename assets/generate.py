@@ -26,6 +26,7 @@ import pyproj
 import shapely
 
 from assets.buildings import TYPOLOGIES, layout
+from assets.drainage import build_drainage
 from assets.power import build_power
 from assets.sites import make_sites
 from assets.streets import build_streets, street_width
@@ -337,6 +338,7 @@ def build_district(name: str, seed: int = DEFAULT_SEED) -> District:
     # lifelines: their own RNG streams, so the files above do not change
     city.water_network, stats["water"] = build_water(name, city, sites, seed)
     city.power_grid, stats["power"] = build_power(name, city, sites, city.water_network, seed)
+    city.drainage, stats["drainage"] = build_drainage(name, city, seed)
     return District(city, sites, stats)
 
 
@@ -370,6 +372,10 @@ def write_district(d: District, name: str, out: Path) -> list[Path]:
     if city.power_grid is not None:
         cim.write_pandapower(city.power_grid, out / "power.json")
         files.append("power.json")
+    if city.drainage is not None:
+        cim.write_swmm(city.drainage, out / "drainage.inp")
+        files.append("drainage.inp")
+        sidecars.append("drainage.inlets.csv")
     manifest = {"district": name, "title": city.metadata["title"], "files": files,
                 "sidecars": sidecars, "crs": LOCAL_CRS, "spec": "spec.json", "synthetic": True,
                 "seed": city.metadata["seed"], "generator": "assets/generate.py",

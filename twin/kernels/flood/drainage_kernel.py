@@ -192,7 +192,9 @@ def _step(y, vol, q, aold, lat, dts, ntrials, omega, P, fl, vout):
         vnew = np.empty(N)
         amid = np.empty(L)
         r = np.ones(N)
+        dqdh = np.zeros(N)
         for trial in range(ntrials):
+            dqdh[:] = 0.0
             # outfall boundary depths
             for i in range(N):
                 if otype[i] == OUT_NONE:
@@ -259,6 +261,9 @@ def _step(y, vol, q, aold, lat, dts, ntrials, omega, P, fl, vout):
                     dq3 = 2.0 * v * (am - aold[k, j]) * sig
                     dq4 = dt * v * v * (a2 - a1) / length[j] * sig
                     qn = (qold[j] - dq2 + dq3 + dq4) / (1.0 + dq1)
+                    dd = G * aw * dt / length[j] / (1.0 + dq1) * barrels[j]
+                    dqdh[n1] += dd
+                    dqdh[n2] += dd
                     if qn > 0.0:
                         w1 = xs_width(s, g[0], g[1], g[2], g[3], y1)
                         fr1 = (qn / a1) / math.sqrt(G * a1 / w1) if a1 > 0 and w1 > 0 else 0.0
@@ -304,8 +309,15 @@ def _step(y, vol, q, aold, lat, dts, ntrials, omega, P, fl, vout):
                 if isout[i]:
                     continue
                 vv = min(max(vnew[i], 0.0), vmax[i])
+                # Newton–Jacobi on V(y) − V_old − Δt·net(y): the links' dq/dh keep a
+                # surcharged node (tiny surface area) stable, as SWMM's surcharge algorithm
+                ve, ae = node_volume(i, ye[i], amin, inv, nptr, nlink, nend, shp, geom, length,
+                                     off, barrels, sto)
                 yn = depth_of(i, vv, ye[i], ymax[i], amin, inv, nptr, nlink, nend, shp, geom,
                               length, off, barrels, sto)
+                ynw = ye[i] + (vv - ve) / (ae + 0.5 * dt * dqdh[i])
+                if ynw < yn and yn > ye[i] or ynw > yn and yn < ye[i]:
+                    yn = ynw  # the damped step, between the old and the plain estimate
                 ye[i] = yn if trial == 0 else (1.0 - omega) * ye[i] + omega * yn
         # accept: volumes exact, depths from volumes, flows as limited
         for j in range(L):
