@@ -9,9 +9,11 @@ LPS, MLD are SI (m, hectares, m²). The model keeps SI only.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from ..errors import FormatError
 from ._inp_parse import Line, split_line
+from .source import strip_compression
 
 #: every SWMM 5.2 section
 SECTIONS = (
@@ -177,3 +179,12 @@ def fmt(v: float) -> str:
         return "0"
     s = f"{v:.10g}"
     return s
+
+
+def inlets_sidecar_path(path) -> Path:
+    """``<stem>.inlets.csv`` next to ``path`` (``x.inp`` / ``x.inp.gz``)."""
+    p = Path(path)
+    name = strip_compression(p.name)
+    if name.lower().endswith(".inp"):
+        name = name[:-4]
+    return p.with_name(name + ".inlets.csv")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._swmm_parse import SECTIONS, Units, fmt
+from ._swmm_parse import SECTIONS, Units, fmt, inlets_sidecar_path
 from ._swmm_read import LINK_SECTIONS, geom_lengths
 from .source import write_bytes
 
@@ -170,8 +170,6 @@ def write_swmm(net, path: Path) -> Path:
 
 
 def _write_inlets(net, path: Path) -> None:
-    from .swmm_inp import inlets_sidecar_path
-
     side = inlets_sidecar_path(path)
     has = np.isfinite(net.node_inlet_capacity)
     if not has.any():

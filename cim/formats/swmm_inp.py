@@ -37,12 +37,14 @@ from ._swmm_parse import (
     FLOW_FACTORS,
     MODELLED,
     Units,
+    inlets_sidecar_path,
     parse_timeseries,
     split_sections,
     start_days,
 )
 from ._swmm_read import SwmmBuilder
-from .source import Source, strip_compression
+from ._swmm_write import write_swmm
+from .source import Source
 
 _SNIFF = re.compile(rb"^\s*\[(CONDUITS|SUBCATCHMENTS|OUTFALLS|XSECTIONS|RAINGAGES|STORAGE|"
                     rb"SUBAREAS|ORIFICES|WEIRS|DIVIDERS|TRANSECTS|INFILTRATION)\]|"
@@ -52,15 +54,6 @@ _SNIFF = re.compile(rb"^\s*\[(CONDUITS|SUBCATCHMENTS|OUTFALLS|XSECTIONS|RAINGAGE
 def sniff(head: bytes, name: str) -> bool:
     """True when ``head`` has a section only SWMM has, or a FLOW_UNITS option."""
     return _SNIFF.search(head[:65536]) is not None
-
-
-def inlets_sidecar_path(path) -> Path:
-    """``<stem>.inlets.csv`` next to ``path`` (``x.inp`` / ``x.inp.gz``)."""
-    p = Path(path)
-    name = strip_compression(p.name)
-    if name.lower().endswith(".inp"):
-        name = name[:-4]
-    return p.with_name(name + ".inlets.csv")
 
 
 def read(source: Source, *, lenient: bool) -> CityModel:
@@ -159,8 +152,6 @@ def read_inlets(path, net: DrainageNetwork, problems) -> None:
 def write(city, path) -> Path:
     """Write the drainage network of ``city`` (a CityModel or a DrainageNetwork) as a SWMM 5
     .inp in its flow units (``<stem>.inlets.csv`` too when it has inlets); return the path."""
-    from ._swmm_write import write_swmm
-
     net = city.drainage if isinstance(city, CityModel) else city
     if net is None:
         raise CIMError("the city model has no drainage network to write")
