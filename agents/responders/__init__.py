@@ -15,6 +15,7 @@
 """
 
 from .dispatch import STAGE_NAMES, DispatchModel
+from .errors import DispatchError
 from .incidents import (
     INCIDENT_TYPES,
     PROFILES,
@@ -33,5 +34,5 @@ __all__ = [
     "DispatchProcess", "DispatchModel", "incident", "generate_incidents", "source_rates",
     "Incidents", "IncidentType", "INCIDENT_TYPES", "RATES", "PROFILES", "DEFAULT_FLEET",
     "Fleet", "Locator", "make_fleet", "LiveRouter", "link_times", "CALL_COLUMNS",
-    "STAGE_NAMES",
+    "STAGE_NAMES", "DispatchError",
 ]

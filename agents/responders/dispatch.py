@@ -40,7 +40,7 @@ import mesa
 import numpy as np
 import simpy
 
-from ..errors import AgentsError
+from .errors import DispatchError
 from .incidents import INCIDENT_TYPES, Incidents
 from .routing import LiveRouter, link_times
 
@@ -113,12 +113,13 @@ class DispatchModel(mesa.Model):
         n = len(incidents)
         unknown = set(incidents.type.astype(str)) - set(self.types)
         if unknown:
-            raise AgentsError(f"dispatch: no IncidentType for {sorted(unknown)}")
+            raise DispatchError(f"dispatch: no IncidentType for {sorted(unknown)}")
         rng = ctx.rng
         ty = [self.types[str(t)] for t in incidents.type]
         med = np.array([t.on_scene_s for t in ty])
         sig = np.array([t.on_scene_sigma for t in ty])
-        on_scene = med * np.exp(sig * rng.standard_normal(n))   # lognormal, median med
+        # lognormal with median ``med``, whole seconds (events land on the 1 ms clock)
+        on_scene = np.maximum(np.round(med * np.exp(sig * rng.standard_normal(n))), 1.0)
         transport = rng.random(n) < np.array([t.transport for t in ty])
         for k, d in enumerate(incidents.details):
             if "on_scene_s" in d:
@@ -140,10 +141,11 @@ class DispatchModel(mesa.Model):
             "queued": np.zeros(n, bool), "req_seq": np.full(n, -1, np.int64),
             "est_travel": np.full(n, np.nan), "route_len": np.zeros(n, np.int64),
             "hospital": np.full(n, -1, np.int64), "trip": np.full(n, -1, np.int64),
+            "trip_scene": np.full(n, -1, np.int64),
             **{k: np.full(n, np.nan) for k in _TIMES}}
         if not set(self.calls["unit_kind"]) <= set(fleet.kind):
             missing = sorted(set(self.calls["unit_kind"]) - set(fleet.kind))
-            raise AgentsError(f"dispatch: calls need units of kind {missing} and the fleet "
+            raise DispatchError(f"dispatch: calls need units of kind {missing} and the fleet "
                               f"has none")
         self.fleet = fleet
         self.unit_kind = fleet.kind.astype(object)
@@ -263,7 +265,8 @@ class DispatchModel(mesa.Model):
         details = {"call": int(c)}
         if kind == "incident":
             details["lanes_blocked"] = 1
-        ev = Event(kind, str(target), at=float(at), layer=layer, details=details,
+        ev = Event(kind, str(target), at=round(float(at) * 1000.0) / 1000.0, layer=layer,
+                   details=details,
                    phase="end" if end else "start")
         self.ctx.schedule(ev)
 
@@ -296,6 +299,7 @@ class DispatchModel(mesa.Model):
             C["departed"][c] = env.now + C["turnout"][c]
             C["stage"][c] = TO_SCENE
             arrival = self._drive(c, self.unit_link[u], C["link"][c], C["departed"][c], route)
+            C["trip_scene"][c] = C["trip"][c]
         elif C["stage"][c] == TO_SCENE:
             arrival = self._watch_trip(c)
         u = int(C["unit"][c])

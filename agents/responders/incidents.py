@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import AgentsError
+from .errors import DispatchError
 
 YEAR_S = 365.0 * 86400.0
 
@@ -164,17 +164,17 @@ def incident(type: str, *, at: float, building: str | None = None,
     ``start_event=False``: the scenario applies the burst / outage itself (the crew only
     isolates and repairs it)."""
     if type not in INCIDENT_TYPES:
-        raise AgentsError(f"incident: unknown type {type!r} (known: "
+        raise DispatchError(f"incident: unknown type {type!r} (known: "
                           f"{', '.join(INCIDENT_TYPES)})")
     if not np.isfinite(at) or at < 0:
-        raise AgentsError(f"incident {type!r}: time {at} must be finite and >= 0")
+        raise DispatchError(f"incident {type!r}: time {at} must be finite and >= 0")
     if not any((building, road_link, water_link, power_link)):
-        raise AgentsError(f"incident {type!r} at {at:g} s has no location (building=, "
+        raise DispatchError(f"incident {type!r} at {at:g} s has no location (building=, "
                           f"road_link=, water_link= or power_link=)")
     if type == "pipe_burst" and not water_link:
-        raise AgentsError("a pipe_burst incident needs water_link= (the pipe)")
+        raise DispatchError("a pipe_burst incident needs water_link= (the pipe)")
     if type == "power_fault" and not power_link:
-        raise AgentsError("a power_fault incident needs power_link= (the line)")
+        raise DispatchError("a power_fault incident needs power_link= (the line)")
     prio = INCIDENT_TYPES[type].priority if priority is None else int(priority)
     o = lambda v: np.array([v or ""], dtype=object)  # noqa: E731
     return Incidents(np.array([float(at)]), o(type), np.array([prio], np.int64), o(building),
@@ -200,7 +200,7 @@ def source_rates(city, rates: dict | None = None, rain_factor: float = 1.0) -> d
     use = b.use.astype(str) if b is not None and len(b) else np.zeros(0, str)
     for typ, spec in rates.items():
         if typ not in INCIDENT_TYPES:
-            raise AgentsError(f"rates: unknown incident type {typ!r}")
+            raise DispatchError(f"rates: unknown incident type {typ!r}")
         if {"per_resident", "per_job", "per_building"} & set(spec):
             r = np.zeros(use.size)
             if "per_resident" in spec:
@@ -232,11 +232,11 @@ def source_rates(city, rates: dict | None = None, rain_factor: float = 1.0) -> d
             r = np.where(line, float(spec["per_line_km"]) * g.link_length / 1000.0, 0.0)
             out[typ] = ("power_link", g.link_ids, r)
         else:
-            raise AgentsError(f"rates[{typ!r}]: no per_resident/per_job/per_building/"
+            raise DispatchError(f"rates[{typ!r}]: no per_resident/per_job/per_building/"
                               f"per_road_km/per_pipe_km/per_line_km entry")
     for typ, (_, _, r) in out.items():
         if not np.isfinite(r).all() or (r < 0).any():
-            raise AgentsError(f"rates[{typ!r}]: negative or non-finite rates")
+            raise DispatchError(f"rates[{typ!r}]: negative or non-finite rates")
         out[typ] = (out[typ][0], out[typ][1], r / YEAR_S)
     return out
 
@@ -253,15 +253,15 @@ def generate_incidents(city, duration_s: float, rng: np.random.Generator, *,
     factors}, normalised to mean 1 (default :data:`PROFILES`); rain_factor : × the flooding
     rate. Draws from ``rng`` only (seed it from the scenario)."""
     if not np.isfinite(duration_s) or duration_s < 0:
-        raise AgentsError(f"generate_incidents: duration {duration_s} s")
+        raise DispatchError(f"generate_incidents: duration {duration_s} s")
     if not np.isfinite(scale) or scale < 0:
-        raise AgentsError(f"generate_incidents: scale {scale} must be >= 0")
+        raise DispatchError(f"generate_incidents: scale {scale} must be >= 0")
     profiles = {**PROFILES, **(profiles or {})}
     src = source_rates(city, rates, rain_factor)
     if types is not None:
         unknown = set(types) - set(INCIDENT_TYPES)
         if unknown:
-            raise AgentsError(f"generate_incidents: unknown types {sorted(unknown)}")
+            raise DispatchError(f"generate_incidents: unknown types {sorted(unknown)}")
         src = {t: v for t, v in src.items() if t in set(types)}
     # piecewise-constant hours: boundaries at whole hours of the day
     t0 = float(start_s)
@@ -279,12 +279,13 @@ def generate_incidents(city, duration_s: float, rng: np.random.Generator, *,
             continue
         prof = np.asarray(profiles.get(typ, _FLAT), float)
         if prof.shape != (24,) or (prof < 0).any() or prof.sum() <= 0:
-            raise AgentsError(f"profiles[{typ!r}] must be 24 non-negative hourly factors")
+            raise DispatchError(f"profiles[{typ!r}] must be 24 non-negative hourly factors")
         prof = prof / prof.mean()
         n = rng.poisson(total * prof[hour] * (hi - lo))
         if n.sum() == 0:
             continue
         times = np.repeat(lo, n) + rng.random(n.sum()) * np.repeat(hi - lo, n) - t0
+        times = np.round(times * 1000.0) / 1000.0          # the runtime's clock: 1 ms
         where = rng.choice(r.size, size=n.sum(), p=r / r.sum())
         m = int(n.sum())
         blank = np.full(m, "", dtype=object)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..errors import AgentsError
 from ..network import NO_ACCESS_CLASSES, routable_nodes
+from .errors import DispatchError
 
 #: unit kind -> (site kind it is based at, units per site)
 DEFAULT_FLEET: dict[str, tuple[str, int]] = {
@@ -52,7 +52,7 @@ class Locator:
     def __init__(self, city):
         roads = city.roads
         if roads is None or roads.n_links == 0:
-            raise AgentsError("responders: the city has no road network")
+            raise DispatchError("responders: the city has no road network")
         self.city = city
         ok = routable_nodes(roads)
         usable = ok[roads.link_from] & ok[roads.link_to]
@@ -78,7 +78,7 @@ class Locator:
         """(n,) road link indices nearest to (n, 2) points."""
         xy = np.asarray(xy, float).reshape(-1, 2)
         if not np.isfinite(xy).all():
-            raise AgentsError("responders: a location has no finite coordinates")
+            raise DispatchError("responders: a location has no finite coordinates")
         return self.links[self.tree.query(xy)[1]]
 
     def zone(self, xy) -> np.ndarray:
@@ -92,7 +92,7 @@ class Locator:
         try:
             return np.array([self._link_index[str(s)] for s in ids], np.int64)
         except KeyError as e:
-            raise AgentsError(f"responders: {what}: unknown road link {e.args[0]!r}") from None
+            raise DispatchError(f"responders: {what}: unknown road link {e.args[0]!r}") from None
 
     # ---- incident locations ------------------------------------------------------------
     def building_xy(self) -> tuple[np.ndarray, dict]:
@@ -127,13 +127,13 @@ class Locator:
             if not sel.any():
                 continue
             if net is None:
-                raise AgentsError(f"incident on {col} {ids[sel][0]!r}: the city has no "
+                raise DispatchError(f"incident on {col} {ids[sel][0]!r}: the city has no "
                                   f"{'water network' if col == 'water_link' else 'power grid'}")
             index = {str(s): i for i, s in enumerate(net.link_ids)}
             try:
                 k = np.array([index[s] for s in ids[sel]], np.int64)
             except KeyError as e:
-                raise AgentsError(f"incident: unknown {col} {e.args[0]!r}") from None
+                raise DispatchError(f"incident: unknown {col} {e.args[0]!r}") from None
             xy[sel] = 0.5 * (net.node_xy[net.link_from[k], :2] + net.node_xy[net.link_to[k], :2])
         b = inc.building.astype(str)
         sel = (b != "") & np.isnan(xy[:, 0])
@@ -141,11 +141,11 @@ class Locator:
             bxy, index = self.building_xy()
             missing = [s for s in b[sel] if s not in index]
             if missing:
-                raise AgentsError(f"incident at unknown building {missing[0]!r}")
+                raise DispatchError(f"incident at unknown building {missing[0]!r}")
             xy[sel] = bxy[[index[s] for s in b[sel]]]
         if np.isnan(xy).any():
             k = int(np.flatnonzero(np.isnan(xy).any(1))[0])
-            raise AgentsError(f"incident {k} ({inc.type[k]} at {inc.time[k]:g} s) has no "
+            raise DispatchError(f"incident {k} ({inc.type[k]} at {inc.time[k]:g} s) has no "
                               f"location that can be placed on the road network")
         todo = link < 0
         if todo.any():
@@ -155,10 +155,12 @@ class Locator:
 
 def make_fleet(city, locator: Locator, units=None) -> Fleet:
     """Return the :class:`Fleet`: ``units`` is None (:data:`DEFAULT_FLEET`), a dict like
-    it ({kind: (site kind, per site)}), or a list of ``(unit_id, kind, site_id)``."""
+    it ({kind: (site kind, per site)}), or a list of ``(unit_id, kind, site_id)`` or
+    ``(unit_id, kind, site_id, road_link_id)`` (the station's driveway; default: the usable
+    link nearest to the site)."""
     sites = city.sites
     if sites is None or not len(sites.ids):
-        raise AgentsError("responders: the city has no sites (stations) to base units at")
+        raise DispatchError("responders: the city has no sites (stations) to base units at")
     sid = sites.ids.astype(str)
     skind = sites.kind.astype(str)
     rows = []
@@ -168,16 +170,22 @@ def make_fleet(city, locator: Locator, units=None) -> Fleet:
                 rows += [(f"{kind}@{s}#{j + 1}", kind, s) for j in range(int(per))]
     else:
         rows = [tuple(map(str, r)) for r in units]
+        if any(len(r) not in (3, 4) for r in rows):
+            raise DispatchError("units: each unit is (unit_id, kind, site_id[, road_link])")
     if not rows:
-        raise AgentsError("responders: no units (no station of the kinds the fleet needs)")
+        raise DispatchError("responders: no units (no station of the kinds the fleet needs)")
     index = {s: i for i, s in enumerate(sid)}
-    ids, kinds, homes = zip(*rows)
+    ids, kinds, homes = (tuple(r[i] for r in rows) for i in range(3))
     if len(set(ids)) != len(ids):
-        raise AgentsError("responders: unit ids are not unique")
+        raise DispatchError("responders: unit ids are not unique")
     bad = [(u, s) for u, s in zip(ids, homes) if s not in index]
     if bad:
-        raise AgentsError(f"unit {bad[0][0]!r} has no home station: no site {bad[0][1]!r}")
+        raise DispatchError(f"unit {bad[0][0]!r} has no home station: no site {bad[0][1]!r}")
     k = np.array([index[s] for s in homes])
     xy = sites.xyz[k, :2].astype(float)
+    link = locator.nearest_link(xy)
+    given = [i for i, r in enumerate(rows) if len(r) == 4]
+    if given:
+        link[given] = locator.link_index([rows[i][3] for i in given], "unit home link")
     return Fleet(np.array(ids, object), np.array(kinds, object), np.array(homes, object),
-                 locator.nearest_link(xy), xy)
+                 link, xy)

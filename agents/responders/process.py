@@ -29,9 +29,9 @@ import numpy as np
 from twin.core.kernel import LayerData, Spec, Table
 from twin.core.mesa_process import MesaProcess
 
-from ..errors import AgentsError
 from . import kpis as _kpis
 from .dispatch import DispatchModel
+from .errors import DispatchError
 from .incidents import INCIDENT_TYPES, Incidents, generate_incidents
 from .places import Locator, make_fleet
 
@@ -51,6 +51,7 @@ CALL_COLUMNS = {
     "call_hospital_s": (np.float64, np.nan, "s"), "call_back_s": (np.float64, np.nan, "s"),
     "call_response_s": (np.float64, np.nan, "s"),
     "call_est_travel_s": (np.float64, np.nan, "s"), "call_trip": (np.int64, -1, ""),
+    "call_trip_scene": (np.int64, -1, ""),
     "call_scripted": (np.int8, 0, ""),
 }
 
@@ -96,10 +97,10 @@ class DispatchProcess(MesaProcess):
         try:
             tr = ctx.kernel(self.traffic)
         except KeyError:
-            raise AgentsError(f"{self.name}: the scenario has no traffic kernel "
+            raise DispatchError(f"{self.name}: the scenario has no traffic kernel "
                               f"{self.traffic!r} for the units to drive in") from None
         if not hasattr(tr, "insert_trips"):
-            raise AgentsError(f"{self.name}: kernel {self.traffic!r} cannot insert trips")
+            raise DispatchError(f"{self.name}: kernel {self.traffic!r} cannot insert trips")
         city = ctx.city
         loc = Locator(city)
         parts = [self.incidents]
@@ -156,6 +157,7 @@ class DispatchProcess(MesaProcess):
                 "call_back_s": C["back"][sel],
                 "call_response_s": C["arrived"][sel] - C["time"][sel],
                 "call_est_travel_s": C["est_travel"][sel], "call_trip": C["trip"][sel],
+                "call_trip_scene": C["trip_scene"][sel],
                 "call_scripted": inc.scripted[sel].astype(np.int8)}
         ctx.table("calls").append(rows)
 
