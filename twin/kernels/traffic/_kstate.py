@@ -68,21 +68,34 @@ def state_arrays(net, trips, params, n_members: int | None = None) -> dict:
     a["q_blk"] = np.zeros((B, -(-n_links // BLOCK)), np.int64)
     a["v_dest"] = dest_idx.astype(np.int64)
     a["v_orig"] = trips.origin[order].copy()
+    a["v_member"] = member
+    a["v_trip_id"] = trips.trip_id[order]
     a["v_depart"] = trips.depart[order].copy()
     a["v_status"] = np.zeros(n, np.int64)
     for name in ("v_link", "v_lane", "v_next", "v_qnext", "v_tlane", "v_nn"):
         a[name] = np.full(n, -1, np.int64)
     a["v_ver"] = np.zeros(n, np.int64)
-    # fixed routes (:mod:`._kcommon`): none for these trips; add_trips may give some
+    # fixed routes (:mod:`._kcommon`): the trips' given routes (dropped when the driver
+    # re-routes: those before ``route_soft`` in ``route_links``); add_trips may add more
     a["v_route"] = np.full(n, -1, np.int64)
     a["v_route_pos"] = np.zeros(n, np.int64)
     a["route_links"] = np.zeros(0, np.int64)
+    if trips.route is not None:
+        from .insert import fixed_routes
+
+        flat, start = fixed_routes(net, [trips.route[i] for i in order], a["v_orig"],
+                                   trips.destination[order], a["v_trip_id"], "trips")
+        a["v_route"] = start
+        a["route_links"] = flat
+    a["route_soft"] = np.array([a["route_links"].size], np.int64)
+    # deadlocks (:mod:`._kteleport`): s stood still, teleports per vehicle and per member
+    a["v_wait"] = np.zeros(n)
+    a["v_tele"] = np.zeros(n, np.int64)
+    a["teleports"] = np.zeros(B, np.int64)
     for name in ("v_pos", "v_prev", "v_speed", "v_pos_new", "v_speed_new", "v_link_enter"):
         a[name] = np.zeros(n)
     a["v_enter"] = np.full(n, np.nan)
     a["v_arrive"] = np.full(n, np.nan)
-    a["v_member"] = member
-    a["v_trip_id"] = trips.trip_id[order]
     a["q_head"] = np.full((B, n_links), -1, np.int64)
     a["q_tail"] = np.full((B, n_links), -1, np.int64)
     a["m_next"] = m_start[:-1].astype(np.int64).copy()

@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit
 
 from ._kcommon import BLOCK, move_count, pop_front
+from ._kteleport import due, teleport
 from .consts import ARRIVED, C_ACTIVE, C_ARRIVED, C_STUCK, STUCK
 
 
@@ -25,9 +26,10 @@ def _leave(b, v, status, t_end, v_status, v_arrive, v_link, v_lane, counters, co
 
 
 @njit(cache=True, inline="always")
-def node_transfers(b, net, links, lanes, veh, fixed, stats, theta, s_j, dt, t_end):
-    """Phase C: transfers at nodes, arrivals and removals of stuck vehicles, lanes in
-    stop-line priority order (``cross_order``).
+def node_transfers(b, net, links, lanes, veh, fixed, tele, route_next, stats, par, theta, s_j,
+                   dt, t_end):
+    """Phase C: transfers at nodes, arrivals, teleports (:mod:`._kteleport`) and removals of
+    stuck vehicles, lanes in stop-line priority order (``cross_order``).
 
     The front vehicle of a lane whose new position lies past the stop line moves onto the
     lane chosen in phase A if its position there, bounded by the last vehicle of that lane,
@@ -65,6 +67,12 @@ def node_transfers(b, net, links, lanes, veh, fixed, stats, theta, s_j, dt, t_en
                 _leave(b, v, STUCK, t_end, v_status, v_arrive, v_link, v_lane, counters,
                        C_STUCK)
                 continue
+            if (lnk != dest_links[v_dest[v]] and due(v, tele[0], par)
+                    and link_open[b, nx] != 0):
+                # stood for time_to_teleport s at the head of its lane: ahead along its route
+                if teleport(b, v, g, s0, cnt, lnk, net, links, lanes, veh, fixed, route_next,
+                            tele, stats, par, t_end):
+                    continue
             if v_pos_new[v] <= L:
                 continue
             if lnk != dest_links[v_dest[v]]:

@@ -95,6 +95,11 @@ class Trips:
         Batch member of each trip (0..B-1); all 0 when omitted.
     trip_id : (n,) int64, optional
         Caller's ids, echoed in outputs; ``arange(n)`` when omitted.
+    route : list of n link-index sequences or None, optional
+        A given route per trip (None: routed by the next-hop tables): origin first,
+        destination last, consecutive links joined by turns. Followed until the driver
+        re-routes (:func:`~twin.kernels.traffic.routing.reroute`); checked by
+        :func:`init_state` (TripError naming the trip).
     """
 
     depart: np.ndarray
@@ -102,6 +107,7 @@ class Trips:
     destination: np.ndarray
     member: np.ndarray | None = None
     trip_id: np.ndarray | None = None
+    route: list | None = None
 
     def __post_init__(self):
         self.depart = np.asarray(self.depart, dtype=np.float64).ravel()
@@ -112,6 +118,10 @@ class Trips:
                        else np.asarray(self.member, dtype=np.int64).ravel())
         self.trip_id = (np.arange(n, dtype=np.int64) if self.trip_id is None
                         else np.asarray(self.trip_id, dtype=np.int64).ravel())
+        if self.route is not None:
+            self.route = list(self.route)
+            if len(self.route) != n:
+                raise TripError(f"trips: 'route' has {len(self.route)} entries, 'depart' has {n}")
         for name in ("origin", "destination", "member", "trip_id"):
             if getattr(self, name).size != n:
                 raise TripError(f"trips: '{name}' has {getattr(self, name).size} entries, "
@@ -127,11 +137,15 @@ class Trips:
     @classmethod
     def concat(cls, parts: list[Trips]) -> Trips:
         """Return the trips of ``parts`` as one batch, part k becoming member k."""
+        routes = None
+        if any(p.route is not None for p in parts):
+            routes = [r for p in parts
+                      for r in (p.route if p.route is not None else [None] * p.depart.size)]
         return cls(np.concatenate([p.depart for p in parts]),
                    np.concatenate([p.origin for p in parts]),
                    np.concatenate([p.destination for p in parts]),
                    np.concatenate([np.full(p.depart.size, k) for k, p in enumerate(parts)]),
-                   np.concatenate([p.trip_id for p in parts]))
+                   np.concatenate([p.trip_id for p in parts]), routes)
 
 
 @dataclass
@@ -427,22 +441,25 @@ def completed_trips(state: TrafficState) -> dict:
 
     Keys: ``member``, ``trip_id``, ``depart`` (scheduled, s), ``enter`` (entered the first
     link, s), ``arrival`` (s), ``travel_time`` (arrival - enter, s: time in the network, as
-    SUMO's tripinfo duration), ``entry_delay`` (enter - depart, s).
+    SUMO's tripinfo duration), ``entry_delay`` (enter - depart, s), ``teleports`` (times the
+    vehicle was teleported out of a deadlock, :mod:`._kteleport`).
     """
     a = state.arrays
     done = a["v_status"] == _k.ARRIVED
     enter, arr = a["v_enter"][done], a["v_arrive"][done]
     return {"member": a["v_member"][done], "trip_id": a["v_trip_id"][done],
             "depart": a["v_depart"][done], "enter": enter, "arrival": arr,
-            "travel_time": arr - enter, "entry_delay": enter - a["v_depart"][done]}
+            "travel_time": arr - enter, "entry_delay": enter - a["v_depart"][done],
+            "teleports": a["v_tele"][done].copy()}
 
 
 def counts(state: TrafficState) -> dict:
     """Return per-member vehicle counts, each (n_members,) int64: ``released`` (departure time
     reached), ``waiting`` (in an entry queue), ``in_network``, ``arrived``, ``stuck`` (removed
-    at a stop line with no next link towards their destination, as SUMO teleports them).
-    Always ``released == waiting + in_network + arrived + stuck``."""
+    at a stop line with no next link towards their destination), and ``teleported``
+    (teleports out of deadlocks so far, :mod:`._kteleport`; the vehicles stay in the counts
+    above). Always ``released == waiting + in_network + arrived + stuck``."""
     c = state.counters
     return {"released": c[:, _k.C_RELEASED].copy(), "waiting": c[:, _k.C_WAITING].copy(),
             "in_network": c[:, _k.C_ACTIVE].copy(), "arrived": c[:, _k.C_ARRIVED].copy(),
-            "stuck": c[:, _k.C_STUCK].copy()}
+            "stuck": c[:, _k.C_STUCK].copy(), "teleported": state.teleports.copy()}

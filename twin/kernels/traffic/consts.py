@@ -39,7 +39,8 @@ P_DET_LEN = 7
 P_QUEUE_SPEED = 8
 P_TURN_RIGHT = 9
 P_TURN_LEFT = 10
-N_PARAMS = 11
+P_TELEPORT = 11
+N_PARAMS = 12
 
 # error codes returned by advance()
 ERR_OK = 0

@@ -46,7 +46,7 @@ from . import consts as _c
 from .network import TrafficError
 from .routing import pending_dest_rows, tables
 
-__all__ = ["add_trips", "follow", "route_list", "STATUS_NAMES"]
+__all__ = ["add_trips", "follow", "route_list", "route_problem", "STATUS_NAMES"]
 
 #: status code -> name (:func:`follow`'s ``status``)
 STATUS_NAMES = {_c.SCHEDULED: "scheduled", _c.WAITING: "waiting", _c.ACTIVE: "active",
@@ -57,7 +57,7 @@ _V_INIT = {"v_status": _c.SCHEDULED, "v_link": -1, "v_lane": -1, "v_next": -1,
            "v_qnext": -1, "v_tlane": -1, "v_nn": -1, "v_ver": 0, "v_pos": 0.0,
            "v_prev": 0.0, "v_speed": 0.0, "v_pos_new": 0.0, "v_speed_new": 0.0,
            "v_link_enter": 0.0, "v_enter": np.nan, "v_arrive": np.nan, "v_route": -1,
-           "v_route_pos": 0}
+           "v_route_pos": 0, "v_wait": 0.0, "v_tele": 0}
 _V_TRIP = ("v_dest", "v_orig", "v_depart", "v_member", "v_trip_id")
 # arrays holding vehicle indices (-1: none)
 _V_INDEX = ("lane_buf", "q_head", "q_tail", "v_qnext")
@@ -109,12 +109,42 @@ def _validate(net, state, depart, origin, destination, member, trip_id):
             raise TrafficError(f"add_trips: trip {mine[taken][0]} exists in member {b}")
 
 
-def _routes(net, routes, origin, destination, trip_id):
+def route_problem(net, r, origin, destination, turns=None) -> str | None:
+    """Return why link sequence ``r`` is not a usable route from link ``origin`` to link
+    ``destination`` of ``net`` (None: it is). ``turns``: sorted ``from * n_links + to`` of
+    the allowed turns (computed when not given)."""
+    L = net.n_links
+    if turns is None:
+        turns = np.unique(net.turn_from * L + net.turn_to_arr)
+    r = np.asarray(r).ravel()
+    if r.size == 0 or r.dtype.kind not in "iu":
+        return "must be a non-empty sequence of link indices"
+    r = r.astype(np.int64)
+    bad = (r < 0) | (r >= L)
+    if bad.any():
+        return f"has link {r[bad][0]} outside 0..{L - 1}"
+    if r[0] != origin or r[-1] != destination:
+        return (f"runs from link {r[0]} to {r[-1]}, not from its origin {origin} to its "
+                f"destination {destination}")
+    if (r[:-1] == r[-1]).any():
+        return f"passes its destination link {r[-1]} before its end"
+    key = r[:-1] * L + r[1:]
+    pos = np.minimum(np.searchsorted(turns, key), max(turns.size - 1, 0))
+    gap = (turns[pos] != key) if turns.size else np.ones(key.size, bool)
+    if gap.any():
+        i = np.flatnonzero(gap)[0]
+        return (f"is not connected: no turn from link {r[i]} to link {r[i + 1]} (positions "
+                f"{i}, {i + 1})")
+    return None
+
+
+def fixed_routes(net, routes, origin, destination, trip_id, what="add_trips"):
     """Validate fixed routes (``routes``: n link sequences or None); return the flat links to
-    append to ``route_links`` and each trip's start in them (-1: no fixed route)."""
+    append to ``route_links`` and each trip's start in them (-1: no fixed route).
+    TrafficError (``what``: the caller's name in its message) names the first bad trip."""
     n, L = origin.size, net.n_links
     if len(routes) != n:
-        raise TrafficError(f"add_trips: 'routes' has {len(routes)} entries for {n} trips")
+        raise TrafficError(f"{what}: 'routes' has {len(routes)} entries for {n} trips")
     turns = np.unique(net.turn_from * L + net.turn_to_arr)
     start = np.full(n, -1, np.int64)
     parts, seen, size = [], {}, 0
@@ -122,28 +152,17 @@ def _routes(net, routes, origin, destination, trip_id):
         if r is None:
             continue
         r = np.asarray(r).ravel()
-        where = f"add_trips: trip {trip_id[k]}: route"
-        if r.size == 0 or r.dtype.kind not in "iu":
-            raise TrafficError(f"{where} must be a non-empty sequence of link indices")
-        r = r.astype(np.int64)
-        bad = (r < 0) | (r >= L)
-        if bad.any():
-            raise TrafficError(f"{where} has link {r[bad][0]} outside 0..{L - 1}")
-        if r[0] != origin[k] or r[-1] != destination[k]:
-            raise TrafficError(f"{where} runs from link {r[0]} to {r[-1]}, not from its origin "
-                               f"{origin[k]} to its destination {destination[k]}")
-        if (r[:-1] == r[-1]).any():
-            raise TrafficError(f"{where} passes its destination link {r[-1]} before its end")
-        gap = ~np.isin(r[:-1] * L + r[1:], turns)
-        if gap.any():
-            i = np.flatnonzero(gap)[0]
-            raise TrafficError(f"{where} is not connected: no turn from link {r[i]} to link "
-                               f"{r[i + 1]} (positions {i}, {i + 1})")
-        key = r.tobytes()
-        if key not in seen:  # the same route for many trips is stored once
+        key = (r.tobytes(), r.dtype.str)
+        if key not in seen:  # the same route for many trips is checked and stored once
+            why = route_problem(net, r, origin[k], destination[k], turns)
+            if why is not None:
+                raise TrafficError(f"{what}: trip {trip_id[k]}: route {why}")
             seen[key] = size
-            parts.append(r)
+            parts.append(r.astype(np.int64))
             size += r.size
+        elif r[0] != origin[k] or r[-1] != destination[k]:
+            raise TrafficError(f"{what}: trip {trip_id[k]}: route "
+                               f"{route_problem(net, r, origin[k], destination[k], turns)}")
         start[k] = seen[key]
     return (np.concatenate(parts) if parts else np.zeros(0, np.int64)), start
 
@@ -201,7 +220,8 @@ def add_trips(net, state, depart, origin, destination, member=None, trip_id=None
             trip_id[sel] = _next_ids(state, np.array([b]))[0] + np.arange(sel.sum())
     trip_id = _as_array(trip_id, n, np.int64, "trip_id")
     _validate(net, state, depart, origin, destination, member, trip_id)
-    fixed = None if routes is None else _routes(net, routes, origin, destination, trip_id)
+    fixed = None if routes is None else fixed_routes(net, routes, origin, destination,
+                                                          trip_id)
     unknown = [k for k in a if k.startswith("v_") and k not in _V_INIT and k not in _V_TRIP]
     if unknown:  # a vehicle array added to the kernel: say how new vehicles start in _V_INIT
         raise TrafficError(f"add_trips: no initial value for vehicle array {unknown[0]!r}")

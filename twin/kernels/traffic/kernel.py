@@ -29,7 +29,8 @@ A step of one member (:func:`_advance_member`) runs these compiled steps in turn
   (:func:`._kcommon.refill_credit`);
 * phase A, car following (:func:`._kfollow.car_following`): new speeds and positions, and the
   stop-line decisions of the front vehicles;
-* phase C, node transfers and arrivals in stop-line priority order
+* phase C, node transfers, arrivals and teleports of vehicles stuck for
+  ``time_to_teleport`` s (:mod:`._kteleport`), in stop-line priority order
   (:func:`._ktransfer.node_transfers`);
 * phase E, departures into the entry queues and entries at the origin links
   (:func:`._kentry.release_departures`, :func:`._kentry.enter_queued`);
@@ -42,10 +43,11 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
-from . import _kcommon, _kentry, _kfollow, _ktransfer, consts, signals
+from . import _kcommon, _kentry, _kfollow, _kteleport, _ktransfer, consts, signals
 from ._kcommon import BLOCK, capped_links, refill_credit, signal_nodes  # noqa: F401 (BLOCK: api)
 from ._kentry import enter_queued, release_departures
 from ._kfollow import car_following
+from ._kteleport import WAIT_SPEED
 from ._ktransfer import node_transfers
 from .consts import (  # noqa: F401  (re-exported for the Python side)
     ACTIVE,
@@ -102,20 +104,21 @@ ARG_NAMES = (
     # vehicles
     "v_dest", "v_orig", "v_depart", "v_status", "v_link", "v_lane", "v_next", "v_pos",
     "v_prev", "v_speed", "v_enter", "v_arrive", "v_link_enter", "v_ver", "v_qnext",
-    "v_pos_new", "v_speed_new", "v_tlane", "v_nn", "v_route", "v_route_pos",
+    "v_pos_new", "v_speed_new", "v_tlane", "v_nn", "v_route", "v_route_pos", "v_wait", "v_tele",
     # demand and routing (route_links: the fixed routes, :mod:`._kcommon`)
     "q_head", "q_tail", "m_next", "m_end", "route_next", "latest_ver", "route_links",
     # statistics and aggregates
-    "ltt_sum", "ltt_cnt", "counters", "veh_seconds", "agg_flow", "agg_count", "agg_speed_sum",
-    "agg_queue",
+    "ltt_sum", "ltt_cnt", "counters", "veh_seconds", "teleports", "agg_flow", "agg_count",
+    "agg_speed_sum", "agg_queue",
 )
 
 
 @njit(cache=True, inline="always")
 def _commit(b, link_len, lane_link, lane_slot0, lane_count, lane_buf, lane_blk, v_pos, v_prev,
-            v_speed, v_pos_new, v_speed_new, counters, agg_count, agg_speed_sum, agg_queue,
-            par, last, debug):
-    """Phase D: commit the new positions and speeds; on the ``last`` step of a call also the
+            v_speed, v_pos_new, v_speed_new, v_wait, counters, agg_count, agg_speed_sum,
+            agg_queue, par, dt, last, debug):
+    """Phase D: commit the new positions and speeds and the time each vehicle has stood
+    (``v_wait``, s; reset when it moves at :data:`._kteleport.WAIT_SPEED` or more); on the ``last`` step of a call also the
     per-link aggregates (count, speed sum, queue length); with ``debug`` check overlap,
     backward motion and conservation. Returns an error code (ERR_OK: none)."""
     n_lanes = lane_count.shape[1]
@@ -150,6 +153,10 @@ def _commit(b, link_len, lane_link, lane_slot0, lane_count, lane_buf, lane_blk, 
                 v_prev[v] = v_pos[v]
                 v_pos[v] = xn
                 v_speed[v] = v_speed_new[v]
+                if v_speed_new[v] < WAIT_SPEED:
+                    v_wait[v] += dt
+                else:
+                    v_wait[v] = 0.0
                 if last:
                     agg_speed_sum[b, lnk] += v_speed_new[v]
                     if queuing:
@@ -180,10 +187,10 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
                     lane_blk, cross_blk, q_blk,
                     v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
                     v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver, v_qnext,
-                    v_pos_new, v_speed_new, v_tlane, v_nn, v_route, v_route_pos,
-                    q_head, q_tail, m_next, m_end, route_next, latest_ver, route_links,
-                    ltt_sum, ltt_cnt, counters, veh_seconds, agg_flow, agg_count, agg_speed_sum,
-                    agg_queue,
+                    v_pos_new, v_speed_new, v_tlane, v_nn, v_route, v_route_pos, v_wait,
+                    v_tele, q_head, q_tail, m_next, m_end, route_next, latest_ver, route_links,
+                    ltt_sum, ltt_cnt, counters, veh_seconds, teleports, agg_flow, agg_count,
+                    agg_speed_sum, agg_queue,
                     par, t0, dt, n_steps, debug):
     """Advance member b by n_steps steps of dt s from time t0; return an error code."""
     s_j = par[P_JAM_SPACING]
@@ -211,6 +218,7 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
     queues = (q_head, q_tail, q_blk, m_next, m_end)
     stats = (ltt_sum, ltt_cnt, counters, agg_flow)
     fixed = (v_route, v_route_pos, route_links)
+    tele = (v_wait, v_tele, teleports)
     for step in range(n_steps):
         t = t0 + step * dt
         t_end = t + dt
@@ -224,15 +232,16 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
         # ---- phase A: new speeds and positions from the old state
         car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta, dt)
         # ---- phase C: node transfers and arrivals, in priority order
-        node_transfers(b, net, links, lanes, veh, fixed, stats, theta, s_j, dt, t_end)
+        node_transfers(b, net, links, lanes, veh, fixed, tele, route_next, stats, par, theta,
+                       s_j, dt, t_end)
         # ---- phase E: release departures into entry queues, insert at origins
         release_departures(b, veh, queues, counters, t_end)
         enter_queued(b, net, links, lanes, veh, fixed, queues, route_next, latest_ver, counters,
                      par, theta, t, t_end, dt)
         # ---- phase D: commit, aggregates, debug invariants
         err = _commit(b, link_len, lane_link, lane_slot0, lane_count, lane_buf, lane_blk, v_pos,
-                      v_prev, v_speed, v_pos_new, v_speed_new, counters, agg_count,
-                      agg_speed_sum, agg_queue, par, step == n_steps - 1, debug)
+                      v_prev, v_speed, v_pos_new, v_speed_new, v_wait, counters, agg_count,
+                      agg_speed_sum, agg_queue, par, dt, step == n_steps - 1, debug)
         if err != ERR_OK:
             return err
     return ERR_OK
@@ -249,10 +258,10 @@ def advance(link_to, link_len, link_lane0, link_opposing, link_priority,
             cross_blk, q_blk,
             v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
             v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver, v_qnext,
-            v_pos_new, v_speed_new, v_tlane, v_nn, v_route, v_route_pos,
+            v_pos_new, v_speed_new, v_tlane, v_nn, v_route, v_route_pos, v_wait, v_tele,
             q_head, q_tail, m_next, m_end, route_next, latest_ver, route_links,
-            ltt_sum, ltt_cnt, counters, veh_seconds, agg_flow, agg_count, agg_speed_sum,
-            agg_queue,
+            ltt_sum, ltt_cnt, counters, veh_seconds, teleports, agg_flow, agg_count,
+            agg_speed_sum, agg_queue,
             par, t0, dt, n_steps, debug):
     """Advance all members by n_steps steps of dt s from time t0; return an error code.
 
@@ -276,10 +285,11 @@ def advance(link_to, link_len, link_lane0, link_opposing, link_priority,
                                   v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
                                   v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver,
                                   v_qnext, v_pos_new, v_speed_new, v_tlane, v_nn, v_route,
-                                  v_route_pos, q_head, q_tail, m_next, m_end, route_next,
-                                  latest_ver, route_links, ltt_sum,
-                                  ltt_cnt, counters, veh_seconds, agg_flow, agg_count,
-                                  agg_speed_sum, agg_queue, par, t0, dt, n_steps, debug)
+                                  v_route_pos, v_wait, v_tele, q_head, q_tail, m_next, m_end,
+                                  route_next, latest_ver, route_links, ltt_sum,
+                                  ltt_cnt, counters, veh_seconds, teleports, agg_flow,
+                                  agg_count, agg_speed_sum, agg_queue, par, t0, dt, n_steps,
+                                  debug)
     for b in range(n_members):
         if errs[b] != 0:
             return errs[b]
@@ -310,5 +320,5 @@ def _cache_on_sources(dispatchers, modules):
         pass
 
 
-_cache_on_sources((advance, _advance_member), (_kcommon, _kentry, _kfollow, _ktransfer, consts,
-                                              signals))
+_cache_on_sources((advance, _advance_member), (_kcommon, _kentry, _kfollow, _kteleport,
+                                              _ktransfer, consts, signals))

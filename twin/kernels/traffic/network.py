@@ -201,10 +201,20 @@ class Network:
         Priority at unsignalized nodes (higher goes first); default from lanes and speed.
     allow_uturns : bool
         Allow turning back onto the reverse link (default no, like ``--no-turnarounds``).
+    connections : optional
+        Lane-to-lane movements (``cim.model.roads.RoadConnections`` or anything with
+        ``from_link``, ``to_link``, ``from_lane`` (0 = rightmost) and ``direction`` (SUMO's
+        ``s``, ``r``/``R``, ``l``/``L``, ``t``) arrays). When given they decide the allowed
+        turns (U-turns included where a ``t`` connection exists), their kinds, and which lanes
+        serve each turn (the lanes of its connections), instead of the link geometry.
+    lane_allowed : (n_links, max lanes) bool or (sum of lanes,) bool, optional
+        Lanes the simulated vehicles may use (e.g. not bus lanes): only connections from such
+        lanes count. Default: all.
     """
 
     def __init__(self, node_xy, link_from, link_to, link_length, link_lanes, link_free_speed,
-                 signals: SignalPlan | None = None, link_priority=None, allow_uturns=False):
+                 signals: SignalPlan | None = None, link_priority=None, allow_uturns=False,
+                 connections=None, lane_allowed=None):
         self.node_xy = np.asarray(node_xy, dtype=np.float64)
         if self.node_xy.ndim != 2 or self.node_xy.shape[1] != 2:
             raise NetworkError(f"node_xy must have shape (n_nodes, 2), got {self.node_xy.shape}")
@@ -246,9 +256,39 @@ class Network:
             raise NetworkError(f"link_priority has {self.link_priority.size} entries, "
                                f"expected {n_links}")
         self.free_time = self.link_length / self.link_free_speed
-        self._derive(allow_uturns)
+        self._derive(allow_uturns, connections, lane_allowed)
 
-    def _derive(self, allow_uturns):
+    def _connection_turns(self, connections, lane_allowed):
+        """(from link, to link, kind, lane mask) of the turns ``connections`` allow, sorted
+        by from link, then to link."""
+        nl = self.n_links
+        f = np.asarray(connections.from_link, np.int64)
+        t = np.asarray(connections.to_link, np.int64)
+        lane = np.asarray(connections.from_lane, np.int64)
+        dirs = np.asarray(connections.direction, object).astype(str)
+        bad = (f < 0) | (f >= nl) | (t < 0) | (t >= nl)
+        if bad.any():
+            raise NetworkError(f"connection {np.flatnonzero(bad)[0]}: link outside 0..{nl - 1}")
+        bad = (lane < 0) | (lane >= self.link_lanes[f])
+        if bad.any():
+            k = np.flatnonzero(bad)[0]
+            raise NetworkError(f"connection {k}: lane {lane[k]} of link {f[k]}, which has "
+                               f"{self.link_lanes[f[k]]} lanes")
+        ok = self.link_to[f] == self.link_from[t]
+        if lane_allowed is not None:
+            la = np.asarray(lane_allowed, bool)
+            ok &= (la[f, lane] if la.ndim == 2 else la[self.link_lane0[f] + lane])
+        f, t, lane, dirs = f[ok], t[ok], lane[ok], dirs[ok]
+        kind = np.select([np.isin(dirs, ["r", "R"]), np.isin(dirs, ["l", "L"]), dirs == "t"],
+                         [_k.TURN_RIGHT, _k.TURN_LEFT, _k.TURN_UTURN], _k.TURN_THROUGH)
+        key, inv = np.unique(f * nl + t, return_inverse=True)
+        mask = np.zeros(key.size, np.int64)
+        np.bitwise_or.at(mask, inv, np.int64(1) << lane)
+        first = np.full(key.size, -1, np.int64)
+        np.maximum.at(first, inv, np.arange(f.size))  # one connection's direction per turn
+        return key // nl, key % nl, kind[first], mask
+
+    def _derive(self, allow_uturns, connections=None, lane_allowed=None):
         nl = self.n_links
         lf, lt = self.link_from, self.link_to
         d = self.node_xy[lt] - self.node_xy[lf]
@@ -270,6 +310,9 @@ class Network:
         rows, cols, ang, uturn = rows[keep], cols[keep], ang[keep], uturn[keep]
         kind = np.where(uturn, _k.TURN_UTURN, np.where(ang < -45.0, _k.TURN_RIGHT, np.where(
             ang > 45.0, _k.TURN_LEFT, _k.TURN_THROUGH)))
+        conn_mask = None
+        if connections is not None and len(connections.from_link):
+            rows, cols, kind, conn_mask = self._connection_turns(connections, lane_allowed)
         self.turn_ptr = np.searchsorted(rows, np.arange(nl + 1)).astype(np.int64)
         self.turn_from = rows.astype(np.int64)
         self.turn_to_arr = cols.astype(np.int64)
@@ -289,7 +332,7 @@ class Network:
         mask = np.where(kind == _k.TURN_RIGHT, right,
                         np.where((kind == _k.TURN_LEFT) | (kind == _k.TURN_UTURN), left, full))
         mask = np.where((per == 1) | (n == 1), full, mask)
-        self.turn_mask = mask.astype(np.int64)
+        self.turn_mask = (mask if conn_mask is None else conn_mask).astype(np.int64)
         # padded turn tables for vectorized re-planning
         kmax = int(max(1, np.diff(self.turn_ptr).max(initial=1)))
         self.turn_pad_to = np.full((nl, kmax), -1, np.int64)

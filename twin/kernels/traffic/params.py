@@ -45,6 +45,10 @@ class TrafficParams:
         Period of route-table updates (``inf``: static free-flow routes, as SUMO's default).
     reroute_share : float
         Share of the drivers in the network that adopt each new route table.
+    time_to_teleport : float, s
+        A vehicle at the head of its lane that has stood (below 0.1 m/s) this long is
+        teleported ahead along its route to the next link with room (SUMO's
+        ``--time-to-teleport``, 300 s; ``inf`` or <= 0: never). Resolves deadlocks.
     debug : bool
         Check conservation, overlap and monotonic motion every step; raise on violation.
     """
@@ -63,6 +67,7 @@ class TrafficParams:
     left_turn_penalty: float = 1.5
     reroute_period: float = np.inf
     reroute_share: float = 0.1
+    time_to_teleport: float = 300.0
     debug: bool = False
 
     @property
@@ -83,6 +88,8 @@ class TrafficParams:
         p[_c.P_QUEUE_SPEED] = self.queue_speed
         p[_c.P_TURN_RIGHT] = self.turn_speed_right
         p[_c.P_TURN_LEFT] = self.turn_speed_left
+        tp = float(self.time_to_teleport)
+        p[_c.P_TELEPORT] = tp if np.isfinite(tp) and tp > 0 else 0.0
         return p
 
 

@@ -7,7 +7,8 @@ trips (:func:`~twin.kernels.traffic.demand.kernel_trips`), steps every member in
 kernel call every ``dt`` seconds and records, per road link and member, ``link_flow`` (veh/h
 over the recording interval), ``link_speed`` (space-mean m/s, NaN when empty),
 ``link_density`` (veh/m per lane), ``link_count`` (veh), ``queue_length`` (m), ``link_open``,
-the network totals (``in_network``, ``waiting``, ``arrived``, ``stuck``, ``vehicle_seconds``),
+the network totals (``in_network``, ``waiting``, ``arrived``, ``stuck``, ``teleported``,
+``vehicle_seconds``),
 the static link table (``link_length``, ``link_lanes``, ``link_free_speed``, ``link_name``,
 ``link_from``/``link_to``) and a sample of vehicle positions for the viewer. At each
 checkpoint the trips done since the previous one (and at the last one the unfinished ones)
@@ -40,9 +41,9 @@ import numpy as np
 from ...core.kernel import KPI, Draw, Kernel, LayerData, Spec, Table, register
 from ...errors import ScenarioError
 from . import api as traffic
-from . import insert as traffic_insert
 from . import kpis as _kpis
-from .demand import kernel_trips
+from ._process_trips import TripInsertion
+from .demand import kernel_network, kernel_trips
 from .geometry import LinkGeometry
 from .plans import signal_plans
 from .trips import TRIP_COLUMNS, trip_rows
@@ -54,7 +55,7 @@ _LINK = ("road_link",)
 
 
 @register("traffic")
-class TrafficProcess(Kernel):
+class TrafficProcess(TripInsertion, Kernel):
     """The traffic kernel (:mod:`twin.kernels.traffic.api`) on the scenario's city.
 
     dt : s between runtime steps (the coupling interval; events act at this resolution);
@@ -78,7 +79,8 @@ class TrafficProcess(Kernel):
         "link_density": Spec(_LINK, "veh/m/lane"), "link_count": Spec(_LINK, "veh"),
         "queue_length": Spec(_LINK, "m"), "link_open": Spec(_LINK, "1"),
         "in_network": Spec((), "veh"), "arrived": Spec((), "veh"), "waiting": Spec((), "veh"),
-        "stuck": Spec((), "veh"), "vehicle_seconds": Spec((), "veh·s"),
+        "stuck": Spec((), "veh"), "teleported": Spec((), "veh"),
+        "vehicle_seconds": Spec((), "veh·s"),
         "vehicle_x": Spec(("vehicle_slot",), "m"), "vehicle_y": Spec(("vehicle_slot",), "m"),
         "vehicle_speed": Spec(("vehicle_slot",), "m/s"),
         "vehicle_link": Spec(("vehicle_slot",), "1"),
@@ -133,14 +135,12 @@ class TrafficProcess(Kernel):
         K = ctx.n_members
         demands = self._member_demands(ctx)
         try:
-            self.net = traffic.Network(
-                roads.node_xy, roads.link_from, roads.link_to, roads.link_length,
-                np.clip(roads.link_lanes, 1, 16), roads.link_free_speed,
-                signals=signal_plans(roads))
-            parts, dropped, unroutable = [], [], []
+            self.net = kernel_network(roads, signal_plans(roads))
+            parts, dropped, unroutable, self.rejected = [], [], [], []
             for d in demands:
                 stats: dict = {}
-                trips, _ = kernel_trips(d, roads, self.net, stats=stats)
+                self.rejected.append([])
+                trips, _ = kernel_trips(d, roads, self.net, stats, self.rejected[-1])
                 parts.append(trips)
                 dropped.append(stats["dropped"])
                 unroutable.append(stats["unroutable"])
@@ -174,7 +174,9 @@ class TrafficProcess(Kernel):
                        "link_to": (_LINK, roads.link_to)}
         self.layer_attrs = {"n_trips": [int(t.depart.size) for t in parts],
                             "n_trips_dropped": dropped, "n_trips_unroutable": unroutable,
-                            "kernel_step_s": self.substep}
+                            "kernel_step_s": self.substep, "trips_rejected": [
+                                [m, r, why] for m, rej in enumerate(self.rejected)
+                                for r, why in rej]}
         self.lane_length = (self.net.link_length * self.net.link_lanes)[None, :]  # m
         stats = traffic.link_stats(self.net, self.state)
         self._publish(ctx, stats.queue_length, stats.mean_speed, stats.count)
@@ -229,7 +231,7 @@ class TrafficProcess(Kernel):
                "queue_length": queue,
                "link_open": st.arrays["link_open"].astype(np.int8),
                "in_network": c["in_network"], "arrived": c["arrived"],
-               "waiting": c["waiting"], "stuck": c["stuck"],
+               "waiting": c["waiting"], "stuck": c["stuck"], "teleported": c["teleported"],
                "vehicle_seconds": st.veh_seconds.copy()}
         out.update(self.vehicle_sample())
         return out
@@ -432,81 +434,3 @@ class TrafficProcess(Kernel):
     def report(cls, layer: LayerData) -> str:
         """Return the worst links of one member as text."""
         return _kpis.worst_links_text(cls._computed(layer))
-
-    # ---- trips added during the run (responders, evacuees) -----------------------------------
-    def _link_index(self, links, what: str) -> np.ndarray:
-        """Link indices from indices or road link ids (strings)."""
-        links = np.atleast_1d(np.asarray(links))
-        if links.dtype.kind not in "UOS":
-            return links.astype(np.int64)
-        index = self.__dict__.get("_road_link_index")
-        if index is None:
-            index = {s: i for i, s in enumerate(self.coords["road_link"])}
-            self._road_link_index = index
-        try:
-            return np.array([index[str(x)] for x in links], np.int64)
-        except KeyError as e:
-            raise ScenarioError(f"{self.name}: unknown road_link {e.args[0]!r} ({what})"
-                                ) from None
-
-    def insert_trips(self, origin_link, destination_link, depart=None, member=None,
-                     trip_id=None, route=None) -> np.ndarray:
-        """Add trips to the running simulation; return their trip ids, (n,) int64.
-
-        ``origin_link``, ``destination_link``: (n,) road link indices or ids (``"h00:f"``),
-        entered at the upstream end, left at the downstream end, by the current shortest
-        paths or along ``route``: one fixed route for all (link indices or ids, origin first,
-        destination last, connected by turns) or a list of n (None: shortest paths), kept by
-        rerouting, waiting at the stop line before a closed link. ``depart``: s, scalar or
-        (n,); None or past = now. ``member``: int or (n,); None = the same trips (same ids)
-        in every member. ``trip_id``: (n,) ids unused in their member; by default the next
-        ids above the largest of the member (of all if ``member`` is None). The trips go to
-        the trips table when they end (or at the end); :meth:`follow` reports on them.
-        """
-        st = self.state
-        o = self._link_index(origin_link, "origin")
-        d = self._link_index(destination_link, "destination")
-        t = np.atleast_1d(np.asarray(st.time if depart is None else depart, np.float64))
-        n = max(o.size, d.size, t.size)
-        try:
-            o, d, t = (np.broadcast_to(x, (n,)) for x in (o, d, t))
-        except ValueError:
-            raise ScenarioError(f"{self.name}: insert_trips: origin, destination and depart "
-                                f"have {o.size}, {d.size} and {t.size} entries") from None
-        K = st.n_members
-        routes = traffic_insert.route_list(route, n, lambda r: self._link_index(r, "route"))
-        if member is None:
-            if trip_id is None:
-                first = int(st.v_trip_id.max()) + 1 if st.v_trip_id.size else 0
-                trip_id = first + np.arange(n)
-            ids = np.broadcast_to(np.asarray(trip_id, np.int64).ravel(), (n,))
-            args = (np.tile(t, K), np.tile(o, K), np.tile(d, K), np.repeat(np.arange(K), n),
-                    np.tile(ids, K), None if routes is None else routes * K)
-        else:
-            m = np.broadcast_to(np.asarray(member, np.int64).ravel(), (n,))
-            args = (t, o, d, m, trip_id, routes)
-        try:
-            idx = traffic_insert.add_trips(self.net, st, *args)
-        except traffic.TrafficError as e:
-            raise ScenarioError(f"{self.name}: {e}") from e
-        return st.v_trip_id[idx[:n]].copy()
-
-    def follow(self, trip_ids, member=0) -> dict:
-        """Return where trips are now: (n,) arrays ``status`` (the kernel's codes:
-        :data:`~twin.kernels.traffic.insert.STATUS_NAMES`), ``link`` (road link index, -1
-        unless on a link), ``road_link`` (its id, "" unless on a link), ``lane``, ``offset``
-        (m), ``speed`` (m/s), ``x``, ``y`` (m, NaN unless on a link), ``depart``, ``enter``,
-        ``arrival``, ``stuck``, ``travel_time`` (s) … (:func:`~twin.kernels.traffic.follow`).
-        """
-        try:
-            out = traffic_insert.follow(self.state, trip_ids, member)
-        except traffic.TrafficError as e:
-            raise ScenarioError(f"{self.name}: {e}") from e
-        on = out["link"] >= 0
-        out["road_link"] = np.where(on, self.coords["road_link"][np.maximum(out["link"], 0)], "")
-        x, y = np.full(on.size, np.nan), np.full(on.size, np.nan)
-        if on.any():
-            x[on], y[on] = self.geometry.positions(out["link"][on], out["offset"][on],
-                                                   out["lane"][on])
-        out["x"], out["y"] = x, y
-        return out

@@ -229,7 +229,8 @@ def reroute(net, state, share: float | None = None) -> None:
     """Recompute route tables from current link travel times; ``share`` of drivers adopt them.
 
     Departing vehicles always use the newest table. Each member draws who re-routes from its
-    own generator (vehicles on a fixed route are drawn too, but keep their route).
+    own generator (vehicles on a route given with their trip leave it for the tables; those
+    on a route added during the run keep it).
     """
     p = state.params
     share = p.reroute_share if share is None else float(share)
@@ -252,8 +253,27 @@ def reroute(net, state, share: float | None = None) -> None:
             idx = lo + np.flatnonzero(a["v_status"][lo:hi] == _k.ACTIVE)
             pick = state.rngs[b].random(idx.size) < share
             a["v_ver"][idx[pick]] = new
+            _drop_given_routes(a, idx[pick])
     if np.isfinite(p.reroute_period):
         a["next_reroute"][0] = state.time + p.reroute_period
+
+
+def _drop_given_routes(a, idx):
+    """Vehicles ``idx`` re-route: those on a route given with their trip (before
+    ``route_soft`` in ``route_links``) leave it for the tables; routes added to a running
+    simulation (:func:`.insert.add_trips`) are kept."""
+    soft = a.get("route_soft")
+    if soft is None or soft[0] == 0 or idx.size == 0:
+        return
+    r = a["v_route"][idx]
+    drop = idx[(r >= 0) & (r < soft[0])]
+    a["v_route"][drop] = -1
+    a["v_route_pos"][drop] = 0
+    # the next link too, from the table the driver now uses (-1 on its destination link)
+    lnk = a["v_link"][drop]
+    d = a["v_dest"][drop]
+    nxt = a["route_next"][a["v_ver"][drop], a["v_member"][drop], d, lnk]
+    a["v_next"][drop] = np.where(lnk == a["dest_links"][d], -1, nxt)
 
 
 def _new_tables(net, state):

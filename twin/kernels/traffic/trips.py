@@ -10,13 +10,16 @@ from .consts import ARRIVED, STUCK
 #: the trips table, dimension ``trip``: column -> (dtype, fill, units). ``trip_id`` is the
 #: demand's row (of the trip's member); links are indices into the layer's ``road_link``;
 #: ``trip_arrival_s`` is NaN for trips not arrived, ``trip_stuck_s`` the time a vehicle was
-#: removed with no next link towards its destination (NaN otherwise). The store adds
-#: ``trip_member``.
+#: removed with no next link towards its destination (NaN otherwise); ``trip_teleports`` how
+#: often it was teleported out of a deadlock. Demand rows that could not be routed are not
+#: rows here: the layer attribute ``trips_rejected`` lists them, [member, row, reason]. The
+#: store adds ``trip_member``.
 TRIP_COLUMNS = {
     "trip_id": (np.int64, -1, ""), "trip_origin_link": (np.int64, -1, ""),
     "trip_destination_link": (np.int64, -1, ""), "trip_depart_s": (np.float64, np.nan, "s"),
     "trip_enter_s": (np.float64, np.nan, "s"), "trip_arrival_s": (np.float64, np.nan, "s"),
     "trip_travel_time_s": (np.float64, np.nan, "s"), "trip_stuck_s": (np.float64, np.nan, "s"),
+    "trip_teleports": (np.int64, 0, ""),
 }
 
 
@@ -37,5 +40,7 @@ def trip_rows(state: traffic.TrafficState, after: float, final: bool) -> tuple[d
             "trip_destination_link": a["dest_links"][a["v_dest"][sel]],
             "trip_depart_s": a["v_depart"][sel], "trip_enter_s": a["v_enter"][sel],
             "trip_arrival_s": arrival, "trip_travel_time_s": arrival - a["v_enter"][sel],
-            "trip_stuck_s": np.where(stuck, end[sel], np.nan)}
+            "trip_stuck_s": np.where(stuck, end[sel], np.nan),
+            "trip_teleports": a["v_tele"][sel]}
     return rows, mem[sel]
+
