@@ -11,4 +11,5 @@ BUILTIN = {
     "water": "twin.kernels.water.process:WaterProcess",
     "power": "twin.kernels.power.process:PowerProcess",
     "flood": "twin.kernels.flood.process:FloodProcess",
+    "crowd": "twin.kernels.crowd.process:CrowdProcess",
 }
