@@ -153,23 +153,15 @@ def _links_from_routes(routes, o, d):
 def _check_paths(net, routes, o, d, can_start, can_end, why):
     """Set ``why`` (n,) for trips not rejected yet that cannot be routed: a bad given route,
     or (without a route) no path in the turn graph from link ``o`` to link ``d``."""
-    from .insert import route_problem
+    from .insert import route_problems
 
     L = net.n_links
     todo = why == None  # noqa: E711
     if routes is not None:
-        turns = np.unique(net.turn_from * L + net.turn_to_arr)
-        seen: dict = {}
-        for i in np.flatnonzero(todo):
-            r = routes[i]
-            if r is None:
-                continue
-            key = (r.tobytes(), r.dtype.str, int(o[i]), int(d[i]))
-            if key not in seen:
-                p = route_problem(net, r, o[i], d[i], turns)
-                seen[key] = None if p is None else f"route {p}"
-            why[i] = seen[key]
-            todo[i] = False
+        sel = np.flatnonzero(todo & np.array([r is not None for r in routes]))
+        probs = route_problems(net, [routes[i] for i in sel], o[sel], d[sel])
+        why[sel] = [None if p is None else f"route {p}" for p in probs]
+        todo[sel] = False
     ok_o = (o >= 0) & (o < L)
     ok_d = (d >= 0) & (d < L)
     check = todo & ok_o & ok_d & ~((can_start[np.clip(o, 0, L - 1)] & can_end[

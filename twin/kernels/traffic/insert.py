@@ -46,7 +46,8 @@ from . import consts as _c
 from .network import TrafficError
 from .routing import pending_dest_rows, tables
 
-__all__ = ["add_trips", "follow", "route_list", "route_problem", "STATUS_NAMES"]
+__all__ = ["add_trips", "follow", "route_list", "route_problem", "route_problems",
+           "STATUS_NAMES"]
 
 #: status code -> name (:func:`follow`'s ``status``)
 STATUS_NAMES = {_c.SCHEDULED: "scheduled", _c.WAITING: "waiting", _c.ACTIVE: "active",
@@ -138,31 +139,66 @@ def route_problem(net, r, origin, destination, turns=None) -> str | None:
     return None
 
 
+def route_problems(net, routes, origin, destination) -> np.ndarray:
+    """Return (n,) object: why each of ``routes`` (n link sequences or None) is not a usable
+    route from its ``origin`` to its ``destination`` link (:func:`route_problem`'s reason),
+    None where it is (or where no route is given). Vectorized over all routes."""
+    n, L = len(routes), net.n_links
+    out = np.full(n, None, object)
+    given = [k for k, r in enumerate(routes) if r is not None]
+    if not given:
+        return out
+    arrs = [np.asarray(routes[k]).ravel() for k in given]
+    usable = np.array([a.size > 0 and a.dtype.kind in "iu" for a in arrs])
+    idx = np.asarray(given, np.int64)[usable]
+    arrs = [a for a, u in zip(arrs, usable) if u]
+    bad = np.zeros(len(arrs), bool)
+    if arrs:
+        lens = np.array([a.size for a in arrs], np.int64)
+        flat = np.concatenate(arrs).astype(np.int64)
+        first = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        last = first + lens - 1
+        per = np.repeat(np.arange(len(arrs)), lens)
+        wrong = (flat < 0) | (flat >= L)
+        wrong |= (flat == flat[last][per]) & (np.arange(flat.size) != last[per])
+        turns = np.unique(net.turn_from * L + net.turn_to_arr)
+        inner = np.ones(flat.size, bool)
+        inner[last] = False
+        key = flat[inner[:-1].nonzero()[0]] * L + flat[inner[:-1].nonzero()[0] + 1]
+        pos = np.minimum(np.searchsorted(turns, key), max(turns.size - 1, 0))
+        gap = np.zeros(flat.size, bool)
+        gap[inner[:-1].nonzero()[0]] = (turns[pos] != key) if turns.size else True
+        bad = np.bincount(per, weights=(wrong | gap), minlength=len(arrs)) > 0
+        bad |= (flat[first] != np.asarray(origin)[idx]) | (
+            flat[last] != np.asarray(destination)[idx])
+    check = list(np.asarray(given, np.int64)[~usable]) + list(idx[bad])
+    for k in check:  # the reason, for the bad ones only
+        out[k] = route_problem(net, routes[k], origin[k], destination[k])
+    return out
+
+
 def fixed_routes(net, routes, origin, destination, trip_id, what="add_trips"):
     """Validate fixed routes (``routes``: n link sequences or None); return the flat links to
     append to ``route_links`` and each trip's start in them (-1: no fixed route).
     TrafficError (``what``: the caller's name in its message) names the first bad trip."""
-    n, L = origin.size, net.n_links
+    n = origin.size
     if len(routes) != n:
         raise TrafficError(f"{what}: 'routes' has {len(routes)} entries for {n} trips")
-    turns = np.unique(net.turn_from * L + net.turn_to_arr)
+    why = route_problems(net, routes, origin, destination)
+    bad = np.flatnonzero(why != None)  # noqa: E711
+    if bad.size:
+        raise TrafficError(f"{what}: trip {trip_id[bad[0]]}: route {why[bad[0]]}")
     start = np.full(n, -1, np.int64)
     parts, seen, size = [], {}, 0
     for k, r in enumerate(routes):
         if r is None:
             continue
-        r = np.asarray(r).ravel()
-        key = (r.tobytes(), r.dtype.str)
-        if key not in seen:  # the same route for many trips is checked and stored once
-            why = route_problem(net, r, origin[k], destination[k], turns)
-            if why is not None:
-                raise TrafficError(f"{what}: trip {trip_id[k]}: route {why}")
+        r = np.asarray(r, np.int64).ravel()
+        key = r.tobytes()
+        if key not in seen:  # the same route for many trips is stored once
             seen[key] = size
-            parts.append(r.astype(np.int64))
+            parts.append(r)
             size += r.size
-        elif r[0] != origin[k] or r[-1] != destination[k]:
-            raise TrafficError(f"{what}: trip {trip_id[k]}: route "
-                               f"{route_problem(net, r, origin[k], destination[k], turns)}")
         start[k] = seen[key]
     return (np.concatenate(parts) if parts else np.zeros(0, np.int64)), start
 
