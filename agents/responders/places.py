@@ -6,9 +6,10 @@ locations resolved to road links, and zones.
   water crews at ``pumping_station`` sites and power crews at ``substation`` sites
   (:data:`DEFAULT_FLEET`), or an explicit list of ``(unit_id, kind, site_id)``;
 - :class:`Locator` — the road link nearest to a point (a building's footprint centroid, a
-  pipe's or a line's midpoint, a site), among links whose both ends are in the largest
-  strongly connected component (so that every unit can reach it and come back) and that are
-  not motorway/trunk links; and the zone of a point: the ``name`` of the nearest land-use
+  pipe's or a line's midpoint, a site), among the links of the largest strongly connected
+  component of the **turn graph** (links joined by the turns the traffic kernel allows: no
+  U-turns, so a link into a dead end is a trap the node graph does not show), so that every
+  unit can reach every incident and come back, that are not motorway/trunk links; and the zone of a point: the ``name`` of the nearest land-use
   area (the district's planning zones), "district" when the city has none.
 """
 
@@ -19,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..network import NO_ACCESS_CLASSES, routable_nodes
+from cim.graph import csr, largest_strong_component
+
+from ..network import NO_ACCESS_CLASSES
 from .errors import DispatchError
 
 #: unit kind -> (site kind it is based at, units per site)
@@ -47,15 +50,28 @@ class Fleet:
 
 
 class Locator:
-    """Nearest usable road link and zone of points in the city CRS (see the module doc)."""
+    """Nearest usable road link and zone of points in the city CRS (see the module doc).
 
-    def __init__(self, city):
+    turns : (turn_from, turn_to) link indices of the allowed turns (the traffic kernel's
+    ``net.turn_from``, ``net.turn_to_arr``); None: every move from a link to a link leaving
+    its end node except the U-turn."""
+
+    def __init__(self, city, turns=None):
         roads = city.roads
         if roads is None or roads.n_links == 0:
             raise DispatchError("responders: the city has no road network")
         self.city = city
-        ok = routable_nodes(roads)
-        usable = ok[roads.link_from] & ok[roads.link_to]
+        L = roads.n_links
+        if turns is None:
+            order = np.argsort(roads.link_from, kind="stable")
+            start = np.searchsorted(roads.link_from[order], np.arange(roads.n_nodes + 1))
+            cnt = np.diff(start)[roads.link_to]
+            a = np.repeat(np.arange(L), cnt)
+            b = order[np.concatenate([np.arange(start[n], start[n + 1])
+                                      for n in roads.link_to]).astype(np.int64)] if L else a
+            keep = roads.link_to[b] != roads.link_from[a]
+            turns = (a[keep], b[keep])
+        usable = largest_strong_component(csr(L, *turns))
         local = usable & ~np.isin(roads.link_class.astype(str), list(NO_ACCESS_CLASSES))
         self.links = np.flatnonzero(local if local.any() else usable)
         mid = 0.5 * (roads.node_xy[roads.link_from] + roads.node_xy[roads.link_to])

@@ -102,7 +102,7 @@ class DispatchProcess(MesaProcess):
         if not hasattr(tr, "insert_trips"):
             raise DispatchError(f"{self.name}: kernel {self.traffic!r} cannot insert trips")
         city = ctx.city
-        loc = Locator(city)
+        loc = Locator(city, (tr.net.turn_from, tr.net.turn_to_arr))
         parts = [self.incidents]
         if self.generate is not None:
             start = sc.start.hour * 3600 + sc.start.minute * 60 + sc.start.second
