@@ -48,7 +48,14 @@ class Weidmann:
 
     def critical(self) -> tuple[float, float]:
         """Return (ρ_c P/m², J_max P/(m·s)): the density of maximum flow and that flow
-        (golden-section search on the unimodal J)."""
+        (golden-section search on the unimodal J; computed once)."""
+        c = self.__dict__.get("_crit")
+        if c is None:
+            c = self._critical()
+            object.__setattr__(self, "_crit", c)
+        return c
+
+    def _critical(self) -> tuple[float, float]:
         a, b = 1e-3, self.rho_max
         g = (np.sqrt(5.0) - 1) / 2
         for _ in range(80):

@@ -4,9 +4,10 @@ members (a mesoscopic queue model).
 Each person is a row of arrays: the link it walks (``link``), the node it walks to
 (``head``), its distance from the link's start (``pos``, m). Per step of ``dt`` s:
 
-1. every link's density is ρ = n / (length · width) (P/m²; a person sees the others,
-   (n − 1) / area) and its walking speed v(ρ) comes from the speed–density relation
-   (:class:`~twin.kernels.crowd.fd.Weidmann`); everybody on the link walks at it;
+1. every link's density is ρ = n / (length · width) (P/m², queue included); each person
+   walks at v((n − 1) / area) (the density of the others: a person alone walks at v0, also
+   on a short link) from the speed–density relation
+   (:class:`~twin.kernels.crowd.fd.Weidmann`);
 2. people reaching the end of their link wait there (the link's queue) for the transfer to
    their next link, given by the shortest path to their destination (:func:`~.net.routes_to`);
 3. transfers are limited, first-come first-served, by the sending link's capacity
@@ -52,12 +53,15 @@ class CrowdSim:
     ``dest_node`` (D,) (-1: never arrives, e.g. a ring); ``member`` (P,) in 0..K-1;
     ``fd`` the speed–density relation; ``dt`` s the step. ``next_node`` may also be given
     per node without destinations for rings: a (1, N) table with ``dest_node`` [-1].
+    ``v_min`` (m/s): people on a link walk at least this fast towards its end (a link
+    loaded beyond jam density still empties from its front, at the capacities above).
     """
 
     def __init__(self, net: WalkNet, start, depart, dest, next_node, dest_node, *,
                  member=None, n_members: int = 1, fd: Weidmann | None = None,
-                 dt: float = 0.5, t0: float = 0.0):
+                 dt: float = 0.5, t0: float = 0.0, v_min: float = 0.05):
         self.net = net
+        self.v_min = float(v_min)
         self.fd = fd or Weidmann()
         self.dt = float(dt)
         if not self.dt > 0:
@@ -135,13 +139,13 @@ class CrowdSim:
         on = walking & (self.link >= 0)
         g = self.member * L + np.maximum(self.link, 0)
         n = np.bincount(g[on], minlength=self.K * L)
-        # 2. speed from density (each sees the others) and walking
+        # 2. speed from density and walking
         area = np.tile(net.area, self.K)
         v = fd.speed(np.maximum(n - 1, 0) / area)
         mv = on & ~np.isfinite(self.reach)
         if mv.any():
             i = np.flatnonzero(mv)
-            vi = v[g[i]]
+            vi = np.maximum(v[g[i]], self.v_min)
             p = self.pos[i] + vi * dt
             end = net.length[self.link[i]]
             done = p >= end
