@@ -8,6 +8,12 @@ Travel demand (car trips for the traffic kernel)::
     trips = agents.read_trips("trips.csv", city, start="07:00")
     trips = agents.read_trips("x.rou.xml", city)   # SUMO routes, trips, flows, vTypes
     trips.to_csv("out.csv"); trips.summary(); trips.select(trips.depart_s < 3600)
+
+Responders (:mod:`agents.responders`, imported on first use): incidents, the dispatch centre
+and its units driving in live traffic::
+
+    disp = agents.DispatchProcess([agents.incident("fire", at=600, building="b1")],
+                                  generate={"scale": 1.0})
 """
 
 from .demand import (
@@ -32,3 +38,17 @@ __all__ = [
     "AgentsError", "DemandError",
     "CAR_SHARE", "OCCUPANCY", "WORKERS_PER_RESIDENT", "OTHER_TRIPS_PER_RESIDENT", "BETA_PER_KM",
 ]
+
+# responders: imported on first use (they import the twin runtime, mesa and simpy)
+_RESPONDERS = ("DispatchProcess", "DispatchError", "incident", "generate_incidents",
+               "Incidents", "IncidentType", "INCIDENT_TYPES")
+__all__ += ["responders", *_RESPONDERS]
+
+
+def __getattr__(name):
+    if name in _RESPONDERS or name == "responders":
+        import importlib
+
+        mod = importlib.import_module(f"{__name__}.responders")
+        return mod if name == "responders" else getattr(mod, name)
+    raise AttributeError(f"module 'agents' has no attribute {name!r}")

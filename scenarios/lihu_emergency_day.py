@@ -2,13 +2,16 @@
 
 Incidents come as seeded Poisson calls by type and building use (fires, medical calls,
 traffic crashes, pipe bursts, cable faults, flooding calls; ``agents.responders`` documents
-the rates and their sources) at three times the average rates — a busy morning — plus two
+the rates and their sources) at twice the average rates — a busy morning — plus two
 scripted ones: at 07:05 (quick: 07:50) the largest water main within 400 m of the first
 hospital breaks, and at 07:20 (quick: 07:55) a fire breaks out in the tallest residential
 building. The dispatch centre sends, for each call, the free unit of the right kind with the
 least *live* travel time — the link speeds the traffic kernel publishes, closed links
-removed — from the district's stations: 2 fire engines at each fire station, 2 ambulances
-at each hospital, a water crew at each pumping station, a power crew at each substation.
+removed — from the district's stations: 2 fire engines at each fire station, ambulances at
+the hospitals at one per 30,000 residents (the national guideline for pre-hospital
+emergency care, 2020: 城市地区每3万人口配置1辆救护车; 21 for Lihu's ~620,000 synthetic
+residents, 7 a hospital), a water crew at each pumping station, a power crew at each
+substation.
 Units drive as vehicles in the morning traffic (the peak's demand, as in
 ``lihu_morning_peak.py``) along their route and meet its queues. The main break takes a
 lane from the street above it (water → traffic) and leaks until its crew arrives and closes
@@ -40,7 +43,8 @@ DAY = dt.date(2024, 5, 14)  # a Tuesday
 SEED = 2024
 TRAFFIC_SCALE = 0.25        # as lihu_morning_peak.py
 THROUGH_VEH_PER_H = 800
-INCIDENT_SCALE = 3.0        # a busy morning: three times the average rates
+INCIDENT_SCALE = 2.0        # a busy morning: twice the average rates
+RESIDENTS_PER_AMBULANCE = 30_000
 NEAR_M = 400.0
 
 
@@ -73,7 +77,12 @@ def scenario(quick: bool = False) -> twin.Scenario:
     demand = {k: getattr(trips, k) for k in ("depart_s", "origin_node", "destination_node")}
     scripted = [incident("pipe_burst", at=300.0, water_link=main_near_hospital(city)),
                 incident("fire", at=600.0 if quick else 1200.0, building=tallest_home(city))]
-    dispatch = DispatchProcess(scripted, generate={"scale": INCIDENT_SCALE}, dt=1.0)
+    n_hosp = int((np.asarray(city.sites.kind) == "hospital").sum())
+    per_hosp = int(np.ceil(city.buildings.residents.sum() / RESIDENTS_PER_AMBULANCE / n_hosp))
+    fleet = {"fire_engine": ("fire_station", 2), "ambulance": ("hospital", per_hosp),
+             "water_crew": ("pumping_station", 1), "power_crew": ("substation", 1)}
+    dispatch = DispatchProcess(scripted, generate={"scale": INCIDENT_SCALE}, units=fleet,
+                               dt=1.0)
     return twin.Scenario(
         city, duration=hours * 3600, start=dt.datetime.combine(DAY, start), seed=SEED,
         kernels=[TrafficProcess(), WaterProcess(dt=60.0)], agents=[dispatch],
