@@ -50,7 +50,16 @@ next link towards its destination (none in the current table: the destination ca
 reached from there, e.g. behind a closure) is removed and counted as ``stuck`` (status
 ``STUCK``, ``v_arrive`` = removal time) instead of blocking its lane for good — as SUMO
 teleports vehicles. Trips should be routable (callers pick origin and destination links that
-the turn graph connects: :func:`twin.traffic_process.kernel_trips`).
+the turn graph connects: :func:`twin.traffic_process.kernel_trips`). A trip may come with its
+route (``Trips.route``: e.g. a SUMO route), followed until its driver re-routes.
+
+*Deadlocks*: the front vehicle of a lane that has stood for ``time_to_teleport`` s (300, as
+SUMO) is teleported ahead along its route to the next link with room (:mod:`._kteleport`),
+counted per vehicle and member, so no run ends with vehicles frozen for ever.
+
+*Connections*: a network built with lane-to-lane connections (SUMO's) takes its turns, turn
+kinds and the lanes serving each turn from them (multi-lane turns), counting only the lanes
+open to the simulated vehicles (no bus lanes).
 
 Units are SI throughout (m, s, m/s); shapes are given as ``(n_members, n_links)`` etc.
 """
