@@ -15,6 +15,7 @@ import twin
 from agents.responders import INCIDENT_TYPES, DispatchError, DispatchProcess, incident
 from agents.responders import dispatch as dispatch_mod
 from agents.responders.routing import MIN_SPEED
+from twin.kernels.traffic import TrafficProcess
 
 from ..twin.runcompare import assert_runs_equal
 from .dispatch_city import dispatch_city, reference_times, route_time, scenario
@@ -100,7 +101,28 @@ def _two_engine_case(roads):
     raise AssertionError("no case on the grid")
 
 
-def test_closed_link_changes_the_choice(tmp_path):
+class FakeFlood(twin.Kernel):
+    """Publishes ``speed_factor`` per road link: 0 on ``link`` from ``at`` s (a flooded
+    street), 1 elsewhere."""
+
+    name, dt = "flood", 10.0
+    publishes = {"speed_factor": twin.Spec(("road_link",), "1")}
+
+    def __init__(self, link, at=30.0):
+        self.link, self.at = link, at
+
+    def init(self, ctx):
+        self.step(0.0, 0.0, ctx)
+
+    def step(self, t, dt, ctx):
+        f = np.ones(ctx.city.roads.n_links)
+        if t >= self.at:
+            f[ctx.index("road_link", self.link)] = 0.0
+        ctx.bus.publish("flood/speed_factor", f, dims=("road_link",), units="1")
+
+
+@pytest.mark.parametrize("how", ["closure", "flood"])
+def test_closed_or_flooded_link_changes_the_choice(tmp_path, how):
     city = dispatch_city()
     roads = city.roads
     a, b, dest, x = _two_engine_case(roads)
@@ -108,13 +130,19 @@ def test_closed_link_changes_the_choice(tmp_path):
     units = [("E1", "fire_engine", "fs1", ids[a]), ("E2", "fire_engine", "fs2", ids[b])]
     fire = incident("fire", at=120.0, road_link=ids[dest], on_scene_s=60.0)
     chosen = {}
-    for closed in (False, True):
-        ev = [twin.Event("closure", ids[x], at=30.0)] if closed else []
+    for cut in (False, True):
+        kw = {}
+        if cut and how == "closure":
+            kw["events"] = [twin.Event("closure", ids[x], at=30.0)]
+        if how == "flood":   # the dispatcher avoids the flooded link; traffic still drives it
+            kw["kernels"] = [TrafficProcess(vehicle_slots=16, threads=1),
+                             FakeFlood(ids[x], at=30.0 if cut else 1e9)]
+            kw["couplings"] = {"dispatch/speed_factor": "flood/speed_factor"}
         run = twin.run(scenario(city, [DispatchProcess([fire], units=units)], n_trips=10,
-                                duration=900.0, events=ev),
-                       tmp_path / f"c{closed}.zarr", progress=False)
+                                duration=900.0, **kw),
+                       tmp_path / f"c{cut}.zarr", progress=False)
         calls = run.table("dispatch", "calls")
-        chosen[closed] = str(calls["call_unit"][0])
+        chosen[cut] = str(calls["call_unit"][0])
         trips = run.table("traffic", "trips")
         k = list(trips["trip_id"]).index(calls["call_trip_scene"][0])
         assert np.isfinite(trips["trip_arrival_s"][k])
