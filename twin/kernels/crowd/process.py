@@ -127,7 +127,7 @@ class CrowdProcess(Kernel):
         far = sgap > self.max_access_m
         if far.any():
             j = int(np.flatnonzero(far)[0])
-            raise CrowdError(f"shelter {self.shelter_ids[j]!r} is {sgap[j]:.0f} m from the "
+            raise CrowdError(f"shelter {str(self.shelter_ids[j])!r} is {sgap[j]:.0f} m from the "
                              f"nearest walkway node (at most {self.max_access_m:.0f} m): it is "
                              f"off the walkway network")
         cap = np.asarray(sites.capacity, np.float64)[sel]
@@ -191,7 +191,7 @@ class CrowdProcess(Kernel):
             raise CrowdError("person positions and departure times must be finite")
         bad = ~np.isin(out["mode"], ("walk", "car"))
         if bad.any():
-            raise CrowdError(f"unknown mode {out['mode'][bad][0]!r} (walk or car)")
+            raise CrowdError(f"unknown mode {str(out['mode'][bad][0])!r} (walk or car)")
         ids = np.asarray(city.sites.ids, object).astype(str)
         names = p.get("shelters")
         if names is None:
