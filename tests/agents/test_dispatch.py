@@ -220,11 +220,12 @@ def poisson_runs(tmp_path_factory):
                                                         types=quick)],
                                  n_trips=300, duration=1500.0, seed=seed, **kw),
                         d / name, progress=False)
-    return one("a.zarr", 5), one("b.zarr", 5), one("c.zarr", 6)
+    return (one("a.zarr", 5), one("b.zarr", 5), one("c.zarr", 6),
+            one("ab.zarr", 5, members=2, seeds=[5, 6]))
 
 
 def test_same_seed_same_run_other_seed_other_incidents(poisson_runs):
-    a, b, c = poisson_runs
+    a, b, c, _ = poisson_runs
     ta = a.table("dispatch", "calls")
     assert len(ta["call_id"]) >= 5 and np.isfinite(ta["call_arrived_s"]).sum() >= 3
     assert_runs_equal(a, b, ("traffic", "dispatch"),
@@ -235,6 +236,20 @@ def test_same_seed_same_run_other_seed_other_incidents(poisson_runs):
     k = twin.kpis(a)
     assert k.value("dispatch", "response_p50_s") > 0
     assert k.value("dispatch", "response_p90_s") >= k.value("dispatch", "response_p50_s")
+
+
+def test_members_of_a_batch_equal_separate_runs(poisson_runs):
+    """Two members (seeds 5 and 6) in one run: each member's calls and unit trips are those
+    of the run with its seed alone."""
+    a, _, c, both = poisson_runs
+    for m, single in ((0, a), (1, c)):
+        for layer, table in (("dispatch", "calls"), ("traffic", "trips")):
+            one, bm = single.table(layer, table), both.table(layer, table, member=m)
+            for k in one:
+                if not k.endswith("_member"):
+                    np.testing.assert_array_equal(bm[k], one[k], err_msg=f"{table}/{k}")
+        np.testing.assert_array_equal(both.open("dispatch").unit_stage.isel(member=m).values,
+                                      single.open("dispatch").unit_stage.isel(member=0).values)
 
 
 def test_bad_input_is_a_clear_error(tmp_path):
