@@ -35,3 +35,31 @@ def kpis(layer: LayerData) -> list[KPI]:
         KPI("evacuated_share", arr.size / n if n else float("nan"), "1", False,
             "evacuated share"),
     ]
+
+
+def series(layer: LayerData) -> dict:
+    """{name: (label, unit, time s, values)}: the evacuated share and the people walking."""
+    ds = layer.ds
+    t = ds["time"].values
+    t = (t - t[0]) / np.timedelta64(1, "s") if np.issubdtype(t.dtype, np.datetime64) else t
+    out = {}
+    for name, label, unit in (("evacuated_share", "evacuated share", "1"),
+                              ("walking", "people walking", "persons"),
+                              ("max_density", "highest link density", "P/m2")):
+        if name in ds:
+            out[name] = (label, unit, np.asarray(t, float), ds[name].values)
+    return out
+
+
+def report(layer: LayerData) -> str:
+    """The bottleneck links (highest peak density) as text."""
+    b = layer.tables.get("bottlenecks", {})
+    ids = b.get("bn_link")
+    if ids is None or not len(ids):
+        return ""
+    lines = ["bottleneck links (peak density P/m², longest queue, width m):"]
+    for i, k in enumerate(ids[:10]):
+        lines.append(f"  {i + 1:2d}. {str(k):40s} {b['bn_max_density'][i]:5.2f} P/m2  "
+                     f"{int(b['bn_max_queue'][i]):5d} waiting  {b['bn_width_m'][i]:4.1f} m  "
+                     f"at {b['bn_time_s'][i]:,.0f} s")
+    return "\n".join(lines)

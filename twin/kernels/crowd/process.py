@@ -353,5 +353,13 @@ class CrowdProcess(Kernel):
     def kpis(cls, layer: LayerData):
         return _kpis.kpis(layer)
 
+    @classmethod
+    def series(cls, layer: LayerData) -> dict:
+        return _kpis.series(layer)
+
+    @classmethod
+    def report(cls, layer: LayerData) -> str:
+        return _kpis.report(layer)
+
 
 __all__ = ["CrowdProcess", "EVAC_COLUMNS", "walk_network", "HOME", "ARRIVED"]
