@@ -194,3 +194,15 @@ def _first_of_pairs(roads):
     key = np.minimum(a, b) * roads.n_nodes + np.maximum(a, b)
     _, first = np.unique(key, return_index=True)
     return first
+
+
+def test_member_of_a_batch_equals_the_member_alone(ecity, walk_runs, tmp_path):
+    ev, (run, _) = walk_runs
+    alone = twin.run(scenario(ecity, ev, members=2).member(1), out=tmp_path / "m1.zarr",
+                     progress=False)
+    ta, tb = run.table("crowd", "evacuees"), alone.table("crowd", "evacuees")
+    m = np.asarray(ta["evacuee_member"]) == 1
+    for c in ("evac_start_s", "evac_arrival_s"):
+        assert np.array_equal(np.asarray(ta[c])[m], np.asarray(tb[c]), equal_nan=True), c
+    assert np.array_equal(run.open("crowd")["link_peds"].isel(member=1).values,
+                          alone.open("crowd")["link_peds"].isel(member=0).values)

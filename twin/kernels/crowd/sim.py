@@ -84,6 +84,9 @@ class CrowdSim:
         if not np.isfinite(self.depart).all():
             raise CrowdError("crowd: departure times must be finite")
         self.pid = np.arange(P, dtype=np.int64)
+        # side of the street: by the person's index within its member (a member's run does
+        # not depend on the others in the batch)
+        self.pick = _rank(self.member, self.pid) if P else self.pid
         self.status = np.full(P, HOME, np.int8)
         self.link = np.full(P, -1, np.int64)
         self.head = self.start.copy()
@@ -187,7 +190,7 @@ class CrowdSim:
             self.reach[i] = np.inf
         cand, head, d = cand[~arr], head[~arr], d[~arr]
         nn = self.next_node[d, head]
-        nl = net.link_between(head, nn, self.pid[cand])
+        nl = net.link_between(head, nn, self.pick[cand])
         lost = nl < 0
         if lost.any():
             i = cand[lost]
