@@ -215,6 +215,16 @@ class _Links:
         self.L = L
 
     def route(self, edges: str, what, line) -> np.ndarray:
+        cache = self.__dict__.setdefault("_cache", {})
+        hit = cache.get(edges)
+        if hit is not None:          # flows and repeated vehicles share their route strings
+            return hit
+        out = self._route(edges, what, line)
+        out.setflags(write=False)    # shared by every trip on this route
+        cache[edges] = out
+        return out
+
+    def _route(self, edges: str, what, line) -> np.ndarray:
         ids = edges.split()
         if not ids:
             raise DemandError(f"{what}: the route has no edges", path=self.path, line=line)
@@ -226,8 +236,10 @@ class _Links:
                                   path=self.path, line=line, value=e)
             out[k] = i
         a, b = out[:-1], out[1:]
-        if self.pairs is not None:
-            ok = np.isin(a * self.L + b, self.pairs)
+        if self.pairs is not None:     # sorted (np.unique): one binary search per pair
+            key = a * self.L + b
+            at = np.minimum(np.searchsorted(self.pairs, key), max(len(self.pairs) - 1, 0))
+            ok = (self.pairs[at] == key) if len(self.pairs) else np.zeros(len(key), bool)
         else:
             ok = self.roads.link_to[a] == self.roads.link_from[b]
         if not ok.all():
