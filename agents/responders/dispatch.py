@@ -100,11 +100,11 @@ class DispatchModel(mesa.Model):
     incidents : :class:`~agents.responders.incidents.Incidents`; placed : (links, xy,
     zones) of the incidents; fleet : :class:`~agents.responders.places.Fleet`; hospitals :
     road links of the hospitals; types : {type: IncidentType}; dt : s between steps;
-    traffic : name of the traffic kernel.
+    traffic : name of the traffic kernel; hospital_xy : (n_hospitals, 2) positions (m).
     """
 
     def __init__(self, ctx, incidents: Incidents, placed, fleet, hospitals, *, types=None,
-                 dt: float = 1.0, traffic: str = "traffic"):
+                 dt: float = 1.0, traffic: str = "traffic", hospital_xy=None):
         super().__init__(seed=ctx.seed)
         self.ctx = ctx
         self.traffic = traffic
@@ -141,7 +141,7 @@ class DispatchModel(mesa.Model):
             "queued": np.zeros(n, bool), "req_seq": np.full(n, -1, np.int64),
             "est_travel": np.full(n, np.nan), "route_len": np.zeros(n, np.int64),
             "hospital": np.full(n, -1, np.int64), "trip": np.full(n, -1, np.int64),
-            "trip_scene": np.full(n, -1, np.int64),
+            "trip_scene": np.full(n, -1, np.int64), "stuck": np.zeros(n, bool),
             **{k: np.full(n, np.nan) for k in _TIMES}}
         if not set(self.calls["unit_kind"]) <= set(fleet.kind):
             missing = sorted(set(self.calls["unit_kind"]) - set(fleet.kind))
@@ -153,6 +153,8 @@ class DispatchModel(mesa.Model):
         self.unit_call = np.full(len(fleet), -1, np.int64)
         self.unit_busy_s = np.zeros(len(fleet))
         self.hospitals = np.asarray(hospitals, np.int64)
+        self.hospital_xy = (np.zeros((len(self.hospitals), 2)) if hospital_xy is None
+                            else np.asarray(hospital_xy, float).reshape(-1, 2))
         self.req_count = 0
         self.flushed = np.zeros(n, bool)
         self.centre = DispatchCentre(self)
@@ -221,6 +223,9 @@ class DispatchModel(mesa.Model):
             f = self.ctx.kernel(self.traffic).follow(ids, member=self.ctx.member or 0)
             done = f["status"] >= 3                   # arrived or stuck
             end = np.where(np.isfinite(f["arrival"]), f["arrival"], f["stuck"])
+            stuck = ids[done & np.isfinite(f["stuck"])]
+            if stuck.size:    # removed with no way on: flagged, the mission goes on
+                self.calls["stuck"][np.isin(self.calls["trip"], stuck)] = True
             for tid, t in zip(ids[done].tolist(), end[done].tolist()):
                 self._watch.pop(tid).succeed(float(t))
         self._env.run(until=now + self.dt)
@@ -361,12 +366,39 @@ class DispatchModel(mesa.Model):
         out[busy] = self.calls["stage"][self.unit_call[busy]]
         return out
 
+    def unit_positions(self) -> np.ndarray:
+        """(n_units, 2) where each unit is (m): on its trip's link while driving, else at
+        its station, the scene or the hospital."""
+        C = self.calls
+        xy = np.asarray(self.fleet.xy, float).copy()
+        busy = np.flatnonzero(self.unit_call >= 0)
+        if not busy.size:
+            return xy
+        c = self.unit_call[busy]
+        st = C["stage"][c]
+        scene = np.c_[C["x"][c], C["y"][c]]
+        hxy = self.hospital_xy[np.maximum(C["hospital"][c], 0)] if len(self.hospital_xy) \
+            else scene
+        after_h = np.isfinite(C["at_hospital"][c])
+        at_scene = (st == ON_SCENE) | ((st >= TO_HOSPITAL) & ~after_h)
+        at = np.where(at_scene[:, None], scene,
+                      np.where(((st >= HANDOVER) & after_h)[:, None], hxy, xy[busy]))
+        drive = np.isin(st, (TO_SCENE, TO_HOSPITAL, RETURNING)) & (C["trip"][c] >= 0)
+        if drive.any():
+            f = self.ctx.kernel(self.traffic).follow(C["trip"][c[drive]],
+                                                     member=self.ctx.member or 0)
+            on = np.isfinite(f["x"])
+            at[np.flatnonzero(drive)[on]] = np.c_[f["x"][on], f["y"][on]]
+        xy[busy] = at
+        return xy
+
     def record(self) -> dict:
         st = self.calls["stage"]
+        xy = self.unit_positions()
         return {"units_busy": np.int64((self.unit_call >= 0).sum()),
                 "calls_queued": np.int64((st == QUEUED).sum()),
                 "calls_open": np.int64(((st > WAIT) & (st < ON_SCENE)).sum()),
-                "unit_stage": self.unit_stage()}
+                "unit_stage": self.unit_stage(), "unit_x": xy[:, 0], "unit_y": xy[:, 1]}
 
 
 def _event_layers(ctx) -> dict:

@@ -12,7 +12,9 @@
 
 Records (layer ``name``): ``units_busy``, ``calls_queued`` (requested, no unit free yet),
 ``calls_open`` (received, no unit on scene yet), ``unit_stage`` per unit (0 free, else the
-stage of its call: :data:`~agents.responders.dispatch.STAGE_NAMES`). Table ``calls`` (dim
+stage of its call: :data:`~agents.responders.dispatch.STAGE_NAMES`), ``unit_x``/``unit_y``
+per unit (m: on the road while driving, else at its station, the scene or the hospital;
+the viewer draws them as points). Table ``calls`` (dim
 ``call``): one row per call, written when its unit is back at its station (the rest at the
 end): :data:`CALL_COLUMNS`. KPIs: :mod:`agents.responders.kpis`.
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.core.kernel import LayerData, Spec, Table
+from twin.core.kernel import Draw, LayerData, Spec, Table
 from twin.core.mesa_process import MesaProcess
 
 from . import kpis as _kpis
@@ -38,7 +40,10 @@ from .places import Locator, make_fleet
 _LINK = ("road_link",)
 
 #: the calls table: column -> (dtype, fill, units). Times are s from the scenario start
-#: (NaN: did not happen by the end); ``call_response_s`` = arrival on scene − call time.
+#: (NaN: did not happen by the end); ``call_response_s`` = arrival on scene − call time;
+#: ``call_est_travel_s`` the dispatcher's live estimate of the drive; ``call_trip_scene``
+#: the traffic trip (id in the traffic layer's trips table) to the scene, ``call_trip`` the
+#: last one (back to the station); ``call_stuck`` a trip was removed as stuck.
 CALL_COLUMNS = {
     "call_id": (np.int64, -1, ""), "call_type": (str, "", ""),
     "call_building": (str, "", ""), "call_road_link": (str, "", ""),
@@ -52,7 +57,7 @@ CALL_COLUMNS = {
     "call_response_s": (np.float64, np.nan, "s"),
     "call_est_travel_s": (np.float64, np.nan, "s"), "call_trip": (np.int64, -1, ""),
     "call_trip_scene": (np.int64, -1, ""),
-    "call_scripted": (np.int8, 0, ""),
+    "call_scripted": (np.int8, 0, ""), "call_stuck": (np.int8, 0, ""),
 }
 
 
@@ -71,7 +76,11 @@ class DispatchProcess(MesaProcess):
     reads = {"speed_factor": Spec(_LINK, "1"), "capacity_factor": Spec(_LINK, "1")}
     tables = {"calls": Table("call", CALL_COLUMNS)}
     outputs = {"units_busy": Spec((), "1"), "calls_queued": Spec((), "1"),
-               "calls_open": Spec((), "1"), "unit_stage": Spec(("unit",), "1")}
+               "calls_open": Spec((), "1"), "unit_stage": Spec(("unit",), "1"),
+               "unit_x": Spec(("unit",), "m"), "unit_y": Spec(("unit",), "m")}
+    #: the viewer draws the units as glyphs coloured by their call's stage
+    draw = {"unit_stage": Draw("points", cmap="tab10", clim=(0, 9), x="unit_x", y="unit_y",
+                               label="responders (0 free, 3 to scene, 4 on scene)")}
 
     def __init__(self, incidents=None, *, generate: dict | None = None, units=None,
                  types: dict | None = None, dt: float = 1.0, traffic: str = "traffic",
@@ -118,12 +127,13 @@ class DispatchProcess(MesaProcess):
         self.coords = {"unit": fleet.ids.astype(str),
                        "unit_kind": (("unit",), fleet.kind.astype(str)),
                        "unit_site": (("unit",), fleet.site.astype(str)),
-                       "unit_x": (("unit",), fleet.xy[:, 0]),
-                       "unit_y": (("unit",), fleet.xy[:, 1])}
+                       "unit_home_x": (("unit",), fleet.xy[:, 0]),
+                       "unit_home_y": (("unit",), fleet.xy[:, 1])}
         self.layer_attrs = {"n_calls": int(len(inc)), "n_units": int(len(fleet)),
                             "duration_s": float(sc.duration)}
         return DispatchModel(ctx, inc, (links, xy, loc.zone(xy)), fleet, hospitals,
-                             types=self.types, dt=sc.kernel_dt(self), traffic=self.traffic)
+                             types=self.types, dt=sc.kernel_dt(self), traffic=self.traffic,
+                             hospital_xy=sites.xyz[hosp, :2])
 
     # ---- the calls table ----------------------------------------------------------------------
     def on_checkpoint(self, final: bool, ctx) -> None:
@@ -158,7 +168,8 @@ class DispatchProcess(MesaProcess):
                 "call_response_s": C["arrived"][sel] - C["time"][sel],
                 "call_est_travel_s": C["est_travel"][sel], "call_trip": C["trip"][sel],
                 "call_trip_scene": C["trip_scene"][sel],
-                "call_scripted": inc.scripted[sel].astype(np.int8)}
+                "call_scripted": inc.scripted[sel].astype(np.int8),
+                "call_stuck": C["stuck"][sel].astype(np.int8)}
         ctx.table("calls").append(rows)
 
     # ---- KPIs ---------------------------------------------------------------------------------

@@ -179,6 +179,15 @@ def test_units_drive_in_traffic_and_meet_its_queues(tmp_path):
         travel[n_trips] = c["call_arrived_s"] - c["call_departed_s"]
         rec = run.open("dispatch").isel(member=0)
         assert int(rec.units_busy.max()) == 1 and int(rec.units_busy[-1]) == 0
+        # positions: at its station (h1, at 0, 600) when free, on the streets when driving
+        x, y = rec.unit_x.values[:, 0], rec.unit_y.values[:, 0]
+        stage = rec.unit_stage.values[:, 0]
+        assert (x[stage == 0] == 0.0).all() and (y[stage == 0] == 600.0).all()
+        drive = np.isin(stage, [3, 5, 7])
+        assert drive.sum() >= 3
+        off = np.minimum(np.abs(x[drive] - np.round(x[drive] / 300) * 300),
+                         np.abs(y[drive] - np.round(y[drive] / 300) * 300))
+        assert off.max() <= 7.0
     assert travel[900] > travel[10] + 10
 
 
