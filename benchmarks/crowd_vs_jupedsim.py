@@ -15,6 +15,9 @@ Figures:
 - ``evac_time_rel_diff_narrow``, ``flow_rel_diff_narrow``: the same for the 1.0 and 1.2 m
   bottlenecks, where JuPedSim's discrete lanes give 15–20 % less flow than Weidmann's
   capacity (reported, not a goal);
+- ``people_not_passed`` (ours; must be 0) and ``people_not_passed_jupedsim`` (agents of
+  JuPedSim's model that deadlock in front of a narrow bottleneck: the run stops after 60 s
+  without a passage; T_jps is then the last passage seen);
 - per case: ``<case>.evac_ours_s``, ``.evac_jps_s``, ``.flow_ours``, ``.flow_jps``, walls.
 
 Usage: python benchmarks/crowd_vs_jupedsim.py [--quick] [--json PATH]
@@ -54,7 +57,8 @@ def run_case(name, rects, gate, xy, dt):
     print(f"{name:>16}: n={r['n']:4d}  evac ours {eo:7.1f} s  jps {ej:7.1f} s "
           f"({r['evac_rel_diff']:+.1%})  flow ours {fo:5.2f}  jps {fj:5.2f} P/s "
           f"({r['flow_rel_diff']:+.1%})  wall ours {r['wall_ours_s']:.3f} s  "
-          f"jps {r['wall_jps_s']:.2f} s", flush=True)
+          f"jps {r['wall_jps_s']:.2f} s" + (f"  (JuPedSim: {r['not_passed_jps']} stuck)"
+                                             if r["not_passed_jps"] else ""), flush=True)
     return r
 
 
@@ -88,6 +92,7 @@ def main(argv=None):
         "flow_rel_diff": max(abs(cases[k]["flow_rel_diff"]) for k in wide),
         "wall_ours_s": wall_o, "wall_jupedsim_s": wall_j,
         "people_not_passed": sum(c["not_passed_ours"] for c in cases.values()),
+        "people_not_passed_jupedsim": sum(c["not_passed_jps"] for c in cases.values()),
         "peak_mem_mb": peak_rss_mb(),
     }
     if narrow:

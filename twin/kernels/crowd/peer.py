@@ -86,8 +86,9 @@ def run_ours(rects, xy, gate, *, cell=2.0, dt=0.1, t_max=2000.0, fd=None) -> dic
     return {"pass_s": passed, "wall_s": time.perf_counter() - t0, "steps": sim.steps}
 
 
-def run_jps(rects, xy, gate, *, dt=0.01, t_max=2000.0, sample=5) -> dict:
-    """The same with JuPedSim's collision-free speed model (see the module docstring)."""
+def run_jps(rects, xy, gate, *, dt=0.01, t_max=2000.0, sample=5, stall_s=60.0) -> dict:
+    """The same with JuPedSim's collision-free speed model (see the module docstring);
+    stops when nobody passed the gate for ``stall_s`` s (the others stay NaN)."""
     import jupedsim as jps
     import shapely
 
@@ -101,7 +102,7 @@ def run_jps(rects, xy, gate, *, dt=0.01, t_max=2000.0, sample=5) -> dict:
         journey_id=j, stage_id=ex, position=tuple(p), **JPS_AGENT)) for p in xy]
     row = {a: i for i, a in enumerate(ids)}
     passed = np.full(len(ids), np.nan)
-    k = 0
+    k, last = 0, 0.0
     while sim.agent_count() > 0 and sim.elapsed_time() < t_max:
         sim.iterate()
         k += 1
@@ -110,7 +111,9 @@ def run_jps(rects, xy, gate, *, dt=0.01, t_max=2000.0, sample=5) -> dict:
             for ag in sim.agents():
                 i = row[ag.id]
                 if np.isnan(passed[i]) and ag.position[0] >= gate:
-                    passed[i] = t
+                    passed[i], last = t, t
+            if t - last > stall_s:      # nobody passed for stall_s: a deadlock, give up
+                break
     t = sim.elapsed_time()
     left = {row[ag.id] for ag in sim.agents()}
     for i in np.flatnonzero(np.isnan(passed)):
