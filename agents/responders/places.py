@@ -171,7 +171,7 @@ class Locator:
 
 def make_fleet(city, locator: Locator, units=None) -> Fleet:
     """Return the :class:`Fleet`: ``units`` is None (:data:`DEFAULT_FLEET`), a dict like
-    it ({kind: (site kind, per site)}), or a list of ``(unit_id, kind, site_id)`` or
+    it ({kind: (site kind, per site)} or {kind: [(site kind, per site), ...]}), or a list of ``(unit_id, kind, site_id)`` or
     ``(unit_id, kind, site_id, road_link_id)`` (the station's driveway; default: the usable
     link nearest to the site)."""
     sites = city.sites
@@ -181,9 +181,10 @@ def make_fleet(city, locator: Locator, units=None) -> Fleet:
     skind = sites.kind.astype(str)
     rows = []
     if units is None or isinstance(units, dict):
-        for kind, (site_kind, per) in (DEFAULT_FLEET if units is None else units).items():
-            for s in sid[skind == site_kind]:
-                rows += [(f"{kind}@{s}#{j + 1}", kind, s) for j in range(int(per))]
+        for kind, spec in (DEFAULT_FLEET if units is None else units).items():
+            for site_kind, per in ([spec] if isinstance(spec[0], str) else spec):
+                for s in sid[skind == site_kind]:
+                    rows += [(f"{kind}@{s}#{j + 1}", kind, s) for j in range(int(per))]
     else:
         rows = [tuple(map(str, r)) for r in units]
         if any(len(r) not in (3, 4) for r in rows):
