@@ -206,3 +206,23 @@ def test_member_of_a_batch_equals_the_member_alone(ecity, walk_runs, tmp_path):
         assert np.array_equal(np.asarray(ta[c])[m], np.asarray(tb[c]), equal_nan=True), c
     assert np.array_equal(run.open("crowd")["link_peds"].isel(member=1).values,
                           alone.open("crowd")["link_peds"].isel(member=0).values)
+
+
+@pytest.mark.slow
+def test_resume_after_a_crash_is_bit_identical(ecity, tmp_path):
+    """Walkers and cars: killed mid-run, resumed from the last checkpoint."""
+    from tests.twin.runcompare import assert_runs_equal
+    from tests.twin.test_runtime_traffic import Crash
+
+    ev = Evacuation(ZONE, premovement_median_s=300.0, car_share=0.3)
+
+    def sc(crash=None):
+        ks = [TrafficProcess(vehicle_slots=64, threads=1), "crowd", Crash(crash)]
+        return scenario(ecity, ev, kernels=ks, duration=900.0, chunk_records=3)
+
+    full = twin.run(sc(), out=tmp_path / "full.zarr", progress=False)
+    with pytest.raises(RuntimeError, match="crash"):
+        twin.run(sc(500.0), out=tmp_path / "r.zarr", progress=False)
+    run = twin.run(sc(), out=tmp_path / "r.zarr", resume=True, progress=False)
+    assert_runs_equal(full, run, ("crowd",), tables=(("crowd", "evacuees"),
+                                                     ("crowd", "bottlenecks")))
