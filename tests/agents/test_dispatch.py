@@ -278,3 +278,50 @@ def test_bad_input_is_a_clear_error(tmp_path):
     with pytest.raises(DispatchError, match="no location"):
         incident("fire", at=5.0)
     assert isinstance(DispatchError("x"), twin.ScenarioError)
+
+
+def test_free_flow_response_is_processing_turnout_and_shortest_path(tmp_path):
+    """On empty streets: response = call taking + turnout + the fastest free-flow drive
+    (from an independent Dijkstra), to the traffic kernel's 1 s step, for routes that do not
+    cross the signal at n11 (those wait for their green, up to a cycle)."""
+    city = dispatch_city()
+    roads = city.roads
+    where = [dict(road_link="h01:f"), dict(building="bn22"), dict(road_link="v02:f"),
+             dict(building="bn11"), dict(road_link="h00:f")]
+    fires = [incident("fire", at=100.0 + 500 * k, on_scene_s=60.0, **w)
+             for k, w in enumerate(where)]
+    run = twin.run(scenario(city, [DispatchProcess(fires, units=ENGINES[:1])], n_trips=0,
+                            duration=3400.0), tmp_path / "ff.zarr", progress=False)
+    c = run.table("dispatch", "calls")
+    ff = roads.link_length / roads.link_free_speed
+    home = list(roads.link_ids).index(ENGINES[0][3])
+    n11 = list(roads.node_ids).index("n11")
+    clear = 0
+    for k in range(len(c["call_id"])):
+        dest = list(roads.link_ids).index(c["call_road_link"][k])
+        best = reference_times(roads, ff, dest)[home]
+        assert c["call_est_travel_s"][k] == pytest.approx(best, rel=1e-12)
+        drive = c["call_arrived_s"][k] - c["call_departed_s"][k]
+        assert c["call_queued"][k] == 0                    # the engine was back in time
+        assert c["call_departed_s"][k] == c["call_time_s"][k] + 60.0 + 80.0
+        path_nodes = _nodes_on_fastest(roads, ff, home, dest)
+        if n11 in path_nodes:
+            assert best - 1e-9 <= drive <= best + 60.0
+        else:
+            assert 0.0 <= drive - best <= 1.5
+            clear += 1
+    assert clear >= 3
+
+
+def _nodes_on_fastest(roads, tt, origin, dest) -> set:
+    """Nodes crossed by the fastest route from ``origin`` to ``dest`` (greedy walk down the
+    reference times)."""
+    togo = reference_times(roads, tt, dest)
+    link, nodes = origin, set()
+    while link != dest:
+        node = roads.link_to[link]
+        nodes.add(int(node))
+        nxt = [b for b in np.flatnonzero(roads.link_from == node)
+               if roads.link_to[b] != roads.link_from[link]]
+        link = min(nxt, key=lambda b: togo[b])
+    return nodes
