@@ -80,7 +80,7 @@ class DispatchProcess(MesaProcess):
                "unit_x": Spec(("unit",), "m"), "unit_y": Spec(("unit",), "m")}
     #: the viewer draws the units as glyphs coloured by their call's stage
     draw = {"unit_stage": Draw("points", cmap="tab10", clim=(0, 9), x="unit_x", y="unit_y",
-                               label="responders (0 free, 3 to scene, 4 on scene)")}
+                               label="responders")}
 
     def __init__(self, incidents=None, *, generate: dict | None = None, units=None,
                  types: dict | None = None, dt: float = 1.0, traffic: str = "traffic",
