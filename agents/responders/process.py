@@ -98,7 +98,8 @@ class DispatchProcess(MesaProcess):
         inc = self.incidents
         return {"dt": self.dt, "traffic": self.traffic, "generate": self.generate,
                 "units": self.units, "types": {k: vars(v) for k, v in self.types.items()},
-                "incidents": {c: np.asarray(getattr(inc, c)).tolist() for c in inc.COLUMNS}}
+                "incidents": {c: np.asarray(getattr(inc, c)).tolist() for c in inc.COLUMNS},
+                "incident_details": list(inc.details)}
 
     # ---- setup -----------------------------------------------------------------------------
     def _make(self, ctx) -> DispatchModel:
