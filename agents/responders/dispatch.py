@@ -219,7 +219,8 @@ class DispatchModel(mesa.Model):
         if self._env is None:
             self._rebuild(now)
         if self._watch:
-            ids = np.fromiter(self._watch, np.int64)
+            # by trip id (creation order), so that a resumed run hands them on in the same order
+            ids = np.sort(np.fromiter(self._watch, np.int64))
             f = self.ctx.kernel(self.traffic).follow(ids, member=self.ctx.member or 0)
             done = f["status"] >= 3                   # arrived or stuck
             end = np.where(np.isfinite(f["arrival"]), f["arrival"], f["stuck"])
