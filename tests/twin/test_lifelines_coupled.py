@@ -166,3 +166,17 @@ def test_interrupted_run_resumes_bit_identical(tmp_path, main_break):
     assert again.provenance["resumed"] == 1
     assert_runs_equal(full, again, ("traffic", "water", "power"),
                       (("water", "isolations"), ("power", "outages"), ("traffic", "trips")))
+
+
+def test_fire_flow_draws_from_the_hydrant_and_stops_at_the_end(tmp_path):
+    ev = twin.Event("fire_flow", "Jn22", at=120, duration=300, layer="water",
+                    details={"flow_lps": 8.0})
+    run = twin.run(scenario([ev], duration=600), tmp_path / "fire.zarr", progress=False)
+    w = run.open("water").isel(member=0)
+    t = w.time.values
+    on = (t > 120) & (t <= 420)
+    # the hydrant draws about what was asked at the pressure it met, less as pressure falls
+    assert (w.leak_flow.values[on] > 0.004).all() and (w.leak_flow.values[on] <= 0.0081).all()
+    assert (w.leak_flow.values[~on] < 1e-9).all()
+    node = list(w.water_node.values).index("Jn22")
+    assert (w.pressure.values[on, node] < w.pressure.values[t <= 120, node].min() - 1).all()

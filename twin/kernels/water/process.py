@@ -31,6 +31,8 @@ Events (target ``water_link``; start/end, for one member or all):
   (:mod:`.segments`): the boundary valves' pipes and the segment's own links close; the
   segment's nodes are cut off (reopened at the end);
 - ``pump_outage``: the pump stops (back at the end);
+- ``fire_flow`` (target: a junction): a hydrant opened as an emitter drawing
+  ``details["flow_lps"]`` (default 30 L/s) at the pressure it meets; closed at the end;
 - ``repair`` (target: a water link id): ends every active event on that link (the burst is
   fixed, the valves reopen, the pump runs). An event already active is not applied twice.
 """
@@ -68,7 +70,8 @@ class WaterProcess(Kernel):
 
     batched = True
     event_kinds = {"burst": "water_link", "closure": "water_link",
-                   "isolation": "water_link", "pump_outage": "water_link", "repair": None}
+                   "isolation": "water_link", "pump_outage": "water_link",
+                   "fire_flow": "water_node", "repair": None}
     publishes = {"pressure": Spec(_NODE, "m"), "pump_load": Spec(_LINK, "kW"),
                  "capacity_factor": Spec(("road_link",), "1")}
     reads = {"pump_power": Spec(_LINK, "1")}
@@ -76,7 +79,8 @@ class WaterProcess(Kernel):
                "flow": Spec(_LINK, "m3/s"), "unserved": Spec(("building",), "m3/s"),
                "unserved_share": Spec(("building",), "1"),
                "tank_level": Spec(("tank",), "m"), "pump_power": Spec(("pump",), "kW"),
-               "unserved_total": Spec((), "m3/s"), "min_pressure": Spec((), "m"),
+               "unserved_total": Spec((), "m3/s"), "leak_flow": Spec((), "m3/s"),
+               "min_pressure": Spec((), "m"),
                "nodes_below": Spec((), "1")}
     tables = {"isolations": Table("isolation", {
         "isolation_link": (str, "", ""), "isolation_valves": (np.int64, 0, ""),
@@ -189,6 +193,7 @@ class WaterProcess(Kernel):
                 "unserved": unserved, "unserved_share": share, "tank_level": s["tank_level"],
                 "pump_power": s["pump_power"] / 1e3,
                 "unserved_total": short[:, self.junction].sum(1),
+                "leak_flow": s["emitter_flow"].sum(1),
                 "min_pressure": np.where(np.isfinite(sp.min(1)), sp.min(1), np.nan),
                 "nodes_below": (sp < self.pressure_threshold).sum(1).astype(np.int64)}
 
@@ -241,6 +246,8 @@ class WaterProcess(Kernel):
                            np.int64)
         if not len(members):
             return None
+        if ev.kind == "fire_flow":
+            return self._fire_flow(ev, members, keys, index, start, ctx)
         kind = str(self.net.link_type[index])
         if ev.kind == "pump_outage" and kind != "pump":
             raise ScenarioError(f"pump_outage on {ev.target}: a {kind}, not a pump")
@@ -268,6 +275,26 @@ class WaterProcess(Kernel):
             return self._burst(members, index, start, info["c"])
         return self._isolate(ev, members, index, start, ctx)
 
+    def _fire_flow(self, ev, members, keys, node, start, ctx) -> dict:
+        """Open a hydrant at junction ``node``: an emitter sized to draw
+        ``details["flow_lps"]`` (default 30 L/s, a fire flow of GB 50974) at the node's
+        pressure now (at least 10 m); as the pressure falls, so does the flow."""
+        if not self.junction[node]:
+            raise ScenarioError(f"fire_flow at {ev.target}: not a junction")
+        if start:
+            q = float(ev.details.get("flow_lps", 30.0)) / 1e3
+            p = np.maximum(self.snap["pressure"][members, node], 10.0)
+            cs = q / np.sqrt(p)
+            for m, c in zip(members.tolist(), cs.tolist()):
+                self.active[keys[m]] = {"t": ctx.now, "c": c}
+        else:
+            cs = np.array([self.active.pop(keys[m])["c"] for m in members.tolist()])
+        sign = 1.0 if start else -1.0
+        for m, c in zip(members.tolist(), cs.tolist()):
+            self.burst_c[m, node] = max(self.burst_c[m, node] + sign * c, 0.0)
+            self.sim.set_emitter(np.array([m]), np.array([node]), self.burst_c[m, [node]])
+        return {"coefficient": float(cs[0])}
+
     def _repair(self, ev, ctx) -> dict:
         """End every active event on ``ev.target`` (of ``ev.member`` or all members)."""
         if ev.phase != "start":
@@ -276,7 +303,8 @@ class WaterProcess(Kernel):
         for key in list(self.active):
             m, kind, target = key.split("|", 2)
             if target == str(ev.target) and ev.member in (None, int(m)):
-                index = ctx.index("water_link", target)
+                index = ctx.index("water_node" if kind == "fire_flow" else "water_link",
+                                  target)
                 self.apply_event(replace(ev, kind=kind, phase="end", member=int(m)), index,
                                  ctx)
                 ended.append(kind)

@@ -342,7 +342,8 @@ class WaterSim:
     def snapshot(self) -> dict:
         """Current solution, SI, member-major: head, pressure, demand (delivered),
         demand_required (K, n_nodes); flow, velocity, status (0 closed, 1 open, 2 active),
-        setting (K, n_links); tank_level (K, n_tanks) m; pump_power (K, n_pumps) W; time
+        setting (K, n_links); tank_level (K, n_tanks) m; pump_power (K, n_pumps) W;
+        emitter_flow (K, n_nodes) m³/s out of emitters (leaks, bursts, open hydrants); time
         (K,) s."""
         c, st = self.c, self.st
         head = st.H * FT
@@ -365,4 +366,5 @@ class WaterSim:
                 "flow": (st.Q * CFS).T.copy(), "velocity": vel.T.copy(),
                 "status": status.T.astype(np.int8), "setting": setting.T.copy(),
                 "tank_level": ((st.H[c.tank_nodes] - c.el[c.tank_nodes, None]) * FT).T.copy(),
-                "pump_power": (kw * 1000.0).T.copy(), "time": self.htime.astype(float)}
+                "pump_power": (kw * 1000.0).T.copy(),
+                "emitter_flow": (st.E * CFS).T.copy(), "time": self.htime.astype(float)}
