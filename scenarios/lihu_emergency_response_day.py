@@ -89,7 +89,7 @@ def scenario(quick: bool = False) -> twin.Scenario:
         inputs={"traffic": demand},
         couplings={"traffic/capacity_factor": "water/capacity_factor"},
         record_interval={"traffic": 60.0, "water": 300.0, "dispatch": 60.0},
-        name="lihu_emergency_day", description=__doc__.splitlines()[0])
+        name="lihu_emergency_response_day", description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

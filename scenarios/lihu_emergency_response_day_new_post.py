@@ -1,4 +1,4 @@
-"""Lihu emergency morning with one more ambulance post — what-if on lihu_emergency_day.py.
+"""Lihu emergency morning with one more ambulance post — what-if on lihu_emergency_response_day.py.
 
 The same busy morning (same traffic, the same calls at the same times: same seed), with a
 new ambulance post of 3 ambulances where it helps most on paper: at the residents-weighted
@@ -15,7 +15,7 @@ from agents.responders import Locator
 from cim.model import Attributes, Sites
 from twin.cli.scenario_file import main, sibling
 
-BASELINE = "lihu_emergency_day.py"
+BASELINE = "lihu_emergency_response_day.py"
 POST_AMBULANCES = 3
 
 
@@ -50,7 +50,7 @@ def scenario(quick: bool = False) -> twin.Scenario:
     fleet = dict(dispatch.units)
     fleet["ambulance"] = [fleet["ambulance"], ("ambulance_station", POST_AMBULANCES)]
     dispatch.units = fleet
-    sc.name, sc.description = "lihu_emergency_day_new_post", __doc__.splitlines()[0]
+    sc.name, sc.description = "lihu_emergency_response_day_new_post", __doc__.splitlines()[0]
     return sc
 
 

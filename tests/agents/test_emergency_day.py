@@ -1,4 +1,4 @@
-"""scenarios/lihu_emergency_day.py end to end (quick version): Poisson and scripted calls on
+"""scenarios/lihu_emergency_response_day.py end to end (quick version): Poisson and scripted calls on
 the Lihu district, the main break isolated when its crew arrives, response KPIs."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import twin
 from twin.cli import scenario_file
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scenarios" / "lihu_emergency_day.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scenarios" / "lihu_emergency_response_day.py"
 
 
 @pytest.mark.slow
