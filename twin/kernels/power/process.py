@@ -13,7 +13,11 @@ Coupling (bus), from the loads' ``kind`` / ``element`` columns:
   energized (nodes without a signal load: 1) — traffic reads it (dark → all-way stop);
 - publishes ``pump_power`` (water_link, 0/1) for the water kernel (a dead pump stops), and
   ``building_power`` (building, 0/1), ``energized`` (power_node);
-- reads ``pump_load`` (water_link, kW): the pumps' loads follow what the pumps draw.
+- reads ``pump_load`` (water_link, kW): the pumps' loads follow what the pumps draw;
+- reads ``site_flooded`` (site, 0/1; optional, e.g. ``flood/site_flooded``): a flooded site
+  whose id is a substation's ``node_zone`` trips that substation (the same buses as
+  ``substation_outage``); it comes back when the site is no longer flooded. Each trip is
+  logged in the ``outages`` table as kind ``flood``.
 
 Events: ``outage`` (power_link: a line, transformer or switch out of service; back at the
 end), ``bus_outage`` (power_node), ``substation_outage`` (substation, named by the buses'
@@ -51,7 +55,7 @@ class PowerProcess(Kernel):
     publishes = {"energized": Spec(_BUS, "1"), "signal_power": Spec(("road_node",), "1"),
                  "pump_power": Spec(("water_link",), "1"),
                  "building_power": Spec(("building",), "1")}
-    reads = {"pump_load": Spec(("water_link",), "kW")}
+    reads = {"pump_load": Spec(("water_link",), "kW"), "site_flooded": Spec(("site",), "1")}
     outputs = {"vm_pu": Spec(_BUS, "p.u."), "energized": Spec(_BUS, "1"),
                "loading": Spec(_BRANCH, "%"), "load_mw": Spec((), "MW"),
                "shed_mw": Spec((), "MW"), "buses_dark": Spec((), "1"),
@@ -112,6 +116,7 @@ class PowerProcess(Kernel):
         self.zone = np.asarray(grid.node_zone, object)
         self.open_outages: dict[str, tuple] = {}
         self.done_outages: list[tuple] = []
+        self._flood_sites(city, K)
         self.coords = {"power_node": grid.node_ids.astype(str),
                        "power_link": grid.link_ids.astype(str),
                        "bus_vn_kv": (_BUS, grid.node_vn_kv),
@@ -120,6 +125,16 @@ class PowerProcess(Kernel):
         self.dirty = True
         self._solve()
         self._publish(ctx)
+
+    def _flood_sites(self, city, K: int) -> None:
+        """Sites whose id is a substation zone: (site index, zone) for ``site_flooded``."""
+        sites = np.asarray(city.sites.ids, object).astype(str) if city.sites is not None \
+            else np.zeros(0, str)
+        zones = set(str(z) for z in self.zone.tolist() if z)
+        self.flood_site = np.array([i for i, s in enumerate(sites) if s in zones], np.int64)
+        self.flood_zone = [str(sites[i]) for i in self.flood_site]
+        self.flood_buses = [self._substation_buses(z) for z in self.flood_zone]
+        self.flood_trip = np.zeros((K, len(self.flood_site)), bool)
 
     @staticmethod
     def _water_links(city) -> np.ndarray:
@@ -183,6 +198,7 @@ class PowerProcess(Kernel):
                 .astype(np.int64)}
 
     def _read_ports(self, ctx) -> None:
+        self._read_flood(ctx)
         kw = ctx.read("pump_load")
         rows, where, _ = self.links["pump"]
         if kw is None or not len(rows):
@@ -194,6 +210,24 @@ class PowerProcess(Kernel):
         if (delta > self.load_tolerance_mw).any():
             self.load_scale[:, rows] = scale
             self.dirty = True
+
+    def _read_flood(self, ctx) -> None:
+        """Trip / restore the substations whose site ``site_flooded`` marks (>= 0.5)."""
+        fl = ctx.read("site_flooded")
+        if fl is None or not len(self.flood_site):
+            return
+        now = np.asarray(fl, float)[:, self.flood_site] >= 0.5
+        for m, j in zip(*np.nonzero(now != self.flood_trip)):
+            start = bool(now[m, j])
+            self.bus_out[m, self.flood_buses[j]] += 1 if start else -1
+            key = f"{m}|flood|{self.flood_zone[j]}"
+            if start:
+                self.open_outages[key] = ("flood", self.flood_zone[j], ctx.now, int(m))
+            else:
+                k, tg, t0, mm = self.open_outages.pop(key)
+                self.done_outages.append((k, tg, t0, ctx.now, mm))
+            self.dirty = True
+        self.flood_trip = now
 
     # ---- events ------------------------------------------------------------------------
     def apply_event(self, ev, index, ctx):
@@ -246,6 +280,8 @@ class PowerProcess(Kernel):
             return None
         ended = []
         for kind, target, _, m in list(self.open_outages.values()):
+            if kind == "flood":      # a flooded substation stays out while it is flooded
+                continue
             if target == str(ev.target) and ev.member in (None, m):
                 id_kind = self.event_kinds[kind]
                 index = None if id_kind == "substation" else ctx.index(id_kind, target)
@@ -266,13 +302,15 @@ class PowerProcess(Kernel):
 
     def get_state(self) -> dict:
         return {"branch_out": self.branch_out, "bus_out": self.bus_out,
-                "load_scale": self.load_scale,
+                "load_scale": self.load_scale, "flood_trip": self.flood_trip,
                 "outages": json.dumps([list(self.open_outages.items()), self.done_outages],
                                       default=float)}
 
     def set_state(self, s: dict) -> None:
         for k in ("branch_out", "bus_out", "load_scale"):
             setattr(self, k, np.array(s[k], copy=True))
+        if "flood_trip" in s:
+            self.flood_trip = np.array(s["flood_trip"], bool)
         open_, done = json.loads(s["outages"])
         self.open_outages = {k: tuple(v) for k, v in open_}
         self.done_outages = [tuple(v) for v in done]

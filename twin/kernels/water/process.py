@@ -16,6 +16,11 @@ Coupling (bus):
 
 - reads ``pump_power`` (water_link, 0..1): a pump whose power is below 0.5 stops (the power
   kernel publishes it from its pump loads' buses);
+- reads ``site_flooded`` (site, 0/1; optional, e.g. ``flood/site_flooded``): a flooded
+  ``pumping_station`` site stops its pumps. Once at init each pump (located at the midpoint
+  of its two nodes) is given the nearest pumping_station site within ``pump_site_m``
+  (default 300 m); pumps with none there are not affected. They run again when the site
+  dries (unless an event or the power keeps them off);
 - publishes ``pump_load`` (water_link, kW): the power each pump draws, for the power kernel;
 - publishes ``pressure`` (water_node, m) and ``capacity_factor`` (road_link, 0..1): a burst
   pipe under a street takes one lane from the road links within ``road_buffer_m`` of it (the
@@ -74,7 +79,7 @@ class WaterProcess(Kernel):
                    "fire_flow": "water_node", "repair": None}
     publishes = {"pressure": Spec(_NODE, "m"), "pump_load": Spec(_LINK, "kW"),
                  "capacity_factor": Spec(("road_link",), "1")}
-    reads = {"pump_power": Spec(_LINK, "1")}
+    reads = {"pump_power": Spec(_LINK, "1"), "site_flooded": Spec(("site",), "1")}
     outputs = {"pressure": Spec(_NODE, "m"), "demand": Spec(_NODE, "m3/s"),
                "flow": Spec(_LINK, "m3/s"), "unserved": Spec(("building",), "m3/s"),
                "unserved_share": Spec(("building",), "1"),
@@ -96,7 +101,7 @@ class WaterProcess(Kernel):
 
     def __init__(self, dt: float = 300.0, *, pdd=None, pressure_threshold: float = 20.0,
                  burst_area_share: float = 0.1, road_buffer_m: float = 15.0,
-                 spin_up: bool = True, name: str = "water"):
+                 spin_up: bool = True, pump_site_m: float = 300.0, name: str = "water"):
         self.name = name
         self.dt = float(dt)
         self.pdd = {"minimum_pressure": 0.0, "required_pressure": 20.0,
@@ -105,6 +110,7 @@ class WaterProcess(Kernel):
         self.burst_area_share = float(burst_area_share)
         self.road_buffer_m = float(road_buffer_m)
         self.spin_up = bool(spin_up)
+        self.pump_site_m = float(pump_site_m)
 
     # ---- setup -------------------------------------------------------------------------
     def init(self, ctx) -> None:
@@ -123,6 +129,8 @@ class WaterProcess(Kernel):
         self.pump_ok = np.ones((K, len(self.pumps)), bool)
         self.pump_events = np.zeros((K, len(self.pumps)), np.int32)
         self.pump_powered = np.ones((K, len(self.pumps)), bool)
+        self.pump_dry = np.ones((K, len(self.pumps)), bool)
+        self.pump_site = self._pump_sites(ctx.city)
         self._city_roads = ctx.city.roads
         self.road_cut = np.zeros((K, ctx.city.roads.n_links), np.int32)
         self.lanes = np.maximum(np.asarray(ctx.city.roads.link_lanes, float), 1.0)
@@ -218,12 +226,36 @@ class WaterProcess(Kernel):
         ctx.bus.publish(f"{self.name}/capacity_factor", lanes_left / self.lanes[None, :],
                         dims=("road_link",), units="1")
 
+    def _pump_sites(self, city) -> np.ndarray:
+        """(n pumps,) index of the nearest pumping_station site within ``pump_site_m`` of
+        each pump's midpoint, -1 where none."""
+        out = np.full(len(self.pumps), -1, np.int64)
+        sites = city.sites
+        if sites is None or not len(self.pumps):
+            return out
+        st = np.flatnonzero(np.asarray(sites.kind, object) == "pumping_station")
+        if not len(st):
+            return out
+        xy = self.net.node_xy
+        mid = 0.5 * (xy[self.net.link_from[self.pumps]] + xy[self.net.link_to[self.pumps]])
+        d = np.hypot(*(mid[:, None, :] - np.asarray(sites.xyz)[None, st, :2]).transpose(2, 0, 1))
+        near = d.argmin(1)
+        ok = d[np.arange(len(mid)), near] <= self.pump_site_m
+        out[ok] = st[near[ok]]
+        return out
+
     def _read_ports(self, ctx) -> None:
         power = ctx.read("pump_power")
-        if power is None or not len(self.pumps):
+        flood = ctx.read("site_flooded")
+        if (power is None and flood is None) or not len(self.pumps):
             return
-        self.pump_powered = np.asarray(power)[:, self.pumps] >= 0.5
-        ok = self.pump_powered & (self.pump_events == 0)
+        if power is not None:
+            self.pump_powered = np.asarray(power)[:, self.pumps] >= 0.5
+        has = self.pump_site >= 0
+        if flood is not None and has.any():
+            f = np.asarray(flood, float)[:, np.where(has, self.pump_site, 0)] >= 0.5
+            self.pump_dry = ~(f & has[None, :])
+        ok = self.pump_powered & self.pump_dry & (self.pump_events == 0)
         if not np.array_equal(ok, self.pump_ok):
             for m in np.flatnonzero((ok != self.pump_ok).any(1)):
                 ch = np.flatnonzero(ok[m] != self.pump_ok[m])
@@ -264,7 +296,8 @@ class WaterProcess(Kernel):
         if ev.kind == "pump_outage":
             j = int(np.flatnonzero(self.pumps == index)[0])
             self.pump_events[members, j] += 1 if start else -1
-            ok = self.pump_powered[members, j] & (self.pump_events[members, j] == 0)
+            ok = self.pump_powered[members, j] & self.pump_dry[members, j] \
+                & (self.pump_events[members, j] == 0)
             self.pump_ok[members, j] = ok
             for m, o in zip(members, ok):
                 self.sim.set_pump_available(np.array([m]), np.array([index]), bool(o))
@@ -388,7 +421,7 @@ class WaterProcess(Kernel):
     def get_state(self) -> dict:
         return {"sim": self.sim.get_state(), "burst_c": self.burst_c, "closed": self.closed,
                 "pump_ok": self.pump_ok, "pump_events": self.pump_events,
-                "pump_powered": self.pump_powered,
+                "pump_powered": self.pump_powered, "pump_dry": self.pump_dry,
                 "road_cut": self.road_cut, "active": json.dumps(self.active),
                 "isolations": json.dumps([list(self.open_isolations.items()),
                                           self.done_isolations], default=float)}
@@ -397,6 +430,8 @@ class WaterProcess(Kernel):
         self.sim.set_state(s["sim"])
         for k in ("burst_c", "closed", "pump_ok", "pump_events", "pump_powered", "road_cut"):
             setattr(self, k, np.array(s[k], copy=True))
+        if "pump_dry" in s:
+            self.pump_dry = np.array(s["pump_dry"], bool)
         self.active = json.loads(s["active"])
         open_, done = json.loads(s["isolations"])
         self.open_isolations = {k: tuple(v) for k, v in open_}
