@@ -14,7 +14,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from .sparselu import factor, solve
+from .sparselu import factor, factor1, solve, solve1
 
 OK, NOT_CONVERGED, SINGULAR, DIVERGED = 0, 1, 2, 3
 
@@ -170,9 +170,9 @@ def dc_one(yr, yc, bd, fpos, n, cp, ri, rp, rk, rpos, iperm, p, va0, fa, nf, out
     angles (``fa`` (n,) 1) solves B va = p (n,); fixed angles keep ``va0``. Writes ``out``
     (n,) rad (NaN when B is singular); returns ok."""
     nnz = len(yr)
-    f = np.zeros((nf, 4))
+    f = np.zeros(nf)  # the scalar factor: B has no coupling to the magnitudes
     pos = np.empty(n, np.int64)
-    b = np.empty((n, 2))
+    b = np.empty(n)
     rhs = p.copy()
     for e in range(nnz):  # move the fixed angles to the right-hand side
         i, j = yr[e], yc[e]
@@ -180,19 +180,17 @@ def dc_one(yr, yc, bd, fpos, n, cp, ri, rp, rk, rpos, iperm, p, va0, fa, nf, out
             rhs[i] -= bd[e].real * va0[j]
     for e in range(nnz):
         i, j = yr[e], yc[e]
-        f[fpos[e], 0] += bd[e].real * fa[i] * fa[j]
+        f[fpos[e]] += bd[e].real * fa[i] * fa[j]
     for i in range(n):
         d = iperm[i]
-        f[d, 0] += 1.0 - fa[i]
-        f[d, 3] += 1.0
-        b[d, 0] = rhs[i] * fa[i]
-        b[d, 1] = 0.0
-    if not factor(f, n, cp, ri, rp, rk, rpos, pos):
+        f[d] += 1.0 - fa[i]
+        b[d] = rhs[i] * fa[i]
+    if not factor1(f, n, cp, ri, rp, rk, rpos, pos):
         out[:] = np.nan
         return False
-    solve(f, n, cp, ri, rp, rk, rpos, b)
+    solve1(f, n, cp, ri, rp, rk, rpos, b)
     for i in range(n):
-        out[i] = b[iperm[i], 0] if fa[i] > 0 else va0[i]
+        out[i] = b[iperm[i]] if fa[i] > 0 else va0[i]
     return True
 
 

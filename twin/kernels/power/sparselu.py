@@ -371,3 +371,46 @@ def solve(f, n, cp, ri, rp, rk, rpos, b):
             s1 -= f[u, 2] * b[j, 0] + f[u, 3] * b[j, 1]
         b[i, 0] = f[i, 0] * s0 + f[i, 1] * s1
         b[i, 1] = f[i, 2] * s0 + f[i, 3] * s1
+
+
+@nb.njit(cache=True)
+def factor1(f, n, cp, ri, rp, rk, rpos, pos):
+    """:func:`factor` of a matrix whose blocks are diag(a, 1) on the diagonal and
+    diag(a, 0) elsewhere (the DC power flow): the scalars ``f`` (nF,) a, same positions and
+    the same numbers as the block version. Returns False when a pivot is singular."""
+    nl = len(ri)
+    for i in range(n):
+        for p in range(rp[i], rp[i + 1]):
+            pos[rk[p]] = n + rpos[p]
+        pos[i] = i
+        for q in range(cp[i], cp[i + 1]):
+            pos[ri[q]] = n + nl + q
+        for p in range(rp[i], rp[i + 1]):
+            k = rk[p]
+            lp = n + rpos[p]
+            t0 = f[lp] * f[k]
+            f[lp] = t0
+            for q in range(cp[k], cp[k + 1]):
+                f[pos[ri[q]]] -= t0 * f[n + nl + q]
+        d0 = f[i]
+        scale = abs(d0) + 1.0
+        if not (abs(d0) > 1e-14 * scale * scale) or not np.isfinite(d0):
+            return False
+        f[i] = 1.0 / d0
+    return True
+
+
+@nb.njit(cache=True)
+def solve1(f, n, cp, ri, rp, rk, rpos, b):
+    """:func:`solve` for the scalars of :func:`factor1`: ``b`` (n,) in the NEW order."""
+    nl = len(ri)
+    for i in range(n):
+        s0 = b[i]
+        for p in range(rp[i], rp[i + 1]):
+            s0 -= f[n + rpos[p]] * b[rk[p]]
+        b[i] = s0
+    for i in range(n - 1, -1, -1):
+        s0 = b[i]
+        for q in range(cp[i], cp[i + 1]):
+            s0 -= f[n + nl + q] * b[ri[q]]
+        b[i] = f[i] * s0
