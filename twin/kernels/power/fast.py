@@ -67,9 +67,35 @@ def _link_adjacency(nbus, f, t, ll):
     return ptr, adj_bus, adj_link
 
 
-def _accumulate(idx: np.ndarray, val: np.ndarray, size: int) -> np.ndarray:
-    """Complex bincount: the sum of ``val`` at each of ``idx``."""
-    return (np.bincount(idx, val.real, size) + 1j * np.bincount(idx, val.imag, size))
+@nb.njit(cache=True)
+def _values(ll, lpos, yff, yft, ytf, ytt, b_dc, nn, ndpos, ysh, nnz):
+    """The removable items (links ``ll`` at pattern positions ``lpos`` (len(ll), 4), then
+    the node shunts ``nn`` at the diagonal positions ``ndpos`` (n_node,)): ``cpos``
+    (n_link + n_node, 4) (-1: none), ``cval`` / ``cdc`` their Ybus / B' contributions, and
+    the base values ``ybase`` / ``bbase`` (nnz,) complex (the sums, item by item)."""
+    nl, n = len(yff), len(ysh)
+    cpos = np.full((nl + n, 4), -1, np.int64)
+    cval = np.zeros((nl + n, 4), np.complex128)
+    cdc = np.zeros((nl + n, 4), np.complex128)
+    for a in range(len(ll)):
+        e = ll[a]
+        b = b_dc[e]
+        cpos[e] = lpos[a]
+        cval[e, 0], cval[e, 1], cval[e, 2], cval[e, 3] = yff[e], yft[e], ytf[e], ytt[e]
+        cdc[e, 0], cdc[e, 1], cdc[e, 2], cdc[e, 3] = b, -b, -b, b
+    for i in nn:
+        cpos[nl + i, 0] = ndpos[i]
+        cval[nl + i, 0] = ysh[i]
+    ybase = np.zeros(nnz, np.complex128)
+    bbase = np.zeros(nnz, np.complex128)
+    for it in range(nl + n):
+        for q in range(4):
+            if cpos[it, q] >= 0:
+                ybase[cpos[it, q]] += cval[it, q]
+    for e in ll:
+        for q in range(4):
+            bbase[cpos[e, q]] += cdc[e, q]
+    return cpos, cval, cdc, ybase, bbase
 
 
 class FastPattern:
@@ -84,7 +110,7 @@ class FastPattern:
         node_on, link_on, _ = member_masks(c)
         labels, bus_start = fuse(c, link_on)
         self.c, self.nb, self.labels = c, int(bus_start[-1]), labels
-        nbus, n, nl = self.nb, c.n_node, c.n_link
+        nbus, nl = self.nb, c.n_link
         self.base_on = np.concatenate([link_on[0] & ~c.switch, node_on[0]])
         self.fb, self.tb = labels[c.f], labels[c.t]
         ll = np.flatnonzero(self.base_on[:nl])
@@ -94,22 +120,11 @@ class FastPattern:
         first[ll] = np.arange(len(ll))
         self.yr, self.yc, lpos, dpos = _pattern(nbus, f, t, self.adj_ptr, self.adj_bus,
                                                 self.adj_link, first)
-        cpos = np.full((nl + n, 4), -1, np.int64)
-        cval = np.zeros((nl + n, 4), np.complex128)
-        cdc = np.zeros((nl + n, 4), np.complex128)
-        cpos[ll] = lpos
-        cval[ll] = np.stack([c.yff[ll], c.yft[ll], c.ytf[ll], c.ytt[ll]], 1)
-        b = c.b_dc[ll]
-        cdc[ll] = np.stack([b, -b, -b, b], 1)
-        nn = np.flatnonzero(self.base_on[nl:])
-        cpos[nl + nn, 0] = dpos[labels[nn]]
-        cval[nl + nn, 0] = c.ysh[nn]
-        self.cpos, self.cval, self.cdc = cpos, cval, cdc
-        nnz = len(self.yr)
-        used = cpos.ravel() >= 0
-        self.ybase = _accumulate(cpos.ravel()[used], cval.ravel()[used], nnz)
-        dcu = cpos[ll].ravel()
-        self.bbase = _accumulate(dcu, cdc[ll].ravel(), nnz)
+        self.cpos, self.cval, self.cdc, self.ybase, self.bbase = _values(
+            ll, lpos, c.yff, c.yft, c.ytf, c.ytt, c.b_dc, np.flatnonzero(self.base_on[nl:]),
+            dpos[labels], c.ysh, len(self.yr))
+        cpos = self.cpos
+        cval, cdc = self.cval, self.cdc
         self.sym = symbolic(self.yr, self.yc, nbus)
         self.fpos = positions(self.sym, self.yr, self.yc)
         sy = self.sym
