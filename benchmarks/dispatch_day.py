@@ -112,7 +112,10 @@ def main() -> None:
           f"{r['sim_s']:.0f} s simulated")
     print(f"{'figure':22s} {'value':>12s}")
     for k, v in figures.items():
-        print(f"{k:22s} {v:12,.3g}" if abs(v) < 10 else f"{k:22s} {v:12,.1f}")
+        if isinstance(v, int):
+            print(f"{k:22s} {v:12,d}")
+        else:
+            print(f"{k:22s} {v:12,.3g}" if abs(v) < 10 else f"{k:22s} {v:12,.1f}")
     print("peer: none measured")
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
