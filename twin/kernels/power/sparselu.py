@@ -200,44 +200,47 @@ def _symbolic(n, lp, li):
                 if nxt == -1:
                     parent[r] = i
                 r = nxt
+    # the row patterns (unsorted) in one pass of climbs up the tree, into a growing buffer
     mark = np.full(n, -1, np.int64)
-    cnt = np.zeros(n + 1, np.int64)
+    tmp = np.empty(len(li) + n + 16, np.int64)
+    tp = np.zeros(n + 1, np.int64)
+    q = 0
     for i in range(n):
         mark[i] = i
         for p in range(lp[i], lp[i + 1]):
             r = li[p]
             while r != -1 and mark[r] != i:
                 mark[r] = i
-                cnt[i + 1] += 1
-                r = parent[r]
-    rp = np.cumsum(cnt)
-    rk = np.empty(rp[n], np.int64)
-    mark[:] = -1
-    for i in range(n):
-        mark[i] = i
-        q = rp[i]
-        for p in range(lp[i], lp[i + 1]):
-            r = li[p]
-            while r != -1 and mark[r] != i:
-                mark[r] = i
-                rk[q] = r
+                if q == len(tmp):
+                    grown = np.empty(2 * len(tmp), np.int64)
+                    grown[:q] = tmp[:q]
+                    tmp = grown
+                tmp[q] = r
                 q += 1
                 r = parent[r]
-        isort(rk, rp[i], rp[i + 1])
-    # columns of L (rows ascending) and the position of each (i, k) there
+        tp[i + 1] = q
+    # columns of L (rows ascending: i runs up), then the rows as their transpose (sorted)
     ccnt = np.zeros(n + 1, np.int64)
-    for p in range(rp[n]):
-        ccnt[rk[p] + 1] += 1
+    for p in range(q):
+        ccnt[tmp[p] + 1] += 1
     cp = np.cumsum(ccnt)
     fill = cp[:-1].copy()
-    ri = np.empty(rp[n], np.int64)
-    rpos = np.empty(rp[n], np.int64)
+    ri = np.empty(q, np.int64)
     for i in range(n):
-        for p in range(rp[i], rp[i + 1]):
-            k = rk[p]
+        for p in range(tp[i], tp[i + 1]):
+            k = tmp[p]
             ri[fill[k]] = i
-            rpos[p] = fill[k]
             fill[k] += 1
+    rp = tp
+    rk = np.empty(q, np.int64)
+    rpos = np.empty(q, np.int64)
+    fill = rp[:-1].copy()
+    for k in range(n):
+        for p in range(cp[k], cp[k + 1]):
+            i = ri[p]
+            rk[fill[i]] = k
+            rpos[fill[i]] = p
+            fill[i] += 1
     return cp, ri, rp, rk, rpos
 
 
