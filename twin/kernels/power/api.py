@@ -32,6 +32,17 @@ def _outage_mask(grid, outages) -> np.ndarray:
     return mask
 
 
+def _str_dtype(a: np.ndarray) -> np.dtype:
+    """``np.asarray(a, str).dtype`` of an object array, without converting it when every
+    element is a str (the length of the longest)."""
+    items = a.tolist()
+    if items and set(map(type, items)) == {str}:
+        longest = max(map(len, items))
+        if longest:  # (numpy gives all-empty strings its own width)
+            return np.dtype(f"<U{longest}")
+    return np.asarray(a, str).dtype
+
+
 def _coords(**ids) -> xr.Coordinates:
     """String id coordinates with their indexes, built from the object id arrays without
     pandas inferring their type again (the coordinates keep the numpy string dtype)."""
@@ -39,7 +50,7 @@ def _coords(**ids) -> xr.Coordinates:
     for dim, a in ids.items():
         a = np.asarray(a, object)
         index = xr.indexes.PandasIndex(pd.Index(a, dtype=object, copy=False), dim,
-                                       coord_dtype=np.asarray(a, str).dtype)
+                                       coord_dtype=_str_dtype(a))
         c = xr.Coordinates.from_xindex(index)
         variables.update(c.variables)
         indexes.update(c.xindexes)
