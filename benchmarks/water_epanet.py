@@ -50,7 +50,16 @@ import numpy as np  # noqa: E402
 from _common import peak_rss_mb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-NET3 = ROOT.parent / "shared" / "validation" / "water" / "Net3.inp"
+_SHARED_NET3 = ROOT.parent / "shared" / "validation" / "water" / "Net3.inp"
+
+
+def _wntr_net(name: str) -> Path:
+    import wntr
+    return Path(wntr.__file__).parent / "library" / "networks" / f"{name}.inp"
+
+
+# the shared validation copy, else the same file as wntr ships it (a clone without ../shared)
+NET3 = _SHARED_NET3 if _SHARED_NET3.exists() else _wntr_net("Net3")
 EN_EMITTER, EN_DURATION = 3, 0     # EPANET toolkit codes
 _CPU: list = []                     # process CPU s of the last timed EPANET runs
 
@@ -63,8 +72,7 @@ def _cpu_runs(fn, *a):
 
 
 def _net6() -> Path:
-    import wntr
-    return Path(wntr.__file__).parent / "library" / "networks" / "Net6.inp"
+    return _wntr_net("Net6")
 
 
 def _epanet(path, tmp, duration=None, emitter=None):
