@@ -1,5 +1,5 @@
 """Every reader over every real file within reach: the shared validation data, the files the
-peers' packages ship (cjio, wntr, pandapower, SUMO) and files written by the peers' own writers
+peers' packages ship (cjio, wntr, pandapower, SUMO, pyswmm) and files written by the peers' own writers
 (cjio save / export jsonl, pandapower ``to_json``), each also as .gz and .bz2 when small.
 
 Each file is loaded strictly (``cim.load``); the outcome is *loaded*, *rejected* (a
@@ -69,6 +69,7 @@ def shipped_files(max_bytes: int) -> dict[str, list[Path]]:
         groups["pandapower"] = [p for p in _files(sp / "pandapower", max_bytes)
                                 if p.suffix == ".json"]
         groups["sumo"] = _files(sp / "sumo", max_bytes) + _files(sp / "sumo_data", max_bytes)
+        groups["pyswmm"] = [p for p in _files(sp / "pyswmm", max_bytes) if p.suffix == ".inp"]
     return groups
 
 
