@@ -198,7 +198,9 @@ def main(argv=None):
     import cim
     import twin
     t0 = time.perf_counter()
-    twin.hydraulics(cim.load(NET3).water_network, duration=7200, scenarios=[{}, {}])
+    warm = cim.load(NET3).water_network
+    for threads in (None, 1):     # compile (or load) both the parallel and the serial paths
+        twin.hydraulics(warm, duration=7200, scenarios=[{}] * 8, threads=threads)
     print(f"water_epanet: warm-up (numba JIT compile or cache load) "
           f"{time.perf_counter() - t0:.2f} s", flush=True)
     rows = []
