@@ -49,11 +49,7 @@ def sniff(head: bytes, name: str) -> bool:
 def read(source: Source, *, lenient: bool) -> CityModel:
     """Return a CityModel holding ``water_network`` read from the .inp ``source``."""
     path = source.path
-    data = source.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
+    text = source.read_text()
     report = LoadReport(files=[str(path)])
     problems = Problems(path, lenient, report)
     net = parse(text, problems)

@@ -90,3 +90,12 @@ class Source:
                 return f.read()
         except (OSError, EOFError, ValueError) as e:
             raise FormatError(f"cannot read: {e}", path=self.path) from None
+
+    def read_text(self) -> str:
+        """Return the (decompressed) content as text: UTF-8, else Latin-1 (old text formats
+        — EPANET, SWMM — are often written in a local 8-bit code page)."""
+        data = self.read_bytes()
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")

@@ -137,6 +137,15 @@ class LayerData:
     meta: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)
 
+    def record_seconds(self) -> np.ndarray:
+        """(n_records,) s each record stands for: the time since the previous record (the
+        first one stands for one interval); for integrating rates over a run."""
+        t = np.asarray(self.ds.time.values, float)
+        if t.size == 0:
+            return t
+        first = t[0] if t.size == 1 else t[1] - t[0]
+        return np.diff(t, prepend=t[0] - first)
+
 
 class Kernel:
     """Base class of kernels (see the module docstring for the contract).

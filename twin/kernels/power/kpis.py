@@ -12,18 +12,9 @@ SERIES = {"shed_mw": ("load not served", "MW"), "buildings_dark": ("buildings wi
           "signals_dark": ("dark traffic signals", "")}
 
 
-def _weights(ds) -> np.ndarray:
-    """(n_records,) s each record stands for (the time since the previous one)."""
-    t = np.asarray(ds.time.values, float)
-    if t.size == 0:
-        return t
-    first = t[0] if t.size == 1 else t[1] - t[0]
-    return np.diff(t, prepend=t[0] - first)
-
-
 def kpi_list(layer: LayerData) -> list[KPI]:
     ds = layer.ds
-    w = _weights(ds)
+    w = layer.record_seconds()
     ens = float((np.nan_to_num(ds.shed_mw.values) * w).sum() / 3600.0)
     people_h = float((np.nan_to_num(ds.people_dark.values) * w).sum() / 3600.0)
     loading = np.asarray(ds.loading.values, float)

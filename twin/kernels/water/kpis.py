@@ -12,18 +12,9 @@ SERIES = {"unserved_total": ("unserved demand", "L/s"), "min_pressure": ("lowest
           "nodes_below": ("junctions below service pressure", "")}
 
 
-def _weights(ds) -> np.ndarray:
-    """(n_records,) s each record stands for (the time since the previous one)."""
-    t = np.asarray(ds.time.values, float)
-    if t.size == 0:
-        return t
-    first = t[0] if t.size == 1 else t[1] - t[0]
-    return np.diff(t, prepend=t[0] - first)
-
-
 def kpi_list(layer: LayerData) -> list[KPI]:
     ds = layer.ds
-    w = _weights(ds)
+    w = layer.record_seconds()
     m3 = float((np.nan_to_num(ds.unserved_total.values) * w).sum())
     share = np.nan_to_num(np.asarray(ds.unserved_share.values, float))
     residents = np.asarray(ds.building_residents.values, float) if "building_residents" in \
