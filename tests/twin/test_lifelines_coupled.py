@@ -54,6 +54,11 @@ def test_power_outage_darkens_the_signal_and_stops_the_pump(runs):
     assert (w.pump_power.values[dry] == 0).all() and (w0.pump_power.values > 0).all()
     assert (w.min_pressure.values[dry] < 11.0).all() and (w0.min_pressure.values > 30).all()
     assert (w.unserved_total.values[dry] > 0).all()
+    # every junction serves one building here: the buildings' unserved demand adds up to the
+    # junctions', and a building's share is its unserved ÷ its required demand
+    np.testing.assert_allclose(w.unserved.values.sum(1), w.unserved_total.values, atol=1e-12)
+    assert ((w.unserved_share.values >= 0) & (w.unserved_share.values <= 1)).all()
+    assert (w.unserved_share.values[dry].max(1) > 0).all()
     assert (w0.unserved_total.values < 1e-9).all()
     # after the restoration the pump runs again and everyone is served
     after = t >= 600

@@ -48,6 +48,7 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import scipy.sparse as sparse
 
 from ...core.kernel import KPI, Draw, Kernel, LayerData, Spec, Table, register
 from ...errors import ScenarioError
@@ -169,6 +170,11 @@ class WaterProcess(Kernel):
         self.dem_node = d.node[self.dem_rows]
         self.dem_base = np.asarray(d.base, float)[self.dem_rows]
         self.n_buildings = len(city.buildings)
+        rows = len(self.dem_rows)
+        self.dem_matrix = sparse.csr_matrix((np.ones(rows), (self.dem_building, np.arange(rows))),
+                                        shape=(self.n_buildings, rows))
+        self.node_base = np.bincount(d.node, weights=np.asarray(d.base, float),
+                                     minlength=self.net.n_nodes)
         has = np.zeros(self.net.n_nodes, bool)
         has[d.node[np.asarray(d.base, float) > 0]] = True
         self.served = has & self.junction
@@ -190,12 +196,10 @@ class WaterProcess(Kernel):
         share = np.zeros((K, self.n_buildings))
         if len(self.dem_rows):
             need = self.dem_base[None, :] * self._pattern_now(s)
-            for m in range(K):
-                unserved[m] = np.bincount(self.dem_building, minlength=self.n_buildings,
-                                          weights=frac[m, self.dem_node] * need[m])
-                total = np.bincount(self.dem_building, weights=need[m],
-                                    minlength=self.n_buildings)
-                np.divide(unserved[m], total, out=share[m], where=total > 0)
+            # (buildings × categories) sums over every member at once
+            unserved = (self.dem_matrix @ (frac[:, self.dem_node] * need).T).T
+            total = (self.dem_matrix @ need.T).T
+            np.divide(unserved, total, out=share, where=total > 0)
         sp = np.where(self.served[None, :], pressure, np.inf)
         return {"pressure": pressure, "demand": got, "flow": s["flow"],
                 "unserved": unserved, "unserved_share": share, "tank_level": s["tank_level"],
@@ -209,10 +213,9 @@ class WaterProcess(Kernel):
         """(K, rows) the factor that turns base demands into required demands now: each
         node's required ÷ base demand (the node's patterns and multiplier), applied alike
         to its categories."""
-        base = np.bincount(self.net.demands.node, weights=np.asarray(self.net.demands.base),
-                           minlength=self.net.n_nodes)
-        f = np.divide(s["demand_required"], base[None, :],
-                      out=np.zeros_like(s["demand_required"]), where=base[None, :] > 0)
+        base = self.node_base[None, :]
+        f = np.divide(s["demand_required"], base, out=np.zeros_like(s["demand_required"]),
+                      where=base > 0)
         return f[:, self.dem_node]
 
     def _publish(self, ctx) -> None:
