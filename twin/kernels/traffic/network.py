@@ -206,7 +206,10 @@ class Network:
         ``from_link``, ``to_link``, ``from_lane`` (0 = rightmost) and ``direction`` (SUMO's
         ``s``, ``r``/``R``, ``l``/``L``, ``t``) arrays). When given they decide the allowed
         turns (U-turns included where a ``t`` connection exists), their kinds, and which lanes
-        serve each turn (the lanes of its connections), instead of the link geometry.
+        serve each turn (the lanes of its connections), instead of the link geometry, at the
+        nodes they cover (a node with at least one connection row); the other nodes keep the
+        geometric turns. With ``lane_allowed``, a connection counts only from and into
+        allowed lanes.
     lane_allowed : (n_links, max lanes) bool or (sum of lanes,) bool, optional
         Lanes the simulated vehicles may use (e.g. not bus lanes): only connections from such
         lanes count. Default: all.
@@ -278,6 +281,10 @@ class Network:
         if lane_allowed is not None:
             la = np.asarray(lane_allowed, bool)
             ok &= (la[f, lane] if la.ndim == 2 else la[self.link_lane0[f] + lane])
+            to_lane = getattr(connections, "to_lane", None)
+            if to_lane is not None:  # and into a lane open to them
+                tl_ = np.minimum(np.asarray(to_lane, np.int64), self.link_lanes[t] - 1)
+                ok &= (la[t, tl_] if la.ndim == 2 else la[self.link_lane0[t] + tl_])
         f, t, lane, dirs = f[ok], t[ok], lane[ok], dirs[ok]
         kind = np.select([np.isin(dirs, ["r", "R"]), np.isin(dirs, ["l", "L"]), dirs == "t"],
                          [_k.TURN_RIGHT, _k.TURN_LEFT, _k.TURN_UTURN], _k.TURN_THROUGH)
@@ -312,7 +319,15 @@ class Network:
             ang > 45.0, _k.TURN_LEFT, _k.TURN_THROUGH)))
         conn_mask = None
         if connections is not None and len(connections.from_link):
-            rows, cols, kind, conn_mask = self._connection_turns(connections, lane_allowed)
+            # nodes with connection rows take their turns from them; others keep geometry
+            cr, cc, ck, cm = self._connection_turns(connections, lane_allowed)
+            covered = np.zeros(self.n_nodes, bool)
+            covered[lt[np.asarray(connections.from_link, np.int64)]] = True
+            geo = ~covered[lt[rows]]
+            o = np.lexsort((np.r_[cols[geo], cc], np.r_[rows[geo], cr]))
+            rows, cols = np.r_[rows[geo], cr][o], np.r_[cols[geo], cc][o]
+            kind = np.r_[kind[geo], ck][o]
+            conn_mask = np.r_[np.full(int(geo.sum()), -1, np.int64), cm][o]
         self.turn_ptr = np.searchsorted(rows, np.arange(nl + 1)).astype(np.int64)
         self.turn_from = rows.astype(np.int64)
         self.turn_to_arr = cols.astype(np.int64)
@@ -332,7 +347,8 @@ class Network:
         mask = np.where(kind == _k.TURN_RIGHT, right,
                         np.where((kind == _k.TURN_LEFT) | (kind == _k.TURN_UTURN), left, full))
         mask = np.where((per == 1) | (n == 1), full, mask)
-        self.turn_mask = (mask if conn_mask is None else conn_mask).astype(np.int64)
+        self.turn_mask = (mask if conn_mask is None else np.where(conn_mask < 0, mask, conn_mask)
+                          ).astype(np.int64)
         # padded turn tables for vectorized re-planning
         kmax = int(max(1, np.diff(self.turn_ptr).max(initial=1)))
         self.turn_pad_to = np.full((nl, kmax), -1, np.int64)
