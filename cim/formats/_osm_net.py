@@ -1,0 +1,307 @@
+"""Road network of the OSM reader: car-road ways split into links, signals grouped per
+junction, a lane table with vehicle-class masks, and lane-to-lane connections where OSM says
+more than geometry (turn restrictions, ``turn:lanes``, lanes closed to cars).
+
+**Splitting.** Ways are split at junctions (nodes shared by several car roads, a way's own
+repeated nodes) and at stand-alone signals.
+
+**Signals mapped per approach.** A ``highway=traffic_signals`` node that is not a junction
+belongs to the junction it stands before: along its way, the first junction within
+:data:`SIGNAL_JOIN_M` m ahead in the direction that ``traffic_signals:direction`` (or
+``direction``) names (``forward`` / ``backward``; on a one-way road the travel direction;
+otherwise the nearer one). That junction is signalized and the way is not split at the
+signal. A signal with no junction that near (a mid-block crossing) stays a signal of its own.
+
+**Connections** (:class:`~cim.model.roads.RoadConnections`) are written at the nodes that
+need them, and there for every incoming link: nodes with a turn restriction that binds cars,
+the downstream nodes of links with ``turn:lanes``, and nodes touching a link with a lane
+closed to passenger cars. The turns there are the geometric ones (every incoming × outgoing
+link, no U-turns; kind from the heading change at the node: more than 45° left/right, more
+than 170° a turnaround) minus ``no_*`` restrictions, or only the ``only_*`` one. Lanes:
+``turn:lanes`` arrows where mapped; else rights from the rightmost car lane, lefts from the
+leftmost, through movements from all (a link with one movement: all lanes; lanes closed to
+cars serve every movement). Other nodes have no rows and keep the kernel's geometric turns.
+Restrictions with ``via`` ways are kept in ``city.metadata["osm_restrictions"]`` but not
+applied (link-to-link connections cannot express them, as netconvert does not either).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+from ..errors import CIMError, GeometryError
+from ..model import RoadNetwork
+from ..model.roads import RoadConnections, RoadLanes
+from ..model.tables import _obj
+from ..roads import LANE_WIDTH_M, RoadNetworkBuilder
+from . import _osm_tags as T
+from ._common import geodesic_length
+
+#: a signal node at most this far (m, along its way) before a junction belongs to it
+SIGNAL_JOIN_M = 40.0
+_M_PER_DEG = 111_195.0
+
+
+def _dist(a, b) -> float:
+    """Approximate distance (m) between two lon/lat points (equirectangular)."""
+    c = math.cos(math.radians(0.5 * (a[1] + b[1])))
+    return _M_PER_DEG * math.hypot((b[0] - a[0]) * c, b[1] - a[1])
+
+
+def junctions(highways) -> tuple[Counter, set]:
+    """Return (use count of each node over the car-road ways, junction node ids)."""
+    use = Counter(r for _, refs, _, _ in highways for r in set(refs))
+    junc = {r for r, c in use.items() if c > 1}
+    for _, refs, _, _ in highways:
+        junc.update(r for r, c in Counter(refs).items() if c > 1)
+    return use, junc
+
+
+def group_signals(highways, nodes, signals: dict, junc: set) -> tuple[set, set]:
+    """Return (signalized junction node ids, stand-alone signal node ids) of the signal
+    nodes ``signals`` ({node id: direction word or ""}), grouped per approach (module
+    docstring)."""
+    at_junction = {s for s in signals if s in junc}
+    todo = {s for s in signals if s not in junc}
+    found: dict[str, tuple[float, str]] = {}
+    for _, refs, tags, _ in highways:
+        hits = [k for k, r in enumerate(refs) if r in todo]
+        if not hits:
+            continue
+        ow = str(tags.get("oneway", "")).lower()
+        travel = ("backward" if ow in ("-1", "reverse") else "forward") if (
+            ow in ("yes", "1", "true", "-1", "reverse")
+            or tags.get("junction") == "roundabout") else ""
+        for k in hits:
+            want = signals[refs[k]] or travel
+            for step, name in ((1, "forward"), (-1, "backward")):
+                if want and want != name:
+                    continue
+                d, j = 0.0, k
+                while 0 <= j + step < len(refs) and d <= SIGNAL_JOIN_M:
+                    d += _dist(nodes[refs[j]], nodes[refs[j + step]])
+                    j += step
+                    if refs[j] in junc:
+                        break
+                if refs[j] in junc and d <= SIGNAL_JOIN_M and d < found.get(
+                        refs[k], (math.inf, ""))[0]:
+                    found[refs[k]] = (d, refs[j])
+    grouped = {j for _, j in found.values()}
+    return at_junction | grouped, todo - set(found)
+
+
+def build(highways, nodes, signals, restrictions, problems) -> tuple[RoadNetwork, list[str]]:
+    """Return (RoadNetwork with lanes and connections, report notes) of the car-road ways
+    ``highways`` [(way id, node refs, tags, line)]."""
+    use, junc = junctions(highways)
+    sig_nodes, alone = group_signals(highways, nodes, signals, junc)
+    builder = RoadNetworkBuilder(length_fn=geodesic_length)
+    link_way: list[int] = []   # index into highways of each link
+    link_dir: list[str] = []   # "forward" / "backward" along the way
+    oneway = [False] * len(highways)
+    for w, (wid, refs, tags, line) in enumerate(highways):
+        try:
+            f = T.road_fields(tags)
+            reverse = f.pop("reverse")
+            oneway[w] = f["oneway"]
+            if len(refs) < 2:
+                raise GeometryError("highway way has fewer than 2 nodes")
+            cuts = [0] + [k for k in range(1, len(refs) - 1)
+                          if refs[k] in junc or refs[k] in alone] + [len(refs) - 1]
+            for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
+                seg = refs[a:b + 1]
+                if reverse:
+                    seg = seg[::-1]
+                xy = np.array([nodes[r] for r in seg])
+                rid = wid if len(cuts) == 2 else f"{wid}-{k}"
+                n0 = len(builder.links["ids"])
+                builder.add_segment(rid, seg[0], seg[-1], xy, **f)
+                for lid in builder.links["ids"][n0:]:
+                    link_way.append(w)
+                    fwd = lid.endswith(":f") != reverse
+                    link_dir.append("forward" if fwd else "backward")
+        except CIMError as e:
+            problems.handle(e, obj_id=wid, line=line)
+    for nid in sig_nodes | alone:
+        if nid in builder.node_index:
+            builder.set_signal(nid)
+    roads = builder.build()
+    notes: list[str] = []
+    if len(sig_nodes) and signals:
+        joined = len(signals) - len(alone) - len({s for s in signals if s in junc})
+        if joined:
+            notes.append(f"{joined} traffic_signals nodes mapped per approach were joined to "
+                         "their junction")
+    roads.lanes, arrows = _lanes(roads, highways, link_way, link_dir, oneway)
+    roads.connections = _connections(roads, highways, link_way, arrows, restrictions, notes)
+    return roads, notes
+
+
+def _lanes(roads, highways, link_way, link_dir, oneway):
+    """Return (RoadLanes, {link: turn arrows per lane})."""
+    rows, arrows = [], {}
+    for k in range(roads.n_links):
+        tags = highways[link_way[k]][2]
+        n = int(roads.link_lanes[k])
+        ow = oneway[link_way[k]]
+        masks = T.lane_masks(tags, T.access_mask(tags), n, link_dir[k], ow)
+        rows += [(k, j, m) for j, m in enumerate(masks)]
+        a = T.turn_arrows(tags, link_dir[k], ow, n)
+        if a is not None:
+            arrows[k] = a
+    link = np.array([r[0] for r in rows], np.int64)
+    geo = [roads.link_geometry(k) for k in link]
+    lens = [len(g) for g in geo]
+    ids = roads.link_ids
+    lanes = RoadLanes(
+        link, np.array([r[1] for r in rows], np.int16),
+        _obj([f"{ids[k]}_{j}" for k, j, _ in rows]),
+        np.asarray(roads.link_free_speed, float)[link], np.asarray(roads.link_length,
+                                                                   float)[link],
+        np.full(len(rows), LANE_WIDTH_M), np.array([r[2] for r in rows], np.int64),
+        np.concatenate([[0], np.cumsum(lens, dtype=np.int64)]).astype(np.int64),
+        np.concatenate(geo) if geo else np.zeros((0, 2)))
+    return lanes, arrows
+
+
+def _heading(xy, end: bool) -> float:
+    """Heading (degrees, east = 0, counter-clockwise) at the start or end of a lon/lat
+    polyline."""
+    a, b = (xy[-2], xy[-1]) if end else (xy[0], xy[1])
+    c = math.cos(math.radians(0.5 * (a[1] + b[1])))
+    return math.degrees(math.atan2(b[1] - a[1], (b[0] - a[0]) * c))
+
+
+def _apply(turns, r, ins, outs, way_of, notes) -> bool:
+    """Apply restriction ``r`` to ``turns`` ({(in, out): (dir, angle)}) at its via node;
+    False (with a note) when its ways do not meet there."""
+    fr = [k for k in ins if way_of[k] in r["from"]]
+    to = [k for k in outs if way_of[k] in r["to"]]
+    if not fr or not to:
+        r["problem"] = "its 'from' / 'to' ways do not end at the 'via' node"
+        return False
+    for f in fr:
+        for t in outs:
+            hit = t in to
+            if hit != r["only"] and (f, t) in turns:
+                del turns[(f, t)]
+            if hit and r["only"] and (f, t) not in turns and r["restriction"] == "only_u_turn":
+                turns[(f, t)] = ("t", 180.0)
+    return True
+
+
+def _connections(roads, highways, link_way, arrows, restrictions, notes):
+    """Return the RoadConnections of the nodes that need them (module docstring), or None."""
+    way_of = [highways[w][0] for w in link_way]
+    nid = {str(n): i for i, n in enumerate(roads.node_ids)}
+    lanes = roads.lanes
+    car = (lanes.allow & T.PASSENGER) != 0
+    link_car = np.ones(roads.n_links, bool)
+    link_car[lanes.link[~car]] = False
+    by_node: dict[int, list] = {}
+    for r in restrictions:
+        if r["problem"] is None and not r["via_ways"] and not r["cars"]:
+            r["problem"] = "does not bind passenger cars"
+        if r["problem"] is None and r["via_ways"]:
+            r["problem"] = "'via' ways are not applied (link-to-link connections)"
+        if r["problem"] is None:
+            v = nid.get(r["via_node"])
+            if v is None:
+                r["problem"] = "its 'via' node is not a node of the road network"
+            else:
+                by_node.setdefault(v, []).append(r)
+    cover = set(by_node)
+    cover.update(int(roads.link_to[k]) for k in arrows)
+    bad = np.flatnonzero(~link_car)
+    cover.update(roads.link_to[bad].tolist())
+    cover.update(roads.link_from[bad].tolist())
+    applied = 0
+    rows = []
+    lane0 = np.searchsorted(lanes.link, np.arange(roads.n_links + 1))
+    ins_of: dict[int, list] = {}
+    outs_of: dict[int, list] = {}
+    for k, (a, b) in enumerate(zip(roads.link_from.tolist(), roads.link_to.tolist())):
+        outs_of.setdefault(a, []).append(k)
+        ins_of.setdefault(b, []).append(k)
+    for v in sorted(cover):
+        ins, outs = ins_of.get(v, []), outs_of.get(v, [])
+        turns = {}
+        for f in ins:
+            h_in = _heading(roads.link_geometry(f), True)
+            for t in outs:
+                ang = (_heading(roads.link_geometry(t), False) - h_in + 180.0) % 360.0 - 180.0
+                back = (roads.link_to[t] == roads.link_from[f]
+                        and roads.link_source[t] == roads.link_source[f])
+                if back or abs(ang) > 170.0:
+                    continue
+                turns[(f, t)] = ("l" if ang > 45.0 else "r" if ang < -45.0 else "s", ang)
+        for r in by_node.get(v, []):
+            applied += _apply(turns, r, ins, outs, way_of, notes)
+        for f in ins:
+            moves = [(t, d, a) for (f_, t), (d, a) in turns.items() if f_ == f]
+            allow = lanes.allow[lane0[f]:lane0[f + 1]]
+            for t, d, lanes_f in _assign(moves, allow, arrows.get(f)):
+                allow_t = lanes.allow[lane0[t]:lane0[t + 1]]
+                for j, fl in enumerate(lanes_f):
+                    rows.append((f, t, fl, _to_lane(allow[fl], allow_t, d, j, len(lanes_f)), d))
+    bad_r = [r for r in restrictions if r["problem"] is not None]
+    if applied:
+        notes.append(f"{applied} turn restrictions applied as lane connections")
+    if bad_r:
+        notes.append(f"{len(bad_r)} turn restrictions not applied: " + "; ".join(
+            f"{r['id']} ({r['problem']})" for r in bad_r[:5]) + (" …" if len(bad_r) > 5
+                                                                  else ""))
+    if not cover:
+        return None
+    rows.sort()
+    n = len(rows)
+    return RoadConnections(
+        np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64),
+        np.array([r[2] for r in rows], np.int16), np.array([r[3] for r in rows], np.int16),
+        _obj([r[4] for r in rows]), _obj([""] * n), _obj([""] * n),
+        np.full(n, -1, np.int32), _obj([""] * n))
+
+
+def _assign(moves, allow, arrows):
+    """Yield (to link, direction, from lanes) for the movements ``moves`` [(to, dir, angle)]
+    of a link whose lanes have class masks ``allow`` (index 0 = rightmost)."""
+    n = len(allow)
+    if arrows is not None:
+        for t, d, ang in moves:
+            use = [j for j in range(n) if d in arrows[j]]
+            if not use and d == "t":
+                use = [j for j in range(n) if "l" in arrows[j]][-1:] or [n - 1]
+            if not use and d == "s":
+                side = "l" if ang > 0 else "r"
+                use = [j for j in range(n) if side in arrows[j]]
+            if not use:
+                use = [0] if d == "r" else [n - 1] if d in "lt" else list(range(n))
+            yield t, d, use
+        return
+    car = [j for j in range(n) if allow[j] & T.PASSENGER] or list(range(n))
+    other = [j for j in range(n) if j not in car]
+    thr = any(d == "s" for _, d, _ in moves)
+    m = len(car)
+    for t, d, _ in moves:
+        if len(moves) == 1 or d == "s":
+            use = car
+        elif d == "r":
+            use = car[:1] if thr else car[:max(1, (m + 1) // 2)]
+        else:
+            use = car[-1:] if thr else car[m - max(1, m // 2):]
+        yield t, d, sorted(use + other)
+
+
+def _to_lane(a_from: int, allow_t, d: str, j: int, n_from: int) -> int:
+    """The lane of the target link that from-lane number ``j`` (of ``n_from``, right to
+    left) of a movement of direction ``d`` enters: among the target lanes sharing the most
+    vehicle classes with it, counted from the right (from the left for lefts / U-turns)."""
+    share = [bin(int(a_from) & int(b)).count("1") for b in allow_t]
+    best = max(share)
+    cand = [k for k, s in enumerate(share) if s == best]
+    if d in "lt":
+        return cand[::-1][min(n_from - 1 - j, len(cand) - 1)]
+    return cand[min(j, len(cand) - 1)]
