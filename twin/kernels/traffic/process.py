@@ -132,6 +132,10 @@ class TrafficProcess(TripInsertion, Kernel):
             raise ScenarioError(f"{self.name}: kernel step {self.substep:g} s must satisfy "
                                 f"step <= headway ({p.headway:g} s) <= 2 step")
         self.n_sub = int(round(n_sub))
+        self.step_dt = dt
+        # every time the kernel reaches is exact (multiples of 1/1024 s): k steps in one
+        # call add up to the same times as k calls
+        self._multi = all(float(x * 1024).is_integer() for x in (dt, self.substep))
         K = ctx.n_members
         demands = self._member_demands(ctx)
         try:
@@ -194,30 +198,31 @@ class TrafficProcess(TripInsertion, Kernel):
         return [self.demand] * ctx.n_members
 
     # ---- stepping ------------------------------------------------------------------------------
+    @property
+    def multi_step(self) -> bool:
+        """True when ``step(t, k·dt)`` equals k steps of dt (the runtime then batches steps
+        when nothing acts on the kernel in between): after :meth:`init`, when dt and the
+        kernel step are multiples of 1/1024 s."""
+        return bool(self.__dict__.get("_multi", False))
+
     def step(self, t: float, dt: float, ctx):
         st = self.state
         st.time = float(t)
         self._read_ports(ctx)
-        if st.time >= st.next_reroute[0]:
-            traffic.reroute(self.net, st)
-        if self.threads:
-            import numba
-
-            before = numba.get_num_threads()
-            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
-            try:
-                traffic.advance(self.net, st, self.n_sub, self.substep)
-            finally:
-                numba.set_num_threads(before)
-        else:
-            traffic.advance(self.net, st, self.n_sub, self.substep)
+        k = max(1, int(round(float(dt) / self.step_dt)))   # runtime steps in this call
+        while k > 0:
+            if st.time >= st.next_reroute[0]:
+                traffic.reroute(self.net, st)
+            n = min(k, self._steps_to(st.next_reroute[0]))
+            self._advance(n * self.n_sub)
+            self.flow_acc += st.arrays["agg_flow"]
+            k -= n
         a = st.arrays
         count, queue = a["agg_count"].copy(), a["agg_queue"].copy()
         speed = np.empty(count.shape)                   # space-mean m/s, NaN when empty
         moving = count > 0
         np.divide(a["agg_speed_sum"], count, out=speed, where=moving)
         speed[~moving] = np.nan
-        self.flow_acc += a["agg_flow"]
         self.acc_time += dt
         self._publish(ctx, queue, speed, count)
         if not ctx.record_due:
@@ -235,6 +240,33 @@ class TrafficProcess(TripInsertion, Kernel):
                "vehicle_seconds": st.veh_seconds.copy()}
         out.update(self.vehicle_sample())
         return out
+
+    def _steps_to(self, t_next: float) -> int:
+        """Return how many runtime steps from now reach the first step start >= ``t_next``
+        (s; at least 1; a large number when ``t_next`` is not finite)."""
+        now, dt = self.state.time, self.step_dt
+        if not np.isfinite(t_next):
+            return 1 << 40
+        j = max(1, int(np.ceil((t_next - now) / dt)))
+        while j > 1 and now + (j - 1) * dt >= t_next:
+            j -= 1
+        while now + j * dt < t_next:
+            j += 1
+        return j
+
+    def _advance(self, n_steps: int) -> None:
+        """Advance the kernel ``n_steps`` kernel steps (with ``threads`` numba threads)."""
+        if not self.threads:
+            traffic.advance(self.net, self.state, n_steps, self.substep)
+            return
+        import numba
+
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            traffic.advance(self.net, self.state, n_steps, self.substep)
+        finally:
+            numba.set_num_threads(before)
 
     def _publish(self, ctx, queue, speed, count) -> None:
         bus = ctx.bus
