@@ -18,7 +18,8 @@ the downstream nodes of links with ``turn:lanes``, and nodes touching a link wit
 closed to passenger cars. The turns there are the geometric ones (every incoming × outgoing
 link, no U-turns; kind from the heading change at the node: more than 45° left/right, more
 than 170° a turnaround) minus ``no_*`` restrictions, or only the ``only_*`` one. Lanes:
-``turn:lanes`` arrows where mapped; else rights from the rightmost car lane, lefts from the
+``turn:lanes`` arrows where mapped (binding: a turn no lane is marked for is dropped, unless
+no turn is marked at all; ``none`` / empty marks any turn); else rights from the rightmost car lane, lefts from the
 leftmost, through movements from all (a link with one movement: all lanes; lanes closed to
 cars serve every movement). Other nodes have no rows and keep the kernel's geometric turns.
 Restrictions with ``via`` ways are kept in ``city.metadata["osm_restrictions"]`` but not
@@ -270,16 +271,20 @@ def _assign(moves, allow, arrows):
     of a link whose lanes have class masks ``allow`` (index 0 = rightmost)."""
     n = len(allow)
     if arrows is not None:
+        found = {}
         for t, d, ang in moves:
-            use = [j for j in range(n) if d in arrows[j]]
+            use = [j for j in range(n) if d in arrows[j] or "*" in arrows[j]]
             if not use and d == "t":
-                use = [j for j in range(n) if "l" in arrows[j]][-1:] or [n - 1]
+                use = [j for j in range(n) if "l" in arrows[j]][-1:]
             if not use and d == "s":
                 side = "l" if ang > 0 else "r"
                 use = [j for j in range(n) if side in arrows[j]]
-            if not use:
-                use = [0] if d == "r" else [n - 1] if d in "lt" else list(range(n))
-            yield t, d, use
+            found[t] = (d, use)
+        served = any(use for _, use in found.values())
+        for t, (d, use) in found.items():
+            if not use and served:
+                continue  # the arrows are binding: no lane for this turn
+            yield t, d, use or ([0] if d == "r" else [n - 1] if d in "lt" else list(range(n)))
         return
     car = [j for j in range(n) if allow[j] & T.PASSENGER] or list(range(n))
     other = [j for j in range(n) if j not in car]

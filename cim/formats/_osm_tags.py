@@ -230,9 +230,10 @@ def lane_masks(tags: dict, mask: int, n: int, direction: str, oneway: bool) -> l
     return out
 
 
-#: ``turn:lanes`` arrows -> movement class (l left, s straight, r right, t turnaround)
-_ARROWS = {"left": "l", "slight_left": "l", "sharp_left": "l", "through": "s", "none": "s",
-           "": "s", "right": "r", "slight_right": "r", "sharp_right": "r", "reverse": "t",
+#: ``turn:lanes`` arrows -> movement class (l left, s straight, r right, t turnaround,
+#: * unmarked: any)
+_ARROWS = {"left": "l", "slight_left": "l", "sharp_left": "l", "through": "s", "none": "*",
+           "": "*", "right": "r", "slight_right": "r", "sharp_right": "r", "reverse": "t",
            "merge_to_left": "s", "merge_to_right": "s"}
 
 

@@ -1,0 +1,242 @@
+"""OSM reader: turn restrictions, turn:lanes and lanes closed to cars as lane connections, and
+the traffic kernel's turns on a network whose connections cover only some junctions; the
+restricted turns compared with netconvert's on the same file."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+
+import cim
+from cim.formats.sumo_write import netconvert_bin
+from twin.kernels.traffic import consts
+from twin.kernels.traffic.demand import kernel_network
+
+D = 0.001  # about 95 m in longitude, 111 m in latitude at 31.5°N
+
+
+def node(nid, lon, lat, **tags):
+    t = "".join(f'<tag k="{k.replace("__", ":")}" v="{v}"/>' for k, v in tags.items())
+    return f'<node id="{nid}" lat="{lat}" lon="{lon}">{t}</node>\n'
+
+
+def way(wid, refs, **tags):
+    nd = "".join(f'<nd ref="{r}"/>' for r in refs)
+    t = "".join(f'<tag k="{k.replace("__", ":")}" v="{v}"/>' for k, v in tags.items())
+    return f'<way id="{wid}">{nd}{t}</way>\n'
+
+
+def relation(rid, members, **tags):
+    m = "".join(f'<member type="{t}" ref="{r}" role="{role}"/>' for t, r, role in members)
+    t = "".join(f'<tag k="{k.replace("__", ":")}" v="{v}"/>' for k, v in tags.items())
+    return f'<relation id="{rid}">{m}{t}</relation>\n'
+
+
+def osm(body):
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n'
+            + body + "</osm>\n")
+
+
+def write(tmp_path, text, name="map.osm"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+X0, Y0 = 120.3, 31.5
+#: a 4-arm crossing C=1 (arms W=2, E=3, S=4, N=5, one way each, drawn away from C except W),
+#: and a T junction at E: E=3 -> F=6 (north), E -> G=7 (east); 8: a node off the net
+CROSS = (node(1, X0, Y0) + node(2, X0 - D, Y0) + node(3, X0 + D, Y0) + node(4, X0, Y0 - D)
+         + node(5, X0, Y0 + D) + node(6, X0 + D, Y0 + D) + node(7, X0 + 2 * D, Y0))
+
+
+def arms(**tags):
+    kw = {"highway": "secondary", **tags}
+    return (way(11, [2, 1], **kw) + way(12, [1, 3], **kw) + way(13, [4, 1], **kw)
+            + way(14, [1, 5], **kw) + way(15, [3, 6], highway="residential")
+            + way(16, [3, 7], highway="residential"))
+
+
+def no_left(rid=90, **tags):
+    """no left turn for eastbound traffic from the west arm (way 11) to the north (way 14)"""
+    tags = tags or {"restriction": "no_left_turn"}
+    return relation(rid, [("way", 11, "from"), ("node", 1, "via"), ("way", 14, "to")],
+                    type="restriction", **tags)
+
+
+def turns(city):
+    """{(from link id, to link id): kernel turn kind} of the kernel network of ``city``."""
+    r = city.roads
+    net = kernel_network(r)
+    ids = list(r.link_ids)
+    return {(ids[f], ids[t]): int(k) for f, t, k in
+            zip(net.turn_from, net.turn_to_arr, net.turn_kind)}, net
+
+
+def test_no_turn_restriction_is_obeyed_and_other_junctions_keep_geometry(tmp_path):
+    plain = cim.load(write(tmp_path, osm(CROSS + arms()), "plain.osm"))
+    assert plain.roads.connections is None
+    base, _ = turns(plain)
+    assert base[("way/11:f", "way/14:f")] == consts.TURN_LEFT
+    city = cim.load(write(tmp_path, osm(CROSS + arms() + no_left())))
+    got, net = turns(city)
+    assert ("way/11:f", "way/14:f") not in got
+    # every other turn at the crossing and at the T junction (no connection rows) is kept
+    assert set(got) == set(base) - {("way/11:f", "way/14:f")}
+    c = city.roads.connections
+    ids = city.roads.link_ids
+    at = {str(ids[f]) for f in c.from_link}
+    assert at == {"way/11:f", "way/12:b", "way/13:f", "way/14:b"}  # only junction C
+    assert got[("way/12:f", "way/15:f")] == consts.TURN_LEFT  # geometric, at E
+    meta = city.metadata["osm_restrictions"]
+    assert meta[0]["applied"] and meta[0]["restriction"] == "no_left_turn"
+
+
+def test_only_restriction_keeps_the_one_turn(tmp_path):
+    only = relation(91, [("way", 13, "from"), ("node", 1, "via"), ("way", 14, "to")],
+                    type="restriction", restriction="only_straight_on")
+    got, _ = turns(cim.load(write(tmp_path, osm(CROSS + arms() + only))))
+    assert [t for f, t in got if f == "way/13:f"] == ["way/14:f"]
+    assert len([t for f, t in got if f == "way/11:f"]) == 3
+
+
+@pytest.mark.parametrize("tags, applied", [
+    ({"restriction__conditional": "no_left_turn @ (Mo-Fr 07:00-09:00)"}, True),
+    ({"restriction__motorcar": "no_left_turn"}, True),
+    ({"restriction__hgv": "no_left_turn"}, False),
+    ({"restriction": "no_left_turn", "except": "psv;motorcar"}, False),
+    ({"restriction": "no_left_turn", "except": "psv"}, True),
+])
+def test_vehicle_and_conditional_restrictions(tmp_path, tags, applied):
+    city = cim.load(write(tmp_path, osm(CROSS + arms() + no_left(**tags))))
+    got, _ = turns(city)
+    assert (("way/11:f", "way/14:f") not in got) == applied
+    r = city.metadata["osm_restrictions"][0]
+    assert r["applied"] == applied
+    if "restriction__conditional" in tags:
+        assert r["condition"] == "Mo-Fr 07:00-09:00"
+
+
+def test_via_way_recorded_and_bad_relations_skipped_with_a_note(tmp_path):
+    via_way = relation(92, [("way", 11, "from"), ("way", 12, "via"), ("way", 15, "to")],
+                       type="restriction", restriction="no_left_turn")
+    missing = relation(93, [("way", 11, "from"), ("node", 1, "via"), ("way", 999, "to")],
+                       type="restriction", restriction="no_left_turn")
+    no_to = relation(94, [("way", 11, "from"), ("node", 1, "via")], type="restriction",
+                     restriction="no_right_turn")
+    city = cim.load(write(tmp_path, osm(CROSS + arms() + via_way + missing + no_to)))
+    meta = {r["id"]: r for r in city.metadata["osm_restrictions"]}
+    assert set(meta) == {"relation/92", "relation/94"}
+    assert not meta["relation/92"]["applied"] and "via" in meta["relation/92"]["reason"]
+    assert not meta["relation/94"]["applied"]
+    notes = " ".join(city.report.notes)
+    assert "relation/93" in notes and "way 999" in notes
+    assert city.report.n_skipped == 0
+    got, _ = turns(city)
+    assert ("way/11:f", "way/14:f") in got  # nothing applied
+
+
+def test_turn_lanes_decide_which_lanes_serve_each_turn(tmp_path):
+    body = CROSS + arms() .replace(
+        way(11, [2, 1], highway="secondary"),
+        way(11, [2, 1], highway="secondary", oneway="yes",
+            turn__lanes="left|through|through;right"))
+    city = cim.load(write(tmp_path, osm(body)))
+    r = city.roads
+    k = list(r.link_ids).index("way/11:f")
+    assert r.link_lanes[k] == 3
+    got, net = turns(city)
+    ids = list(r.link_ids)
+    mask = {ids[t]: int(m) for f, t, m in zip(net.turn_from, net.turn_to_arr, net.turn_mask)
+            if f == k}
+    # lane 0 = rightmost: right from lane 0, through from lanes 0-1, left from lane 2 only
+    assert mask == {"way/13:b": 0b001, "way/12:f": 0b011, "way/14:f": 0b100}
+
+
+def test_lanes_forward_backward(tmp_path):
+    body = CROSS + arms().replace(
+        way(12, [1, 3], highway="secondary"),
+        way(12, [1, 3], highway="secondary", lanes=5, lanes__forward=3, lanes__backward=2,
+            turn__lanes__backward="left|through"))
+    r = cim.load(write(tmp_path, osm(body))).roads
+    lanes = dict(zip(r.link_ids, r.link_lanes))
+    assert lanes["way/12:f"] == 3 and lanes["way/12:b"] == 2
+    got, net = turns(cim.load(write(tmp_path, osm(body))))
+    k = list(r.link_ids).index("way/12:b")  # westbound into C: left is south
+    ids = list(r.link_ids)
+    mask = {ids[t]: int(m) for f, t, m in zip(net.turn_from, net.turn_to_arr, net.turn_mask)
+            if f == k}
+    assert mask == {"way/13:b": 0b10, "way/11:b": 0b01}  # no lane for the right turn north
+
+
+@pytest.mark.parametrize("tags", [{"highway": "busway"},
+                                  {"access": "no", "psv": "yes"},
+                                  {"motor_vehicle": "no", "bus": "designated"}])
+def test_bus_only_roads_carry_no_cars(tmp_path, tags):
+    body = CROSS + arms().replace(way(14, [1, 5], highway="secondary"),
+                                  way(14, [1, 5], **{"highway": "secondary", **tags}))
+    city = cim.load(write(tmp_path, osm(body)))
+    r = city.roads
+    names = cim.model.roads.vclass_names
+    k = list(r.link_ids).index("way/14:f")
+    allow = r.lanes.allow[r.lanes.link == k]
+    assert all("bus" in names(a) and "passenger" not in names(a) for a in allow)
+    other = r.lanes.allow[r.lanes.link == list(r.link_ids).index("way/12:f")]
+    assert all("passenger" in names(a) for a in other)
+    got, _ = turns(city)
+    assert not any("way/14" in f or "way/14" in t for f, t in got)
+    assert ("way/11:f", "way/12:f") in got
+
+
+def test_bus_lane_serves_no_car_turn(tmp_path):
+    body = CROSS + arms().replace(
+        way(11, [2, 1], highway="secondary"),
+        way(11, [2, 1], highway="secondary", oneway="yes", lanes=2, busway__right="lane"))
+    city = cim.load(write(tmp_path, osm(body)))
+    r = city.roads
+    k = list(r.link_ids).index("way/11:f")
+    allow = r.lanes.allow[r.lanes.link == k]
+    names = cim.model.roads.vclass_names
+    assert "passenger" not in names(allow[0]) and "passenger" in names(allow[1])
+    _, net = turns(city)
+    masks = net.turn_mask[net.turn_from == k]
+    assert len(masks) == 3 and all(m == 0b10 for m in masks)  # only the car lane
+
+
+def _netconvert_turns(exe, path, tmp_path):
+    out = tmp_path / "nc.net.xml"
+    subprocess.run([exe, "--osm-files", str(path), "--output-file", str(out),
+                    "--no-turnarounds", "true", "--no-warnings", "true",
+                    "--geometry.remove", "false", "--junctions.join", "false"],
+                   check=True, capture_output=True, timeout=120)
+    net = cim.load(out).roads
+    c = net.connections
+    ids = np.asarray(net.link_ids).astype(str)
+
+    def way_dir(e):  # netconvert names edges "<way>" / "-<way>" (with "#k" when split)
+        w = e.lstrip("-").split("#")[0]
+        return w, e.startswith("-")
+
+    return {(way_dir(ids[f]), way_dir(ids[t])) for f, t in zip(c.from_link, c.to_link)}
+
+
+@pytest.mark.skipif(netconvert_bin() is None, reason="netconvert (eclipse-sumo) not installed")
+def test_restricted_turns_match_netconvert(tmp_path):
+    only = relation(91, [("way", 13, "from"), ("node", 1, "via"), ("way", 14, "to")],
+                    type="restriction", restriction="only_straight_on")
+    path = write(tmp_path, osm(CROSS + arms() + no_left() + only))
+    theirs = _netconvert_turns(netconvert_bin(), path, tmp_path)
+    city = cim.load(path)
+    got, _ = turns(city)
+
+    def way_dir(lid):  # our ids "way/<id>:f" run along the way, ":b" against it
+        w, d = lid[4:].split(":")
+        return w, d == "b"
+
+    ours = {(way_dir(f), way_dir(t)) for f, t in got}
+    at_c = {("11", False), ("12", True), ("13", False), ("14", True)}
+    assert {p for p in ours if p[0] in at_c} == {p for p in theirs if p[0] in at_c}
+    assert (("11", False), ("14", False)) not in theirs  # the restriction was read by both
+    assert ours == theirs
