@@ -142,29 +142,33 @@ def build(highways, nodes, signals, restrictions, problems) -> tuple[RoadNetwork
 
 
 def _lanes(roads, highways, link_way, link_dir, oneway):
-    """Return (RoadLanes, {link: turn arrows per lane})."""
-    rows, arrows = [], {}
+    """Return (RoadLanes, {link: turn arrows per lane}); each lane's shape is its link's."""
+    allow, arrows, memo = [], {}, {}
+    n_lanes = np.asarray(roads.link_lanes, np.int64)
     for k in range(roads.n_links):
-        tags = highways[link_way[k]][2]
-        n = int(roads.link_lanes[k])
-        ow = oneway[link_way[k]]
-        masks = T.lane_masks(tags, T.access_mask(tags), n, link_dir[k], ow)
-        rows += [(k, j, m) for j, m in enumerate(masks)]
-        a = T.turn_arrows(tags, link_dir[k], ow, n)
+        w, n = link_way[k], int(n_lanes[k])
+        key = (w, link_dir[k], n)  # the tags of a way give the same lanes to its segments
+        if key not in memo:
+            tags = highways[w][2]
+            memo[key] = (T.lane_masks(tags, T.access_mask(tags), n, link_dir[k], oneway[w]),
+                         T.turn_arrows(tags, link_dir[k], oneway[w], n))
+        masks, a = memo[key]
+        allow += masks
         if a is not None:
             arrows[k] = a
-    link = np.array([r[0] for r in rows], np.int64)
-    geo = [roads.link_geometry(k) for k in link]
-    lens = [len(g) for g in geo]
-    ids = roads.link_ids
+    link = np.repeat(np.arange(roads.n_links), n_lanes)
+    first = np.cumsum(n_lanes) - n_lanes
+    index = np.arange(link.size) - first[link]
+    go = np.asarray(roads.geometry_offsets, np.int64)
+    nv = np.diff(go)[link]                               # vertices of each lane's shape
+    offs = np.concatenate([[0], np.cumsum(nv)]).astype(np.int64)
+    vert = np.arange(offs[-1]) - np.repeat(offs[:-1] - go[link], nv)
+    ids = np.char.add(np.char.add(np.asarray(roads.link_ids, str)[link], "_"),
+                      index.astype(str)).astype(object)
     lanes = RoadLanes(
-        link, np.array([r[1] for r in rows], np.int16),
-        _obj([f"{ids[k]}_{j}" for k, j, _ in rows]),
-        np.asarray(roads.link_free_speed, float)[link], np.asarray(roads.link_length,
-                                                                   float)[link],
-        np.full(len(rows), LANE_WIDTH_M), np.array([r[2] for r in rows], np.int64),
-        np.concatenate([[0], np.cumsum(lens, dtype=np.int64)]).astype(np.int64),
-        np.concatenate(geo) if geo else np.zeros((0, 2)))
+        link, index.astype(np.int16), ids, np.asarray(roads.link_free_speed, float)[link],
+        np.asarray(roads.link_length, float)[link], np.full(link.size, LANE_WIDTH_M),
+        np.array(allow, np.int64), offs, np.asarray(roads.geometry_xy, float)[vert])
     return lanes, arrows
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 
+from ..errors import ValueRangeError
 from ..model.roads import ALL_VCLASSES, vclass_mask
 from ._common import parse_number
 
@@ -219,15 +220,23 @@ def lane_masks(tags: dict, mask: int, n: int, direction: str, oneway: bool) -> l
         if "lane" in bw:
             out[0] = BUSES | (mask & vclass_mask(["emergency"]))
         for key in ("lanes:bus", "lanes:psv"):
-            k = parse_number(tags.get(f"{key}:{direction}"), key, minimum=0)
+            k = _count(tags.get(f"{key}:{direction}"))
             if k is None:
-                k = parse_number(tags.get(key), key, minimum=0)
+                k = _count(tags.get(key))
                 if k is not None and not oneway:
                     k = k / 2
             for j in range(min(int(math.ceil(k or 0)), n - 1)):
                 out[j] = (BUSES if key == "lanes:bus" else PSV) | (
                     mask & vclass_mask(["emergency"]))
     return out
+
+
+def _count(v) -> float | None:
+    """A lane count tag (None when absent or not a number ≥ 0: such tags are ignored)."""
+    try:
+        return parse_number(v, "lanes", minimum=0)
+    except ValueRangeError:
+        return None
 
 
 #: ``turn:lanes`` arrows -> movement class (l left, s straight, r right, t turnaround,
