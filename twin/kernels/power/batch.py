@@ -13,7 +13,7 @@ import numpy as np
 
 from . import nrfast
 from .acpf import MAX_ITER, TOL, newton, raise_unconverged
-from .compile import EXT_GRID, compile_grid
+from .compile import EXT_GRID, SGEN, compile_grid
 from .dcpf import dc_angles
 from .errors import PowerFlowError
 from .fast import FastPattern
@@ -56,12 +56,18 @@ class PowerFlow:
             vb[s.labels[::-1]] = self._v_base[slot[::-1]]
             vb = np.where(np.isfinite(vb), vb, 1.0)
             va = np.where(s.ref, s.vaset, np.angle(vb))
-        elif init == "dc":
+        elif init in ("dc", "dc_mean"):
             va = np.nan_to_num(self._dc(s, fast)[0])
         else:
             va = np.where(s.ref & s.energized, s.vaset, 0.0)
             vb = np.ones(s.n_bus)
         vm = np.where(s.pq, np.abs(vb) if init == "warm" else 1.0, s.vset)
+        if init == "dc_mean":  # pandapower's "auto": the mean voltage set point of each member
+            gk, gi = np.nonzero(s.gen_on & (self.c.gen_kind != SGEN)[None, :])
+            cnt = np.bincount(gk, minlength=s.k)
+            mean = np.bincount(gk, self.c.gen_vm[gi], s.k) / np.maximum(cnt, 1)
+            mean[cnt == 0] = 1.0
+            vm = np.where(s.pq, mean[s.bus_member], s.vset)
         return vm * np.exp(1j * va)
 
     def _dc(self, s: System, fast: bool):
@@ -86,8 +92,9 @@ class PowerFlow:
               gen_out=None, init: str = "auto", errors: str = "nan") -> dict:
         """Solve K members. ``branch_out`` (K, n_link), ``bus_out`` (K, n_node), ``gen_out``
         (K, n_gen) bool; ``load_scale`` (K, n_load) float or None; ``method`` "ac" | "dc";
-        ``init`` "auto" (warm start from the base case when known, else DC angles), "dc",
-        "flat"; ``errors`` "nan" (a member that does not converge gets NaN results and
+        ``init`` "auto" (warm start from the base case when known, else "dc_mean"), "dc" (DC
+        angles, PQ magnitudes 1), "dc_mean" (DC angles, PQ magnitudes at the mean voltage set
+        point of the ext grids and gens: pandapower's "auto" start), "flat"; ``errors`` "nan" (a member that does not converge gets NaN results and
         converged False) or "raise" (:class:`PowerFlowError` with the worst mismatch).
 
         Returns (K, ...) arrays: ``vm`` (K, n_node) p.u., ``va`` degrees (NaN where
@@ -102,7 +109,7 @@ class PowerFlow:
         if method not in ("ac", "dc"):
             raise ValueError(f"method must be 'ac' or 'dc', got {method!r}")
         if init == "auto":
-            init = "warm" if (self.warm_start and self._v_base is not None) else "dc"
+            init = "warm" if (self.warm_start and self._v_base is not None) else "dc_mean"
         base = branch_out is None and bus_out is None and gen_out is None and load_scale is None
         inputs = None
         if self.fast is not None:

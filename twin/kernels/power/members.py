@@ -15,7 +15,7 @@ import numpy as np
 from .compile import EXT_GRID, GEN, SGEN
 from .nrfast import OK, dc_one, newton_one
 
-WARM, DC_START, FLAT = 0, 1, 2
+WARM, DC_START, FLAT, DC_MEAN = 0, 1, 2, 3
 #: members per dynamically scheduled chunk of the parallel member loop
 CHUNK = 4
 
@@ -103,6 +103,12 @@ def _member(m, pat, grid, gens, loads, bro, buo, geo, lsc, init, dc, vbw, tol, m
                 vset[labels[gen_bus[g]]] = gen_vm[g]
                 if kind == EXT_GRID:
                     vaset[labels[gen_bus[g]]] = gen_va[g]
+    vsum, vcnt = 0.0, 0
+    for g in range(ng):  # pandapower's "auto" start magnitude: the mean set point
+        if gen_on[g] and gen_kind[g] != SGEN:
+            vsum += gen_vm[g]
+            vcnt += 1
+    vmean = vsum / vcnt if vcnt else 1.0
     pg = np.zeros(nbus)
     qg = np.zeros(nbus)
     for g in range(ng):
@@ -125,7 +131,7 @@ def _member(m, pat, grid, gens, loads, bro, buo, geo, lsc, init, dc, vbw, tol, m
     # DC angles (the DC method, or the start of Newton-Raphson)
     va = np.zeros(nbus)
     ok = True
-    if dc or init == DC_START:
+    if dc or init == DC_START or init == DC_MEAN:
         pinj_f = np.zeros(nbus)
         pinj_t = np.zeros(nbus)
         for li in range(nl):
@@ -161,7 +167,7 @@ def _member(m, pat, grid, gens, loads, bro, buo, geo, lsc, init, dc, vbw, tol, m
                 mag = 1.0 if fm[b] > 0 else vset[b]
             else:
                 a = va[b] if np.isfinite(va[b]) else 0.0
-                mag = 1.0 if fm[b] > 0 else vset[b]
+                mag = (vmean if init == DC_MEAN else 1.0) if fm[b] > 0 else vset[b]
             v[b] = mag * np.exp(1j * a)
         mis = np.empty(nbus, np.complex128)
         st, iters, _ = newton_one(yr, yc, ydata, fpos, nbus, cp, ri, rp, rk, rpos, iperm, sbus,
@@ -274,12 +280,12 @@ def fused_inputs(fp, branch_out, bus_out, gen_out, load_scale):
 
 def solve_members(fp, inputs, init: str, dc: bool, v_base, tol: float, max_iter: int) -> dict:
     """Solve the members of ``inputs`` (from :func:`fused_inputs`) on the fast pattern
-    ``fp``: ``init`` "warm" (from ``v_base`` (n_node,) complex), "dc" or "flat"; ``dc`` the
+    ``fp``: ``init`` "warm" (from ``v_base`` (n_node,) complex), "dc", "dc_mean" or "flat"; ``dc`` the
     DC method. Returns the result dict of :meth:`.batch.PowerFlow.solve`."""
     c = fp.c
     bro, buo, geo, lsc, k = inputs
     n, nl, nld = c.n_node, c.n_link, len(c.load_bus)
-    mode = {"warm": WARM, "dc": DC_START}.get(init, FLAT)
+    mode = {"warm": WARM, "dc": DC_START, "dc_mean": DC_MEAN}.get(init, FLAT)
     vbw = np.ones(fp.nb, np.complex128)
     if mode == WARM:
         vbw[fp.labels[::-1]] = v_base[::-1]
@@ -316,9 +322,9 @@ def _key_cache_on_sources():
     import hashlib
     from pathlib import Path
 
-    from . import fast, nrfast, results, sparselu
+    from . import fast, nrfast, ordering, results, sparselu
 
-    mods = (sparselu, nrfast, fast, results)
+    mods = (sparselu, ordering, nrfast, fast, results)
     try:
         from numba.core.caching import FunctionCache
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from .ordering import _eliminate, order_and_pattern
+
 
 @dataclass
 class Symbolic:
@@ -85,104 +87,13 @@ def _adjacency(rows, cols, n):
     return out, idx[:q].copy()
 
 
-@nb.njit(cache=True)
-def _min_degree(n, ptr, idx):
-    """Minimum degree order (new -> old) on the explicit elimination graph: eliminate a bus
-    of least degree, join its neighbours pairwise; degree buckets (LIFO ties)."""
-    cap = np.empty(n, np.int64)
-    start = np.empty(n, np.int64)
-    ln = np.empty(n, np.int64)
-    total = 0
-    for v in range(n):
-        ln[v] = ptr[v + 1] - ptr[v]
-        cap[v] = 2 * ln[v] + 4
-        start[v] = total
-        total += cap[v]
-    pool = np.empty(2 * total + 16, np.int64)
-    for v in range(n):
-        pool[start[v]:start[v] + ln[v]] = idx[ptr[v]:ptr[v + 1]]
-    top = total
-    head = np.full(n + 1, -1, np.int64)
-    nxt = np.full(n, -1, np.int64)
-    prv = np.full(n, -1, np.int64)
-    for v in range(n - 1, -1, -1):
-        d = ln[v]
-        nxt[v] = head[d]
-        if head[d] >= 0:
-            prv[head[d]] = v
-        head[d] = v
-    mark = np.full(n, -1, np.int64)
-    stamp = 0
-    order = np.empty(n, np.int64)
-    nbr = np.empty(n, np.int64)
-    mind = 0
-    for step in range(n):
-        while head[mind] < 0:
-            mind += 1
-        v = head[mind]
-        head[mind] = nxt[v]
-        if nxt[v] >= 0:
-            prv[nxt[v]] = -1
-        order[step] = v
-        nv = ln[v]
-        nbr[:nv] = pool[start[v]:start[v] + nv]
-        for a in range(nv):  # v leaves its neighbours' lists
-            u = nbr[a]
-            s0 = start[u]
-            for p in range(s0, s0 + ln[u]):
-                if pool[p] == v:
-                    pool[p] = pool[s0 + ln[u] - 1]
-                    ln[u] -= 1
-                    break
-        for a in range(nv):
-            u = nbr[a]
-            old = ln[u] + 1
-            stamp += 1
-            mark[u] = stamp
-            for p in range(start[u], start[u] + ln[u]):
-                mark[pool[p]] = stamp
-            for b in range(nv):
-                w = nbr[b]
-                if mark[w] == stamp:
-                    continue
-                mark[w] = stamp
-                if ln[u] == cap[u]:  # move the list to the end of the pool, twice as long
-                    need = top + 2 * cap[u]
-                    if need > len(pool):
-                        grown = np.empty(2 * need, np.int64)
-                        grown[:top] = pool[:top]
-                        pool = grown
-                    pool[top:top + ln[u]] = pool[start[u]:start[u] + ln[u]]
-                    start[u] = top
-                    cap[u] *= 2
-                    top += cap[u]
-                pool[start[u] + ln[u]] = w
-                ln[u] += 1
-            # move u from bucket old to ln[u]
-            if prv[u] >= 0:
-                nxt[prv[u]] = nxt[u]
-            else:
-                head[old] = nxt[u]
-            if nxt[u] >= 0:
-                prv[nxt[u]] = prv[u]
-            d = ln[u]
-            prv[u] = -1
-            nxt[u] = head[d]
-            if head[d] >= 0:
-                prv[head[d]] = u
-            head[d] = u
-            if d < mind:
-                mind = d
-    return order
-
-
 def min_degree_order(rows: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
     """Return a fill-reducing order (new → old) of the symmetric pattern ``rows``/``cols``:
     minimum degree on the elimination graph of A + A'."""
     if n <= 2:
         return np.arange(n)
     ptr, idx = _adjacency(np.asarray(rows, np.int64), np.asarray(cols, np.int64), n)
-    return _min_degree(n, ptr, idx)
+    return _eliminate(n, ptr, idx)[0]
 
 
 @nb.njit(cache=True)
@@ -268,6 +179,9 @@ def symbolic(rows: np.ndarray, cols: np.ndarray, n: int, order=None) -> Symbolic
     """Return the :class:`Symbolic` factorisation of the pattern ``rows``/``cols`` (old bus
     numbers; made symmetric)."""
     rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    if order is None and n > 2:  # order and L's pattern in one pass
+        perm, iperm, cp, ri, rp, rk, rpos = order_and_pattern(*_adjacency(rows, cols, n), n)
+        return Symbolic(n, perm, iperm, cp, ri, rp, rk, rpos)
     perm = min_degree_order(rows, cols, n) if order is None else np.asarray(order, np.int64)
     iperm = np.empty(n, np.int64)
     iperm[perm] = np.arange(n)
