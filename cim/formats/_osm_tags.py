@@ -91,12 +91,20 @@ def foot_width(tags: dict) -> float | None:
 
 
 def sidewalk_sides(tags: dict) -> tuple[int, ...]:
-    """Return the sides (+1 left, −1 right of the way as drawn) with a sidewalk mapped on the
-    road itself (``sidewalk`` / ``sidewalk:both|left|right`` = yes); separate ones are
-    mapped as their own footways."""
+    """Return the sides (+1 left, −1 right of the way as drawn) of a car road with a
+    sidewalk on the road itself: those that ``sidewalk`` / ``sidewalk:both|left|right``
+    say (yes / both / left / right); none for no / none / separate (separate ones are
+    mapped as footways); and, without any ``sidewalk`` tag, both sides unless the road is a
+    motorway or trunk, a tunnel, or ``foot=no`` (people may walk along an ordinary street)."""
+    keys = [k for k in tags if k == "sidewalk" or k.startswith("sidewalk:")]
+    if not keys:
+        hw = str(tags.get("highway", ""))
+        if (hw.startswith(("motorway", "trunk")) or str(tags.get("foot", "")).lower() == "no"
+                or str(tags.get("tunnel", "no")).lower() not in ("no", "false", "0")):
+            return ()
+        return (1, -1)
     v = str(tags.get("sidewalk", "")).lower()
-    sides = {"both": (1, -1), "yes": (1, -1), "left": (1,), "right": (-1,)}.get(v, ())
-    out = set(sides)
+    out = set({"both": (1, -1), "yes": (1, -1), "left": (1,), "right": (-1,)}.get(v, ()))
     if str(tags.get("sidewalk:both", "")).lower() == "yes":
         out |= {1, -1}
     for side, s in (("left", 1), ("right", -1)):

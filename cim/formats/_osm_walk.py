@@ -3,8 +3,10 @@
 Read: ways that are walkways (:func:`._osm_tags.foot_width`: ``highway=footway``,
 ``pedestrian``, ``steps``, ``path``, ``corridor``, ``living_street`` unless ``foot=no``;
 ``cycleway``, ``bridleway``, ``track``, ``service`` with ``foot`` = yes / designated /
-permissive), and sidewalks mapped on a car road (``sidewalk`` = both / left / right / yes,
-``sidewalk:<side>=yes``), one link per side along the road. Ways are split where they share
+permissive), and the sidewalks of car roads (:func:`._osm_tags.sidewalk_sides`: as
+``sidewalk`` / ``sidewalk:<side>`` say; without those tags both sides of every street but
+motorways, trunks and tunnels, as :func:`cim.model.walkway.walkways_from_roads` assumes),
+one link per side along the road. Ways are split where they share
 a node with another walkway or car road, so walkway node ids are OSM node ids and a footway
 meets the sidewalks of the roads it crosses at their common node. Link kind: the
 ``footway=*`` value when given (sidewalk, crossing…), else the highway value, "sidewalk"

@@ -69,20 +69,24 @@ def test_private_service_road_is_not_a_car_road(tmp_path, access):
 
 def test_footways_and_sidewalks_make_the_walkway_network(tmp_path):
     # a residential street 2-1-3 with sidewalks both sides; a footway from node 4 (south)
-    # crossing it at node 1 to node 5 (north); a path 5-6; a track (no foot tag) 6-7
+    # crossing it at node 1 to node 5 (north); a path 5-6; a track (no foot tag) 6-7;
+    # streets 3-7 (no sidewalk tags), 3-6 (sidewalk=separate), 2-4 (trunk)
     body = (node(1, X0, Y0) + node(2, X0 - D, Y0) + node(3, X0 + D, Y0)
             + node(4, X0, Y0 - D) + node(5, X0, Y0 + D) + node(6, X0 + D, Y0 + D)
             + node(7, X0 + 2 * D, Y0 + D)
             + way(1, [2, 1, 3], highway="residential", sidewalk="both")
             + way(2, [4, 1, 5], highway="footway", footway="crossing", width=3)
             + way(3, [5, 6], highway="path")
-            + way(4, [6, 7], highway="track"))
+            + way(4, [6, 7], highway="track")
+            + way(5, [3, 7], highway="tertiary")                        # untagged: both sides
+            + way(6, [3, 6], highway="primary", sidewalk="separate")    # mapped as footways
+            + way(7, [2, 4], highway="trunk"))                          # none
     city = cim.load(write(tmp_path, osm(body)))
     w = city.walkways
     assert isinstance(w, Walkways)
     ids = list(w.link_ids)
     assert sorted(ids) == sorted(["way/1-0:L", "way/1-0:R", "way/1-1:L", "way/1-1:R",
-                                  "way/2-0", "way/2-1", "way/3"])
+                                  "way/2-0", "way/2-1", "way/3", "way/5:L", "way/5:R"])
     kind = dict(zip(ids, w.link_kind))
     assert kind["way/2-0"] == "crossing" and kind["way/3"] == "path"
     assert kind["way/1-0:L"] == "sidewalk"
@@ -93,7 +97,7 @@ def test_footways_and_sidewalks_make_the_walkway_network(tmp_path):
     at1 = {ids[k] for k in np.flatnonzero((w.link_from == n1) | (w.link_to == n1))}
     assert at1 == {"way/1-0:L", "way/1-0:R", "way/1-1:L", "way/1-1:R", "way/2-0", "way/2-1"}
     assert dict(zip(ids, w.link_length))["way/3"] == pytest.approx(95.0, abs=1.0)
-    assert city.roads.n_links == 2  # one street, both ways: footway, path, track are no roads
+    assert city.roads.n_links == 2 * 4  # footway, path and track are no roads
 
 
 def _approach_signals(direction=True):
