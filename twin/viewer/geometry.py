@@ -144,13 +144,83 @@ def node_points(twin, net) -> Geometry:
 
 
 def buildings(twin) -> Geometry:
-    """Return the twin's building meshes as one mesh (objects = buildings)."""
-    from ..export.render import polydata
+    """Return the twin's building meshes as one mesh (objects = buildings): walls and roofs
+    wound outward, without the floors (never seen from above ground)."""
+    import pyvista as pv
 
     layer = twin.layers["buildings"]
-    mesh = polydata(layer.mesh.vertices, layer.mesh.faces)
+    faces, keep, _ = solid_faces(layer)
+    mesh = pv.PolyData(np.asarray(layer.mesh.vertices, float), _cells(faces))
     po = np.repeat(np.arange(layer.n_objects), np.diff(layer.vertex_offsets))
-    return Geometry(mesh, np.asarray(layer.object_ids).astype(str), po, layer.face_object)
+    return Geometry(mesh, np.asarray(layer.object_ids).astype(str), po,
+                    np.asarray(layer.face_object)[keep])
+
+
+def _cells(faces: np.ndarray) -> np.ndarray:
+    """Return VTK's flat cell array of (n, 3) triangles."""
+    return np.column_stack([np.full(len(faces), 3, np.int64), faces]).ravel()
+
+
+def _light(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
+    az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
+    return np.array([np.sin(az) * np.cos(el), np.cos(az) * np.cos(el), np.sin(el)])
+
+
+#: baked lighting of the static layers (unit vectors towards the lights, local frame): a key
+#: light 50° right of the default camera's bearing and a weak fill from behind the district
+KEY_LIGHT, FILL_LIGHT, FILL_SHARE = _light(250.0, 45.0), _light(70.0, 30.0), 0.35
+
+
+def solid_faces(layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (faces (m, 3) wound outward, keep (n_faces,) bool — the faces kept: all but
+    those facing down, normals (m, 3) unit) of a layer of closed solids (buildings): each
+    object's winding is flipped where its signed volume is negative."""
+    v = np.asarray(layer.mesh.vertices, float)
+    f = np.array(layer.mesh.faces, np.int64)
+    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])    # 2 × area × normal
+    obj = np.asarray(layer.face_object, np.int64)
+    vol = np.bincount(obj, (v[f[:, 0]] * fn).sum(1), minlength=int(layer.n_objects))
+    inward = vol[obj] < 0
+    f[inward] = f[inward][:, ::-1]
+    fn[inward] *= -1.0
+    norm = np.linalg.norm(fn, axis=1)
+    keep = fn[:, 2] >= -1e-6 * norm
+    n = fn[keep] / np.maximum(norm[keep], 1e-30)[:, None]
+    return f[keep], keep, n
+
+
+def _shade(normals: np.ndarray, ambient: float, diffuse: float) -> np.ndarray:
+    """Return the brightness (n,) of unit normals under the baked key and fill lights."""
+    lit = np.maximum(normals @ KEY_LIGHT, 0.0) + FILL_SHARE * np.maximum(normals @ FILL_LIGHT,
+                                                                         0.0)
+    return np.minimum(ambient + diffuse * lit, 1.0)
+
+
+def static_layer(layer, ambient: float = 0.35, diffuse: float = 0.7):
+    """Return (pyvista.PolyData, cell_object (n_cells,)) of a static twin layer with its
+    lighting baked into ``"rgb"`` (uint8), to be drawn unlit (software rendering: per-pixel
+    lighting costs more than the rest of a frame). Solids (buildings, sites) are shaded per
+    face, wound outward and lose their floors; surfaces (terrain, roads, water) per vertex."""
+    import pyvista as pv
+
+    v = np.asarray(layer.mesh.vertices, float)
+    rgb = np.asarray(layer.mesh.visual.vertex_colors)[:, :3].astype(float)
+    if layer.name in ("buildings", "sites"):
+        faces, keep, n = solid_faces(layer)
+        mesh = pv.PolyData(v, _cells(faces))
+        mesh.cell_data["rgb"] = (rgb[faces[:, 0]] * _shade(n, ambient, diffuse)[:, None]
+                                 ).round().astype(np.uint8)
+        return mesh, np.asarray(layer.face_object)[keep]
+    f = np.asarray(layer.mesh.faces, np.int64)
+    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    fn[fn[:, 2] < 0] *= -1.0                                # surfaces face up
+    vn = np.column_stack([np.bincount(f.ravel(), np.repeat(fn[:, k], 3), minlength=len(v))
+                          for k in range(3)])
+    vn /= np.maximum(np.linalg.norm(vn, axis=1), 1e-30)[:, None]
+    mesh = pv.PolyData(v, _cells(f))
+    mesh.point_data["rgb"] = (rgb * _shade(vn, ambient, diffuse)[:, None]).round().astype(
+        np.uint8)
+    return mesh, np.asarray(layer.face_object) if len(f) else np.zeros(0, np.int64)
 
 
 def moving_points(n: int) -> Geometry:

@@ -65,7 +65,7 @@ def pick(scene, x: float, y: float) -> Pick | None:
     d = actors.get(id(actor))
     if d is None:  # the static buildings
         layer = scene.twin.layers["buildings"]
-        j = int(layer.face_object[cell]) if cell >= 0 else -1
+        j = int(scene.base_cells["buildings"][cell]) if cell >= 0 else -1
         return None if j < 0 else describe(scene, "building", str(layer.object_ids[j]),
                                            "base:buildings")
     if cell < 0:

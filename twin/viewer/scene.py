@@ -14,11 +14,15 @@ import numpy as np
 from . import geometry as _geo
 from .source import Series, plan, raster_axes
 
-BACKGROUND = ("#f4f1ea", "#9cc4e4")        # bottom, top
+#: background (bottom, top): one colour over terrain, since a gradient costs a full-screen pass
+#: per frame in software rendering; the gradient where there is no ground to see
+BACKGROUND = ("#f4f1ea", "#9cc4e4")
 BASE_LAYERS = ("terrain", "water", "roads", "buildings", "sites")
 NAN_COLOUR = "#b4b4b4"
 POINT_SIZE = {"point": 5.0, "glyph": 6.0}
 CAMERAS = ("overview", "top", "street", "follow")
+#: layers of closed solids: wound outward and drawn with their back faces culled
+SOLIDS = ("buildings", "sites")
 #: terrain cells of the twin a scene builds itself (software rendering: fewer, faster frames)
 VIEW_TERRAIN_CELLS = 60_000
 
@@ -27,8 +31,9 @@ class Drawn:
     """One drawn series: ``series``, ``geo`` (:class:`~twin.viewer.geometry.Geometry`),
     ``actor``, ``bar`` (its colour bar), ``visible``, ``index`` (record shown)."""
 
-    def __init__(self, series: Series, geo, actor, bar, lookup: np.ndarray):
+    def __init__(self, series: Series, geo, actor, bar, lookup: np.ndarray, place=None):
         self.series, self.geo, self.actor, self.bar = series, geo, actor, bar
+        self.place = place            # series at the same place share geo; one is shown
         self.lookup = lookup          # (n_points,) index into the series' values (n = NaN)
         self.bar_title = ""
         self.visible = False
@@ -91,14 +96,24 @@ class Scene:
         series, self.notes = plan(run, self.city, member, draws) if run is not None \
             else ([], [])
         if plotter is None:
-            plotter = pv.Plotter(off_screen=off_screen, window_size=list(self.size))
+            # static layers carry baked lighting and series are drawn unlit: one headlight is
+            # left for results drawn on buildings (a light kit's five cost per pixel)
+            plotter = pv.Plotter(off_screen=off_screen, window_size=list(self.size),
+                                 lighting="none")
+            plotter.add_light(pv.Light(light_type="headlight", intensity=0.9))
             if off_screen:  # software MSAA costs ~8x a frame
                 plotter.render_window.SetMultiSamples(0)
         self.plotter = pl = plotter
-        pl.set_background(BACKGROUND[0], top=BACKGROUND[1])
+        terrain = self.twin.layers.get("terrain")
+        if terrain is not None and len(terrain.mesh.faces):
+            pl.set_background(BACKGROUND[1])
+        else:
+            pl.set_background(BACKGROUND[0], top=BACKGROUND[1])
         self.base: dict = {}
+        self.base_cells: dict = {}       # {static layer: (n_cells,) object index of each cell}
         self._add_base()
         self.drawn: dict[str, Drawn] = {}
+        self._geometries: dict = {}
         for s in series:
             self._add_series(s)
         first_of: set = set()
@@ -106,9 +121,11 @@ class Scene:
             geom_key = (d.series.layer, d.series.draw.geometry)
             on = (d.key in show) if show is not None else (
                 d.series.draw.show and geom_key not in first_of)
-            if on:
+            if on and not any(x.visible and x.place == d.place for x in self.drawn.values()):
                 first_of.add(geom_key)
-            self._set_visible(d, on)
+                self._set_visible(d, True)
+            else:
+                self._set_visible(d, False)
         if show is not None:
             unknown = sorted(set(show) - set(self.drawn))
             self.notes += [f"{k}: no such drawable series" for k in unknown]
@@ -137,26 +154,35 @@ class Scene:
         return " · ".join(x for x in (sc.get("name") or self.run.path.stem, city) if x)
 
     def _add_base(self) -> None:
-        from ..export.render import LAYER_STYLE, polydata
+        from ..export.render import LAYER_STYLE
 
         for name in BASE_LAYERS:
             layer = self.twin.layers.get(name)
             if layer is None or len(layer.mesh.faces) == 0:
                 continue
-            pd = polydata(layer.mesh.vertices, layer.mesh.faces, layer.mesh.visual.vertex_colors)
+            st = LAYER_STYLE.get(name, {})
+            pd, cells = _geo.static_layer(layer, st.get("ambient", 0.35), st.get("diffuse", 0.7))
             actor = self.plotter.add_mesh(pd, scalars="rgb", rgb=True, show_scalar_bar=False,
                                           name=f"base:{name}", pickable=name == "buildings",
-                                          **LAYER_STYLE.get(name, {}))
+                                          lighting=False, reset_camera=False,
+                                          culling="back" if name in SOLIDS else None)
             self.base[name] = actor
+            self.base_cells[name] = cells
 
     def _add_series(self, s: Series) -> None:
         g = s.draw.geometry
-        try:
-            geo = _geo.build(self.twin, g, n_points=len(s.values(0)) if g == "points" else 0,
-                             axes=raster_axes(self.run, s) if g == "raster" else None)
-        except KeyError:
-            self.notes.append(f"{s.key}: the twin has no {g} geometry: not drawn")
-            return
+        # series drawn at the same place share one mesh (and only one of them is shown: two
+        # colourings of the same ribbons would z-fight)
+        place = (g, s.layer, s.draw.x, s.draw.y) if g == "points" else (
+            (g, s.layer, s.dims) if g == "raster" else g)
+        geo = self._geometries.get(place)
+        if geo is None:
+            try:
+                geo = _geo.build(self.twin, g, n_points=len(s.values(0)) if g == "points" else 0,
+                                 axes=raster_axes(self.run, s) if g == "raster" else None)
+            except KeyError:
+                self.notes.append(f"{s.key}: the twin has no {g} geometry: not drawn")
+                return
         n = len(geo.ids) if s.ids is None else len(s.ids)
         if s.ids is not None:
             where = {k: i for i, k in enumerate(s.ids.tolist())}
@@ -167,19 +193,24 @@ class Scene:
                 return
         else:
             obj = np.arange(len(geo.ids))
+        self._geometries[place] = geo
         lookup = np.append(obj, n)[np.minimum(geo.point_object, len(obj))]
         mesh = geo.mesh
-        mesh.point_data["value"] = np.full(mesh.n_points, np.nan)
-        style = {"point": dict(render_points_as_spheres=True,
+        if "value" not in mesh.point_data:
+            mesh.point_data["value"] = np.full(mesh.n_points, np.nan)
+        # unlit flat colours (software rendering pays per pixel for lights); results on
+        # buildings keep the headlight so that walls and roofs stay apart
+        style = {"point": dict(render_points_as_spheres=False,
                                point_size=POINT_SIZE["glyph" if g == "points" else "point"]),
                  "line": dict(line_width=3.0), "surface": dict(ambient=0.35, diffuse=0.7)}
+        lit = g == "building"
         clim = list(s.draw.clim) if s.draw.clim is not None else None
         actor = self.plotter.add_mesh(
             mesh, scalars="value", cmap=s.draw.cmap, clim=clim, nan_color=NAN_COLOUR,
             nan_opacity=0.0 if s.draw.hide_below is not None else 1.0,
             show_scalar_bar=False, name=f"series:{s.key}", reset_camera=False,
-            **style[geo.style])
-        self.drawn[s.key] = Drawn(s, geo, actor, None, lookup)
+            lighting=lit, culling="back" if lit else None, **style[geo.style])
+        self.drawn[s.key] = Drawn(s, geo, actor, None, lookup, place)
 
     def _layout_bars(self) -> None:
         """Stack the visible layers' colour bars (with units) on the right, two to a column
@@ -206,8 +237,14 @@ class Scene:
                 k += 1
 
     def _set_visible(self, d: Drawn, on: bool) -> None:
+        if on:    # one series per place: the others there are switched off
+            for x in self.drawn.values():
+                if x is not d and x.visible and x.place == d.place:
+                    x.visible = False
+                    x.actor.SetVisibility(False)
         d.visible = bool(on)
         d.actor.SetVisibility(d.visible)
+        d.index = -1                  # the shared mesh holds another series' values meanwhile
         # a result drawn on the buildings replaces their use colours (no z-fighting)
         if "buildings" in self.base:
             covered = any(x.visible and x.series.draw.geometry == "building"
@@ -223,7 +260,8 @@ class Scene:
         return out
 
     def show_layer(self, key: str, on: bool = True) -> None:
-        """Switch series ``key`` ("traffic/link_speed") or ``base:<name>`` on or off."""
+        """Switch series ``key`` ("traffic/link_speed") or ``base:<name>`` on or off; a
+        series switched on replaces the one shown at the same place (the same roads…)."""
         if key.startswith("base:"):
             self.base[key[5:]].SetVisibility(bool(on))
             return
@@ -290,7 +328,15 @@ class Scene:
     def image(self) -> np.ndarray:
         """Return the current frame as an (h, w, 3) uint8 array."""
         return np.asarray(self.plotter.screenshot(None, return_img=True,
-                                                  window_size=list(self.size)))[..., :3]
+                                                  window_size=self._resize()))[..., :3]
+
+    def _resize(self):
+        """Render; return the size to take a screenshot at: None when the window has it
+        already (pyvista renders twice more to resize and back)."""
+        if list(self.plotter.render_window.GetSize()) != list(self.size):
+            return list(self.size)
+        self.plotter.render()
+        return None
 
     def screenshot(self, path) -> np.ndarray:
         """Write the current frame to ``path`` (PNG) and return it."""
@@ -298,7 +344,7 @@ class Scene:
 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return np.asarray(self.plotter.screenshot(str(path), return_img=True,
-                                                  window_size=list(self.size)))[..., :3]
+                                                  window_size=self._resize()))[..., :3]
 
     def close(self) -> None:
         self.plotter.close()
