@@ -22,8 +22,10 @@ than 170° a turnaround) minus ``no_*`` restrictions, or only the ``only_*`` one
 no turn is marked at all; ``none`` / empty marks any turn); else rights from the rightmost car lane, lefts from the
 leftmost, through movements from all (a link with one movement: all lanes; lanes closed to
 cars serve every movement). Other nodes have no rows and keep the kernel's geometric turns.
-Restrictions with ``via`` ways are kept in ``city.metadata["osm_restrictions"]`` but not
-applied (link-to-link connections cannot express them, as netconvert does not either).
+Restrictions with ``via`` ways are applied where link-to-link turns express them exactly
+(:func:`_via_ways`: the via path is entered only from the link before it, as a one-way
+U-turn connector between dual carriageways); others are listed in
+``city.metadata["osm_restrictions"]`` as not applied, with the reason.
 """
 
 from __future__ import annotations
@@ -180,11 +182,12 @@ def _heading(xy, end: bool) -> float:
     return math.degrees(math.atan2(b[1] - a[1], (b[0] - a[0]) * c))
 
 
-def _apply(turns, r, ins, outs, way_of, notes) -> bool:
-    """Apply restriction ``r`` to ``turns`` ({(in, out): (dir, angle)}) at its via node;
-    False (with a note) when its ways do not meet there."""
-    fr = [k for k in ins if way_of[k] in r["from"]]
-    to = [k for k in outs if way_of[k] in r["to"]]
+def _apply(turns, r, ins, outs, way_of, fr=None, to=None) -> bool:
+    """Apply restriction ``r`` to ``turns`` ({(in, out): (dir, angle)}) at a node: from
+    links ``fr`` to links ``to`` (default: the in- / out-links of its 'from' / 'to' ways);
+    False when its ways do not meet there."""
+    fr = [k for k in ins if way_of[k] in r["from"]] if fr is None else fr
+    to = [k for k in outs if way_of[k] in r["to"]] if to is None else to
     if not fr or not to:
         r["problem"] = "its 'from' / 'to' ways do not end at the 'via' node"
         return False
@@ -198,6 +201,44 @@ def _apply(turns, r, ins, outs, way_of, notes) -> bool:
     return True
 
 
+def _via_ways(r, roads, way_of, links_of_way, ins_of, outs_of):
+    """Return [(node, from links, to links)] that apply restriction ``r`` with 'via' ways
+    exactly as link-to-link turns, or a str saying why that is not possible. Exact when each
+    link of the via path is entered only from the link before it (as a one-way connector
+    between dual carriageways): then ``no_*`` forbids the last via link -> 'to' turn, and
+    ``only_*`` allows only 'from' -> first via link and last via link -> 'to'."""
+    lf, lt, src = roads.link_from, roads.link_to, roads.link_source
+
+    def back(a, b):
+        return lt[b] == lf[a] and src[a] == src[b]
+
+    via, out = set(r["via_ways"]), []
+    for f in (k for w in r["from"] for k in links_of_way.get(w, [])):
+        chain, prev, x = [], f, int(lt[f])
+        for _ in range(64):
+            to = [t for t in outs_of.get(x, []) if way_of[t] in r["to"] and not back(prev, t)]
+            if to and chain:
+                break
+            nxt = [t for t in outs_of.get(x, []) if way_of[t] in via and not back(prev, t)]
+            if len(nxt) != 1:
+                chain = None
+                break
+            chain.append(nxt[0])
+            prev, x = nxt[0], int(lt[nxt[0]])
+        else:
+            chain = None
+        if not chain:
+            continue
+        for before, v in zip([f] + chain[:-1], chain):
+            if [k for k in ins_of.get(int(lf[v]), []) if not back(k, v)] != [before]:
+                return ("its 'via' way is entered from other links too (not expressible as "
+                        "link-to-link connections)")
+        out.append((x, [chain[-1]], to))
+        if r["only"]:
+            out.append((int(lt[f]), [f], [chain[0]]))
+    return out or "its 'from', 'via' and 'to' ways do not form a path"
+
+
 def _connections(roads, highways, link_way, arrows, restrictions, notes):
     """Return the RoadConnections of the nodes that need them (module docstring), or None."""
     way_of = [highways[w][0] for w in link_way]
@@ -206,31 +247,36 @@ def _connections(roads, highways, link_way, arrows, restrictions, notes):
     car = (lanes.allow & T.PASSENGER) != 0
     link_car = np.ones(roads.n_links, bool)
     link_car[lanes.link[~car]] = False
+    ins_of: dict[int, list] = {}
+    outs_of: dict[int, list] = {}
+    links_of_way: dict[str, list] = {}
+    for k, (a, b) in enumerate(zip(roads.link_from.tolist(), roads.link_to.tolist())):
+        outs_of.setdefault(a, []).append(k)
+        ins_of.setdefault(b, []).append(k)
+        links_of_way.setdefault(way_of[k], []).append(k)
     by_node: dict[int, list] = {}
     for r in restrictions:
-        if r["problem"] is None and not r["via_ways"] and not r["cars"]:
+        if r["problem"] is None and not r["cars"]:
             r["problem"] = "does not bind passenger cars"
         if r["problem"] is None and r["via_ways"]:
-            r["problem"] = "'via' ways are not applied (link-to-link connections)"
-        if r["problem"] is None:
+            at = _via_ways(r, roads, way_of, links_of_way, ins_of, outs_of)
+            if isinstance(at, str):
+                r["problem"] = at
+            for v, fr, to in ([] if isinstance(at, str) else at):
+                by_node.setdefault(v, []).append((r, fr, to))
+        elif r["problem"] is None:
             v = nid.get(r["via_node"])
             if v is None:
                 r["problem"] = "its 'via' node is not a node of the road network"
             else:
-                by_node.setdefault(v, []).append(r)
+                by_node.setdefault(v, []).append((r, None, None))
     cover = set(by_node)
     cover.update(int(roads.link_to[k]) for k in arrows)
     bad = np.flatnonzero(~link_car)
     cover.update(roads.link_to[bad].tolist())
     cover.update(roads.link_from[bad].tolist())
-    applied = 0
     rows = []
     lane0 = np.searchsorted(lanes.link, np.arange(roads.n_links + 1))
-    ins_of: dict[int, list] = {}
-    outs_of: dict[int, list] = {}
-    for k, (a, b) in enumerate(zip(roads.link_from.tolist(), roads.link_to.tolist())):
-        outs_of.setdefault(a, []).append(k)
-        ins_of.setdefault(b, []).append(k)
     for v in sorted(cover):
         ins, outs = ins_of.get(v, []), outs_of.get(v, [])
         turns = {}
@@ -243,8 +289,8 @@ def _connections(roads, highways, link_way, arrows, restrictions, notes):
                 if back or abs(ang) > 170.0:
                     continue
                 turns[(f, t)] = ("l" if ang > 45.0 else "r" if ang < -45.0 else "s", ang)
-        for r in by_node.get(v, []):
-            applied += _apply(turns, r, ins, outs, way_of, notes)
+        for r, fr, to in by_node.get(v, []):
+            _apply(turns, r, ins, outs, way_of, fr, to)
         for f in ins:
             moves = [(t, d, a) for (f_, t), (d, a) in turns.items() if f_ == f]
             allow = lanes.allow[lane0[f]:lane0[f + 1]]
@@ -253,6 +299,7 @@ def _connections(roads, highways, link_way, arrows, restrictions, notes):
                 for j, fl in enumerate(lanes_f):
                     rows.append((f, t, fl, _to_lane(allow[fl], allow_t, d, j, len(lanes_f)), d))
     bad_r = [r for r in restrictions if r["problem"] is not None]
+    applied = len(restrictions) - len(bad_r)
     if applied:
         notes.append(f"{applied} turn restrictions applied as lane connections")
     if bad_r:

@@ -240,3 +240,32 @@ def test_restricted_turns_match_netconvert(tmp_path):
     assert {p for p in ours if p[0] in at_c} == {p for p in theirs if p[0] in at_c}
     assert (("11", False), ("14", False)) not in theirs  # the restriction was read by both
     assert ours == theirs
+
+
+def _dual_carriageway(a_oneway="yes"):
+    """Northbound carriageway 21 (40-41-42), southbound 22 (52-51-50), a one-way connector
+    23 (41 -> 51) and a side road 24 west from 51; no U-turn from 21 via 23 into 22."""
+    e = 0.9 * D
+    return (node(40, X0 + D, Y0 - D) + node(41, X0 + D, Y0) + node(42, X0 + D, Y0 + D)
+            + node(52, X0 + e, Y0 + D) + node(51, X0 + e, Y0) + node(50, X0 + e, Y0 - D)
+            + node(60, X0, Y0)
+            + way(21, [40, 41, 42], highway="primary", oneway=a_oneway)
+            + way(22, [52, 51, 50], highway="primary", oneway="yes")
+            + way(23, [41, 51], highway="primary_link", oneway="yes")
+            + way(24, [51, 60], highway="residential")
+            + relation(95, [("way", 21, "from"), ("way", 23, "via"), ("way", 22, "to")],
+                       type="restriction", restriction="no_u_turn"))
+
+
+def test_via_way_u_turn_between_carriageways(tmp_path):
+    city = cim.load(write(tmp_path, osm(_dual_carriageway())))
+    got, _ = turns(city)
+    assert ("way/23:f", "way/22-1:f") not in got                # the U-turn is gone
+    assert {("way/21-0:f", "way/23:f"), ("way/23:f", "way/24:f"),
+            ("way/22-0:f", "way/22-1:f"), ("way/22-0:f", "way/24:f")} <= set(got)
+    assert city.metadata["osm_restrictions"][0]["applied"]
+    # a two-way carriageway 21 also enters the connector from the north: not exact, not applied
+    two = cim.load(write(tmp_path, osm(_dual_carriageway("no")), "two.osm"))
+    r = two.metadata["osm_restrictions"][0]
+    assert not r["applied"] and "entered from other links" in r["reason"]
+    assert ("way/23:f", "way/22-1:f") in turns(two)[0]
