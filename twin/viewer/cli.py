@@ -71,6 +71,8 @@ def main(args) -> int:
         from .web import serve
 
         scene = open_scene(args, off_screen=True)
+        for note in scene.notes:
+            print(f"twin view: note: {note}", file=sys.stderr)
         return serve(scene, host=args.host, port=args.port)
     scene = open_scene(args, off_screen=bool(outputs))
     for note in scene.notes:
