@@ -11,11 +11,14 @@
 - :mod:`.places` — the fleet at the district's stations, incident locations, zones;
 - :mod:`.routing` — live link times and fastest routes on the traffic kernel's turn graph;
 - :mod:`.dispatch` — the mesa model: calls as simpy processes, units as simpy resources;
+- :mod:`.live` — calls added during the run, flooded links avoided, units redirected;
+- :mod:`.flood_calls` — flooding calls from the flood's depths;
 - :mod:`.process` — the runtime process, its calls table and KPIs (:mod:`.kpis`).
 """
 
-from .dispatch import STAGE_NAMES, DispatchModel
+from .dispatch import DispatchModel
 from .errors import DispatchError
+from .flood_calls import FloodCallRule, FloodCalls
 from .incidents import (
     INCIDENT_TYPES,
     PROFILES,
@@ -29,10 +32,11 @@ from .incidents import (
 from .places import DEFAULT_FLEET, Fleet, Locator, make_fleet
 from .process import CALL_COLUMNS, DispatchProcess
 from .routing import LiveRouter, link_times
+from .stages import STAGE_NAMES
 
 __all__ = [
     "DispatchProcess", "DispatchModel", "incident", "generate_incidents", "source_rates",
     "Incidents", "IncidentType", "INCIDENT_TYPES", "RATES", "PROFILES", "DEFAULT_FLEET",
     "Fleet", "Locator", "make_fleet", "LiveRouter", "link_times", "CALL_COLUMNS",
-    "STAGE_NAMES", "DispatchError",
+    "STAGE_NAMES", "DispatchError", "FloodCalls", "FloodCallRule",
 ]

@@ -42,19 +42,24 @@ import simpy
 
 from .errors import DispatchError
 from .incidents import INCIDENT_TYPES, Incidents
+from .live import RETRY_S, LiveMissions
 from .routing import LiveRouter, link_times
+from .stages import (
+    DONE,
+    HANDOVER,
+    ON_SCENE,
+    PROCESSING,
+    QUEUED,
+    RETURNING,
+    TO_HOSPITAL,
+    TO_SCENE,
+    WAIT,
+)
 
-# call stages (a mission's progress)
-WAIT, PROCESSING, QUEUED, TO_SCENE, ON_SCENE, TO_HOSPITAL, HANDOVER, RETURNING, DONE = range(9)
-#: unit states recorded per unit: 0 free at its station, else the stage of its call
-STAGE_NAMES = {WAIT: "wait", PROCESSING: "processing", QUEUED: "queued",
-               TO_SCENE: "to_scene", ON_SCENE: "on_scene", TO_HOSPITAL: "to_hospital",
-               HANDOVER: "handover", RETURNING: "returning", DONE: "done"}
 #: lifeline events: incident type -> (when it happens, when the crew arrives, when done)
 LIFELINE = {"pipe_burst": ("burst", "isolation", "repair"),
             "power_fault": ("outage", None, "restoration"),
             "traffic_crash": ("incident", None, "incident:end")}
-_TIMES = ("dispatched", "departed", "arrived", "cleared", "at_hospital", "back", "requested")
 
 
 class Unit(mesa.Agent):
@@ -73,27 +78,36 @@ class DispatchCentre(mesa.Agent):
     """Chooses units and hospitals by live travel time (see the module docstring)."""
 
     def best(self, origins: np.ndarray, dest: int) -> tuple[int, float, np.ndarray]:
-        """Return (position in ``origins`` of the fastest, its live time s, its route)."""
+        """Return (position in ``origins`` of the fastest, its live time s, its route);
+        position -1 when no origin reaches ``dest`` and the model avoids flooded links."""
         m = self.model
         times = m.router().times(origins, dest)
         router = m.router()
-        if not np.isfinite(times).any():   # destination cut off: route as if all open
-            router = m.router(live=False)
+        if not np.isfinite(times).any():
+            if m.strict:                   # flooded: wait rather than drive through water
+                return -1, np.inf, np.zeros(0, np.int64)
+            router = m.router(live=False)  # destination cut off: route as if all open
             times = router.times(origins, dest)
         k = int(np.argmin(times))          # ties: the first (lowest unit index)
         return k, float(times[k]), router.route(int(origins[k]), dest)
 
     def choose_unit(self, c: int) -> int:
+        """The unit for call ``c`` (-1: none can reach it now); sets the model's
+        ``_route`` and ``_origin`` (the link the unit starts from)."""
         m = self.model
-        free = np.flatnonzero((m.unit_kind == m.calls["unit_kind"][c]) & (m.unit_call < 0))
-        k, tt, route = self.best(m.unit_link[free], int(m.calls["link"][c]))
+        units, origins = m.candidates(m.calls["unit_kind"][c])
+        dest = m.target(c, origins)
+        k, tt, route = self.best(origins, dest)
+        if k < 0:
+            return -1
+        m.calls["link"][c] = dest
         m.calls["est_travel"][c] = tt
         m.calls["route_len"][c] = route.size
-        m._route = route
-        return int(free[k])
+        m._route, m._origin = route, int(origins[k])
+        return int(units[k])
 
 
-class DispatchModel(mesa.Model):
+class DispatchModel(LiveMissions, mesa.Model):
     """Calls, units and the dispatch centre of one member (see the module docstring).
 
     ctx : the runtime context (``ctx.kernel(traffic)`` inserts and follows the trips);
@@ -104,7 +118,8 @@ class DispatchModel(mesa.Model):
     """
 
     def __init__(self, ctx, incidents: Incidents, placed, fleet, hospitals, *, types=None,
-                 dt: float = 1.0, traffic: str = "traffic", hospital_xy=None):
+                 dt: float = 1.0, traffic: str = "traffic", hospital_xy=None,
+                 redirect: bool = False, flood_calls=None):
         super().__init__(seed=ctx.seed)
         self.ctx = ctx
         self.traffic = traffic
@@ -115,34 +130,10 @@ class DispatchModel(mesa.Model):
         if unknown:
             raise DispatchError(f"dispatch: no IncidentType for {sorted(unknown)}")
         rng = ctx.rng
-        ty = [self.types[str(t)] for t in incidents.type]
-        med = np.array([t.on_scene_s for t in ty])
-        sig = np.array([t.on_scene_sigma for t in ty])
-        # lognormal with median ``med``, whole seconds (events land on the 1 ms clock)
-        on_scene = np.maximum(np.round(med * np.exp(sig * rng.standard_normal(n))), 1.0)
-        transport = rng.random(n) < np.array([t.transport for t in ty])
-        for k, d in enumerate(incidents.details):
-            if "on_scene_s" in d:
-                on_scene[k] = float(d["on_scene_s"])
-            if "transport" in d:
-                transport[k] = bool(d["transport"])
-        links, xy, zones = placed
+        z = rng.standard_normal(n)
+        u = rng.random(n)
         self.incidents = incidents
-        self.calls = {
-            "time": incidents.time.astype(float), "priority": incidents.priority.copy(),
-            "link": np.asarray(links, np.int64), "x": xy[:, 0].copy(), "y": xy[:, 1].copy(),
-            "zone": np.asarray(zones, object),
-            "unit_kind": np.array([t.unit for t in ty], object),
-            "processing": np.array([t.processing_s for t in ty], float),
-            "turnout": np.array([t.turnout_s for t in ty], float),
-            "handover": np.array([t.handover_s for t in ty], float),
-            "on_scene": on_scene, "transport": transport,
-            "stage": np.full(n, WAIT, np.int64), "unit": np.full(n, -1, np.int64),
-            "queued": np.zeros(n, bool), "req_seq": np.full(n, -1, np.int64),
-            "est_travel": np.full(n, np.nan), "route_len": np.zeros(n, np.int64),
-            "hospital": np.full(n, -1, np.int64), "trip": np.full(n, -1, np.int64),
-            "trip_scene": np.full(n, -1, np.int64), "stuck": np.zeros(n, bool),
-            **{k: np.full(n, np.nan) for k in _TIMES}}
+        self.calls = self._call_rows(incidents, placed, z, u)
         if not set(self.calls["unit_kind"]) <= set(fleet.kind):
             missing = sorted(set(self.calls["unit_kind"]) - set(fleet.kind))
             raise DispatchError(f"dispatch: calls need units of kind {missing} and the fleet "
@@ -157,6 +148,7 @@ class DispatchModel(mesa.Model):
                             else np.asarray(hospital_xy, float).reshape(-1, 2))
         self.req_count = 0
         self.flushed = np.zeros(n, bool)
+        self._live_init(redirect, flood_calls)
         self.centre = DispatchCentre(self)
         self.units = [Unit(self, i) for i in range(len(fleet))]
         self._layers = _event_layers(ctx)
@@ -165,7 +157,7 @@ class DispatchModel(mesa.Model):
     # ---- pickling: the simpy objects are rebuilt from the arrays ----------------------------
     def __getstate__(self):
         d = dict(self.__dict__)
-        for k in ("_env", "_pools", "_req", "_watch", "_routers", "_route"):
+        for k in ("_env", "_pools", "_req", "_watch", "_routers", "_route", "_origin"):
             d.pop(k, None)
         return d
 
@@ -181,8 +173,12 @@ class DispatchModel(mesa.Model):
         self._req, self._watch, self._routers, self._route = {}, {}, {}, None
         C = self.calls
         st = C["stage"]
-        # units held by calls on their way: re-acquired first (granted at once)
-        for c in np.flatnonzero((st > QUEUED) & (st < DONE)):
+        # units held by calls on their way: re-acquired first (granted at once); with
+        # redirects a returning unit is available, so its call holds none
+        held = (st > QUEUED) & (st < DONE)
+        if self.redirect:
+            held &= st != RETURNING
+        for c in np.flatnonzero(held):
             self._req[c] = self._pools[C["unit_kind"][c]].request(priority=-(1 << 40))
         # waiting calls: requested again in their original order (priority, then request)
         q = np.flatnonzero(st == QUEUED)
@@ -229,6 +225,10 @@ class DispatchModel(mesa.Model):
                 self.calls["stuck"][np.isin(self.calls["trip"], stuck)] = True
             for tid, t in zip(ids[done].tolist(), end[done].tolist()):
                 self._watch.pop(tid).succeed(float(t))
+                self.legs.pop(tid, None)
+                self._last_link.pop(tid, None)
+        self._live_step()
+        self._flood_step()
         self._env.run(until=now + self.dt)
 
     def _drive(self, c: int, origin: int, dest: int, depart: float, route) -> simpy.Event:
@@ -240,6 +240,7 @@ class DispatchModel(mesa.Model):
                                   route=None if route is None else [list(map(int, route))]
                                   )[0])
         self.calls["trip"][c] = tid
+        self.legs[tid] = (int(c), np.asarray(route if route is not None else [], np.int64))
         ev = self._watch[tid] = self._env.event()
         return ev
 
@@ -298,13 +299,20 @@ class DispatchModel(mesa.Model):
         if C["stage"][c] == QUEUED:
             yield self._req[c]
             u = self.centre.choose_unit(c)
+            while u < 0:                   # no unit can reach the scene now: retry
+                yield self._env.timeout(RETRY_S)
+                u = self.centre.choose_unit(c)
             route, self._route = self._route, None
+            origin = self._origin
+            on_road = False
+            if self.unit_call[u] >= 0:     # a unit on its way home takes the call
+                on_road = C["from_road"][c] = self.take_returning(u)
             self.unit_call[u] = c
             C["unit"][c] = u
             C["dispatched"][c] = env.now
-            C["departed"][c] = env.now + C["turnout"][c]
+            C["departed"][c] = env.now + (0.0 if on_road else C["turnout"][c])
             C["stage"][c] = TO_SCENE
-            arrival = self._drive(c, self.unit_link[u], C["link"][c], C["departed"][c], route)
+            arrival = self._drive(c, origin, C["link"][c], C["departed"][c], route)
             C["trip_scene"][c] = C["trip"][c]
         elif C["stage"][c] == TO_SCENE:
             arrival = self._watch_trip(c)
@@ -319,13 +327,16 @@ class DispatchModel(mesa.Model):
             yield self._wait_until(C["cleared"][c])
             if C["transport"][c] and self.hospitals.size:
                 k, _, route = self._to_hospital(c)
+                while self.strict and not route.size:   # cut off by water: wait
+                    yield self._env.timeout(RETRY_S)
+                    k, _, route = self._to_hospital(c)
                 C["hospital"][c] = k
                 C["stage"][c] = TO_HOSPITAL
                 arrival = self._drive(c, C["link"][c], self.hospitals[k], env.now, route)
             else:
+                route = yield from self._route_wait(C["link"][c], u)
                 C["stage"][c] = RETURNING
-                arrival = self._drive(c, C["link"][c], self.unit_link[u], env.now,
-                                      self._route_home(C["link"][c], u))
+                arrival = self._drive(c, C["link"][c], self.unit_link[u], env.now, route)
         elif C["stage"][c] in (TO_HOSPITAL, RETURNING):
             arrival = self._watch_trip(c)
         if C["stage"][c] == TO_HOSPITAL:
@@ -334,14 +345,20 @@ class DispatchModel(mesa.Model):
         if C["stage"][c] == HANDOVER:
             yield self._wait_until(C["at_hospital"][c] + C["handover"][c])
             h = self.hospitals[C["hospital"][c]]
+            route = yield from self._route_wait(h, u)
             C["stage"][c] = RETURNING
-            arrival = self._drive(c, h, self.unit_link[u], env.now, self._route_home(h, u))
+            arrival = self._drive(c, h, self.unit_link[u], env.now, route)
         if C["stage"][c] == RETURNING:
+            if self.redirect and c in self._req:   # on its way home the unit is available
+                self._pools[C["unit_kind"][c]].release(self._req.pop(c))
             C["back"][c] = yield arrival
             C["stage"][c] = DONE
-            self.unit_call[u] = -1
+            if not C["redirected"][c]:
+                self.unit_call[u] = -1
             self.unit_busy_s[u] += C["back"][c] - C["dispatched"][c]
-            self._pools[C["unit_kind"][c]].release(self._req.pop(c))
+            req = self._req.pop(c, None)
+            if req is not None:
+                self._pools[C["unit_kind"][c]].release(req)
 
     def _to_hospital(self, c: int):
         """(hospital position, time, route) of the hospital with the least live time."""
@@ -356,8 +373,17 @@ class DispatchModel(mesa.Model):
 
     def _route_home(self, origin: int, u: int):
         r = self.router().route(int(origin), int(self.unit_link[u]))
-        return r if r.size else self.router(live=False).route(int(origin),
-                                                              int(self.unit_link[u]))
+        if r.size or self.strict:
+            return r
+        return self.router(live=False).route(int(origin), int(self.unit_link[u]))
+
+    def _route_wait(self, origin: int, u: int):
+        """Generator: the route home from ``origin``, waiting while the water cuts it."""
+        route = self._route_home(origin, u)
+        while self.strict and not route.size:
+            yield self._env.timeout(RETRY_S)
+            route = self._route_home(origin, u)
+        return route
 
     # ---- records ------------------------------------------------------------------------
     def unit_stage(self) -> np.ndarray:

@@ -34,6 +34,7 @@ from twin.core.mesa_process import MesaProcess
 from . import kpis as _kpis
 from .dispatch import DispatchModel
 from .errors import DispatchError
+from .flood_calls import FloodCallRule, flood_calls_for
 from .incidents import INCIDENT_TYPES, Incidents, generate_incidents
 from .places import Locator, make_fleet
 
@@ -43,7 +44,10 @@ _LINK = ("road_link",)
 #: (NaN: did not happen by the end); ``call_response_s`` = arrival on scene − call time;
 #: ``call_est_travel_s`` the dispatcher's live estimate of the drive; ``call_trip_scene``
 #: the traffic trip (id in the traffic layer's trips table) to the scene, ``call_trip`` the
-#: last one (back to the station); ``call_stuck`` a trip was removed as stuck.
+#: last one (back to the station); ``call_stuck`` a trip was removed as stuck;
+#: ``call_from_road`` the unit was on its way home from another call (no turnout);
+#: ``call_redirected`` its unit left the way home for another call (``call_back_s`` is then
+#: that moment); ``call_reroutes`` times the unit was sent round water that cut its route.
 CALL_COLUMNS = {
     "call_id": (np.int64, -1, ""), "call_type": (str, "", ""),
     "call_building": (str, "", ""), "call_road_link": (str, "", ""),
@@ -58,6 +62,15 @@ CALL_COLUMNS = {
     "call_est_travel_s": (np.float64, np.nan, "s"), "call_trip": (np.int64, -1, ""),
     "call_trip_scene": (np.int64, -1, ""),
     "call_scripted": (np.int8, 0, ""), "call_stuck": (np.int8, 0, ""),
+    "call_from_road": (np.int8, 0, ""), "call_redirected": (np.int8, 0, ""),
+    "call_reroutes": (np.int64, 0, ""),
+}
+#: the ``unit_links`` table: each road link a unit entered (seen at the dispatcher's step
+#: after the traffic kernel's), with the flood ``speed_factor`` read then (1 when none)
+LEG_COLUMNS = {
+    "leg_trip": (np.int64, -1, ""), "leg_call": (np.int64, -1, ""),
+    "leg_unit": (str, "", ""), "leg_road_link": (str, "", ""),
+    "leg_enter_s": (np.float64, np.nan, "s"), "leg_speed_factor": (np.float64, np.nan, "1"),
 }
 
 
@@ -70,11 +83,16 @@ class DispatchProcess(MesaProcess):
     ``rates``, ``rain_factor``…) to draw Poisson incidents, or None for none; units : the
     fleet (:func:`~agents.responders.places.make_fleet`); types : {type: IncidentType}
     (default :data:`INCIDENT_TYPES`); dt : s between steps; traffic : the traffic kernel's
-    name; name : layer name.
+    name; name : layer name; redirect : units on their way home can take calls
+    (:mod:`~agents.responders.live`; default False: a returning unit is not available);
+    flood_calls : a :class:`~agents.responders.flood_calls.FloodCallRule` (or True for the
+    defaults) to make flooding calls from the coupled ``building_depth`` and
+    ``speed_factor`` (:mod:`~agents.responders.flood_calls`); None: none.
     """
 
-    reads = {"speed_factor": Spec(_LINK, "1"), "capacity_factor": Spec(_LINK, "1")}
-    tables = {"calls": Table("call", CALL_COLUMNS)}
+    reads = {"speed_factor": Spec(_LINK, "1"), "capacity_factor": Spec(_LINK, "1"),
+             "building_depth": Spec(("building",), "m")}
+    tables = {"calls": Table("call", CALL_COLUMNS), "unit_links": Table("leg", LEG_COLUMNS)}
     outputs = {"units_busy": Spec((), "1"), "calls_queued": Spec((), "1"),
                "calls_open": Spec((), "1"), "unit_stage": Spec(("unit",), "1"),
                "unit_x": Spec(("unit",), "m"), "unit_y": Spec(("unit",), "m")}
@@ -84,7 +102,7 @@ class DispatchProcess(MesaProcess):
 
     def __init__(self, incidents=None, *, generate: dict | None = None, units=None,
                  types: dict | None = None, dt: float = 1.0, traffic: str = "traffic",
-                 name: str = "dispatch"):
+                 name: str = "dispatch", redirect: bool = False, flood_calls=None):
         super().__init__(self._make, dt=dt, name=name, outputs=dict(self.outputs))
         if isinstance(incidents, Incidents):
             incidents = [incidents]
@@ -93,10 +111,14 @@ class DispatchProcess(MesaProcess):
         self.units = units
         self.types = dict(INCIDENT_TYPES if types is None else types)
         self.traffic = traffic
+        self.redirect = bool(redirect)
+        self.flood_calls = FloodCallRule() if flood_calls is True else flood_calls
 
     def config(self) -> dict:
         inc = self.incidents
+        fc = self.flood_calls
         return {"dt": self.dt, "traffic": self.traffic, "generate": self.generate,
+                "redirect": self.redirect, "flood_calls": None if fc is None else vars(fc),
                 "units": self.units, "types": {k: vars(v) for k, v in self.types.items()},
                 "incidents": {c: np.asarray(getattr(inc, c)).tolist() for c in inc.COLUMNS},
                 "incident_details": list(inc.details)}
@@ -132,13 +154,17 @@ class DispatchProcess(MesaProcess):
                        "unit_home_y": (("unit",), fleet.xy[:, 1])}
         self.layer_attrs = {"n_calls": int(len(inc)), "n_units": int(len(fleet)),
                             "duration_s": float(sc.duration)}
+        fc = None if self.flood_calls is None else flood_calls_for(city, loc, ctx.seed,
+                                                                   self.flood_calls)
         return DispatchModel(ctx, inc, (links, xy, loc.zone(xy)), fleet, hospitals,
                              types=self.types, dt=sc.kernel_dt(self), traffic=self.traffic,
-                             hospital_xy=sites.xyz[hosp, :2])
+                             hospital_xy=sites.xyz[hosp, :2], redirect=self.redirect,
+                             flood_calls=fc)
 
     # ---- the calls table ----------------------------------------------------------------------
     def on_checkpoint(self, final: bool, ctx) -> None:
         m = self.model
+        self._legs(ctx)
         C = m.calls
         done = np.isfinite(C["back"]) & ~m.flushed
         if final:
@@ -170,8 +196,24 @@ class DispatchProcess(MesaProcess):
                 "call_est_travel_s": C["est_travel"][sel], "call_trip": C["trip"][sel],
                 "call_trip_scene": C["trip_scene"][sel],
                 "call_scripted": inc.scripted[sel].astype(np.int8),
-                "call_stuck": C["stuck"][sel].astype(np.int8)}
+                "call_stuck": C["stuck"][sel].astype(np.int8),
+                "call_from_road": C["from_road"][sel].astype(np.int8),
+                "call_redirected": C["redirected"][sel].astype(np.int8),
+                "call_reroutes": C["reroutes"][sel].astype(np.int64)}
         ctx.table("calls").append(rows)
+
+    def _legs(self, ctx) -> None:
+        rows = self.model.take_leg_rows()
+        if not rows:
+            return
+        trip, call, unit, link, t, f = (np.array(x) for x in zip(*rows))
+        ids = self.model.fleet.ids.astype(str)
+        tr = ctx.kernel(self.traffic)
+        ctx.table("unit_links").append({
+            "leg_trip": trip.astype(np.int64), "leg_call": call.astype(np.int64),
+            "leg_unit": np.where(unit >= 0, ids[np.maximum(unit, 0)], ""),
+            "leg_road_link": tr.coords["road_link"][link.astype(np.int64)].astype(str),
+            "leg_enter_s": t.astype(float), "leg_speed_factor": f.astype(float)})
 
     # ---- KPIs ---------------------------------------------------------------------------------
     @classmethod
