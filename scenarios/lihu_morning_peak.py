@@ -21,10 +21,10 @@ under a minute of simulation.
 import datetime as dt
 
 import agents
-import cim
 import twin
 from twin.cli.scenario_file import main
 from twin.kernels import traffic
+from twin.store import cache
 
 DISTRICT = "lihu"
 DAY = dt.date(2024, 5, 14)  # a Tuesday
@@ -35,11 +35,18 @@ THROUGH_VEH_PER_H = 800
 
 def scenario(quick: bool = False) -> twin.Scenario:
     start, hours, scale = (dt.time(7, 45), 0.5, SCALE / 2) if quick else (dt.time(7), 3, SCALE)
-    city = cim.load_district(DISTRICT)
-    trips = agents.generate_trips(city, start=start.strftime("%H:%M"), duration_s=hours * 3600,
-                                  seed=SEED, scale=scale, through_veh_per_h=THROUGH_VEH_PER_H)
-    # node trips: the traffic process starts and ends them on links the turn graph connects
-    demand = {k: getattr(trips, k) for k in ("depart_s", "origin_node", "destination_node")}
+    # the district and its demand come from out/cache/ when their files and code are unchanged
+    city = cache.load_district(DISTRICT)
+    args = {"start": start.strftime("%H:%M"), "duration_s": hours * 3600, "seed": SEED,
+            "scale": scale, "through_veh_per_h": THROUGH_VEH_PER_H}
+
+    def generate():
+        trips = agents.generate_trips(city, **args)
+        # node trips: the traffic process starts and ends them on links the turn graph connects
+        return {k: getattr(trips, k) for k in ("depart_s", "origin_node", "destination_node")}
+
+    key = cache.key_of("trips", cache.district_key(DISTRICT), cache.source_digest(agents), args)
+    demand = cache.cached("trips", key, generate)
     return twin.Scenario(city, duration=hours * 3600, start=dt.datetime.combine(DAY, start),
                          seed=SEED, kernels=[traffic.TrafficProcess()],
                          inputs={"traffic": demand}, name="lihu_morning_peak",
