@@ -196,7 +196,7 @@ def _apply(turns, r, ins, outs, way_of, fr=None, to=None) -> bool:
             hit = t in to
             if hit != r["only"] and (f, t) in turns:
                 del turns[(f, t)]
-            if hit and r["only"] and (f, t) not in turns and r["restriction"] == "only_u_turn":
+            if hit and r["only"] and (f, t) not in turns:  # the one turn, though sharp
                 turns[(f, t)] = ("t", 180.0)
     return True
 

@@ -4,8 +4,9 @@ vehicle-class permissions, and ``turn:lanes`` arrows.
 **Car roads.** A ``highway`` way is a car road unless its class is in :data:`NOT_CAR_ROADS`
 (``track``, ``path``, ``bridleway``, ``cycleway``, ``footway``, ``steps``, ``pedestrian`` and
 other non-street values: never car roads, whatever ``access`` says) or it is an area
-(``area=yes``). ``highway=service`` is a car road (class "service", a minor class) only
-without ``access``, ``vehicle``, ``motor_vehicle`` or ``motorcar`` = no / private.
+(``area=yes``). ``highway=service`` is a road (class "service", a minor class) only
+without ``access``, ``vehicle``, ``motor_vehicle`` or ``motorcar`` = no / private (or, with
+them, with ``psv`` / ``bus`` = yes / designated: then for buses only).
 ``highway=busway`` is a road open to buses only.
 
 **Vehicle classes** (SUMO's, :data:`cim.model.roads.VCLASSES`), from the most general tag to
@@ -73,8 +74,9 @@ def is_car_road(tags: dict) -> bool:
         return False
     if hw == "service":
         closed = ("no", "private")
-        return not any(str(tags.get(k, "")).lower() in closed
-                       for k in ("access", "vehicle", "motor_vehicle", "motorcar"))
+        return not any(str(tags.get(k, "")).lower() in closed for k in (
+            "access", "vehicle", "motor_vehicle", "motorcar")) or any(
+            str(tags.get(k, "")).lower() in ("yes", "designated") for k in ("psv", "bus"))
     return True
 
 

@@ -1,17 +1,16 @@
 """Walkways of the OSM reader (:class:`cim.model.walkway.Walkways`), for evacuation.
 
-Read: ways that are walkways (:func:`._osm_tags.foot_width`: ``highway=footway``,
-``pedestrian``, ``steps``, ``path``, ``corridor``, ``living_street`` unless ``foot=no``;
-``cycleway``, ``bridleway``, ``track``, ``service`` with ``foot`` = yes / designated /
-permissive), and the sidewalks of car roads (:func:`._osm_tags.sidewalk_sides`: as
-``sidewalk`` / ``sidewalk:<side>`` say; without those tags both sides of every street but
-motorways, trunks and tunnels, as :func:`cim.model.walkway.walkways_from_roads` assumes),
-one link per side along the road. Ways are split where they share
-a node with another walkway or car road, so walkway node ids are OSM node ids and a footway
-meets the sidewalks of the roads it crosses at their common node. Link kind: the
-``footway=*`` value when given (sidewalk, crossing…), else the highway value, "sidewalk"
-for road sidewalks; width: ``width`` (footways) or ``sidewalk:width``, else the class
-default (m). Lengths are geodesic (m); coordinates lon/lat.
+Read: ways that are no car roads but walkways (:func:`._osm_tags.foot_width`:
+``highway=footway``, ``pedestrian``, ``steps``, ``path``, ``corridor`` unless ``foot=no``;
+``cycleway``, ``bridleway``, ``track``, a closed ``service`` road with ``foot`` = yes /
+designated / permissive), and the sidewalks of car roads (:func:`._osm_tags.sidewalk_sides`:
+as ``sidewalk`` / ``sidewalk:<side>`` say; without those tags both sides of every street but
+motorways, trunks and tunnels, as :func:`cim.model.walkway.walkways_from_roads` assumes), one
+link per side along the road. Ways are split where they share a node with another walkway or
+car road, so walkway node ids are OSM node ids and a footway meets the sidewalks of the roads
+it crosses at their common node. Link kind: the ``footway=*`` value when given (sidewalk,
+crossing…), else the highway value, "sidewalk" for road sidewalks; width: ``width``
+(footways) or ``sidewalk:width``, else the class default (m). Lengths are geodesic (m); coordinates lon/lat.
 """
 
 from __future__ import annotations

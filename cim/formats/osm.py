@@ -102,10 +102,10 @@ def read(source: Source, *, lenient: bool) -> CityModel:
                 if missing is not None:
                     raise MissingReferenceError(f"way refers to node {missing}, which is not "
                                                 "in the file")
-                fw = foot_width(tags)
+                kind = _way_kind(tags)
+                fw = None if kind == "highway" else foot_width(tags)  # roads: sidewalks
                 if fw is not None:
                     footways.append((wid, refs, tags, line, fw))
-                kind = _way_kind(tags)
                 if kind == "highway":
                     road_fields(tags)  # check the numbers now, where the line is known
                     highways.append((wid, refs, tags, line))

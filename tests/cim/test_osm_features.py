@@ -149,3 +149,11 @@ def test_malformed_xml_names_the_file(tmp_path):
     with pytest.raises(cim.FormatError, match="malformed XML") as ei:
         cim.load(path)
     assert "broken.osm" in str(ei.value)
+
+
+def test_closed_service_road_open_to_buses_is_a_bus_road(tmp_path):
+    body = (node(1, X0, Y0) + node(2, X0 + D, Y0)
+            + way(1, [1, 2], highway="service", access="no", psv="designated"))
+    r = cim.load(write(tmp_path, osm(body))).roads
+    names = [set(cim.model.roads.vclass_names(a)) for a in r.lanes.allow]
+    assert r.n_links == 2 and all({"bus", "taxi"} <= n and "passenger" not in n for n in names)
