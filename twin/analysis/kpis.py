@@ -52,7 +52,7 @@ def kernel_class(run, layer: str):
 
 def layer_data(run, layer: str, member: int = 0) -> LayerData:
     """Return member ``member`` of ``layer`` of ``run`` as :class:`LayerData`."""
-    ds = run.open(layer)
+    ds = run.open(layer, chunks=None)  # KPIs read whole variables: no dask graph
     if "member" in ds.dims:
         ds = ds.isel(member=member)
     attrs = dict(run._root[layer].attrs)

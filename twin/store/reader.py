@@ -49,13 +49,17 @@ class Run:
         """Return the recorded layers (kernel names)."""
         return sorted(k for k in self._root.group_keys() if k not in ("events", "checkpoint"))
 
-    def open(self, layer: str):
-        """Return layer ``layer`` as an ``xarray.Dataset`` (lazy, dims and coords named)."""
+    def open(self, layer: str, chunks=...):
+        """Return layer ``layer`` as an ``xarray.Dataset`` (lazy, dims and coords named).
+
+        chunks : given: as ``xarray.open_zarr``'s (None: lazily loaded numpy arrays without
+        dask, faster to open when whole variables are read); default: xarray's (dask)."""
         import xarray as xr
 
         if layer not in self.layers + ["events"]:
             raise StoreError(f"{self.path}: no layer {layer!r}; layers: {self.layers}")
-        ds = xr.open_zarr(str(self.path), group=layer)
+        kw = {} if chunks is ... else {"chunks": chunks}
+        ds = xr.open_zarr(str(self.path), group=layer, **kw)
         if "clock" in ds.variables:  # small: loaded, so that it works like an index
             return ds.assign_coords(clock=ds["clock"].compute())
         if "time" in ds.dims and self.start is not None:  # a store written before ``clock``

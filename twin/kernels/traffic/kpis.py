@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import StoreError
+from ._route_solve import csr, distances_from
 
 #: Scalar KPIs in table order: name → (label, unit, format).
 SCALARS = {
@@ -114,27 +115,40 @@ class KPIs:
 def free_flow_times(data: TrafficData, origin, destination) -> np.ndarray:
     """Return the free-flow time (s) of the shortest path from the upstream end of link
     ``origin`` to the downstream end of link ``destination`` (arrays of link indices); NaN
-    when there is no path or the network is unknown."""
-    from cim import graph
+    when there is no path or the network is unknown.
 
+    One compiled Dijkstra search per distinct end, ends in parallel
+    (:func:`._route_solve.distances_from`), from the fewer ends (backwards on the reversed
+    graph when the destinations are fewer); parallel links: the fastest."""
     origin = np.asarray(origin, np.int64)
     destination = np.asarray(destination, np.int64)
     out = np.full(origin.shape, np.nan)
     if data.link_from is None or origin.size == 0:
         return out
-    lf, lt = np.asarray(data.link_from), np.asarray(data.link_to)
-    free = data.link_length / data.link_free_speed
+    lf, lt = np.asarray(data.link_from, np.int64), np.asarray(data.link_to, np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        free = np.asarray(data.link_length, float) / np.asarray(data.link_free_speed, float)
     n = int(max(lf.max(), lt.max())) + 1
-    g = graph.csr(n, lf, lt, free)  # parallel links: the fastest
+    ok = np.isfinite(free)
     sources, inv = np.unique(lt[origin], return_inverse=True)
     targets, inv_t = np.unique(lf[destination], return_inverse=True)
     if len(targets) < len(sources):  # search from the fewer ends (backwards on the reverse)
-        between = graph.path_costs(g.T.tocsr(), targets)[inv_t, lt[origin]]
+        between = _path_costs(n, lt[ok], lf[ok], free[ok], targets)[inv_t, lt[origin]]
     else:
-        between = graph.path_costs(g, sources)[inv, lf[destination]]
+        between = _path_costs(n, lf[ok], lt[ok], free[ok], sources)[inv, lf[destination]]
     out = free[origin] + between + free[destination]
     out = np.where(origin == destination, free[origin], out)
     return np.where(np.isfinite(out), out, np.nan)
+
+
+def _path_costs(n, tail, head, weight, sources) -> np.ndarray:
+    """(len(sources), n) cost of the cheapest path from each source to every vertex (inf
+    when unreachable) over the edges ``tail`` -> ``head`` of cost ``weight`` (s)."""
+    ptr, nbr, wt = csr(tail, n, head, weight)
+    dist = np.empty((len(sources), n))
+    distances_from(np.asarray(sources, np.int64), ptr, nbr.astype(np.int64),
+                   wt.astype(np.float64), dist)
+    return dist
 
 
 def compute_from(data: TrafficData, n_worst: int = N_WORST) -> KPIs:
