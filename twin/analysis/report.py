@@ -171,7 +171,7 @@ def _element_plots(layer, a, b, names, city, out: Report) -> str:
     for s in sa:
         if s.layer != layer or s.ids is None:
             continue
-        i = worst_index(s)
+        i = worst_index(s, activity(a, s))
         when = f"at {a.clock(s.times[i])[:5]}"
         runs = [(names[0], s.values(i))]
         other = sb.get(s.key)
@@ -193,10 +193,12 @@ def _element_plots(layer, a, b, names, city, out: Report) -> str:
     return "".join(html)
 
 
-def _over_time(s) -> np.ndarray:
-    """Per element: the worst value over all records (min for "low", max for "high")."""
+def _over_time(s, best: bool = False) -> np.ndarray:
+    """Per element: the worst value over all records (min for "low", max for "high"; with
+    ``best``, the best one)."""
+    low = (s.draw.worse == "low") != best
     arr = s._arrays[s.var]
-    best = None
+    out = None
     c = int(arr.chunks[0])
     for i0 in range(0, arr.shape[0], c):
         block = np.asarray(arr[i0:i0 + c, s.member], float)
@@ -207,22 +209,64 @@ def _over_time(s) -> np.ndarray:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                red = (np.nanmin if s.draw.worse == "low" else np.nanmax)(block, axis=0)
-        best = red if best is None else (np.fmin if s.draw.worse == "low" else np.fmax)(best,
-                                                                                        red)
-    return best * s.draw.scale
+                red = (np.nanmin if low else np.nanmax)(block, axis=0)
+        out = red if out is None else (np.fmin if low else np.fmax)(out, red)
+    return out * s.draw.scale
 
 
-def worst_index(s) -> int:
-    """Return the record at which series ``s`` is worst over its elements (lowest mean for
-    "low", highest for "high"; the last record when it declares neither)."""
+#: units of an output that says how busy each element is: a flow of vehicles or people
+FLOW_UNITS = ("veh/h", "veh/s", "P/h", "P/s", "1/h", "1/s")
+
+
+def activity(run, s):
+    """Return the recorded output of ``s``'s layer that says how busy each of its elements
+    is — a flow (units in :data:`FLOW_UNITS`) over the same elements and records, e.g.
+    traffic's ``link_flow`` for ``link_speed`` —, as a (n_t, n_members, n_elements) array,
+    or None."""
+    if s.ids is None:
+        return None
+    g = run._root[s.layer]
+    for name in sorted(g.array_keys()):
+        arr = g[name]
+        if (name != s.var and arr.ndim == 3 and arr.shape[0] == len(s.times)
+                and tuple(arr.metadata.dimension_names or ())[2:] == tuple(s.dims)
+                and dict(arr.attrs).get("units") in FLOW_UNITS):
+            return arr
+    return None
+
+
+def worst_index(s, weight=None) -> int:
+    """Return the record at which series ``s`` is worst over its elements; the last record
+    when it declares neither "low" nor "high".
+
+    weight : (n_t, n_members, n_elements) array of how busy each element is (see
+    :func:`activity`), or None. With it, the worst moment has the largest flow-weighted
+    shortfall Σ w·|v − best| over the elements with values (best: each element's best over
+    the run): peak congestion is when many vehicles are slowed, not the first minute when
+    a handful are. Without it, the lowest (highest) mean over the elements."""
     if s.draw.worse not in ("low", "high"):
         return len(s.times) - 1
+    if weight is not None:
+        return _weighted_worst(s, weight)
     means = np.array([np.nanmean(v) if np.isfinite(v := s.values(i)).any() else np.nan
                       for i in range(len(s.times))])
     if not np.isfinite(means).any():
         return len(s.times) - 1
     return int(np.nanargmin(means) if s.draw.worse == "low" else np.nanargmax(means))
+
+
+def _weighted_worst(s, weight) -> int:
+    best = _over_time(s, best=True)
+    sign = 1.0 if s.draw.worse == "low" else -1.0
+    score = np.zeros(len(s.times))
+    c = int(weight.chunks[0])
+    for i0 in range(0, len(s.times), c):
+        w = np.abs(np.nan_to_num(np.asarray(weight[i0:i0 + c, s.member], float)))
+        for k in range(w.shape[0]):
+            v = s.values(i0 + k)
+            ok = np.isfinite(v) & np.isfinite(best)
+            score[i0 + k] = float(w[k][ok] @ (sign * (best[ok] - v[ok])))
+    return int(np.argmax(score)) if np.any(score > 0) else len(s.times) - 1
 
 
 def _city(run, city, out: Report):
@@ -245,7 +289,7 @@ def _snapshots(a, b, city, size, out: Report) -> str:
     moments = {}
     for s in plan(a, city)[0]:
         if s.draw.worse in ("low", "high") and s.layer not in moments:
-            moments[s.layer] = (s, float(s.times[worst_index(s)]))
+            moments[s.layer] = (s, float(s.times[worst_index(s, activity(a, s))]))
     if not moments:
         moments["end"] = (None, None)
     html = ["<h2>Snapshots</h2>"]
