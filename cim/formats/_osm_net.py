@@ -182,23 +182,39 @@ def _heading(xy, end: bool) -> float:
     return math.degrees(math.atan2(b[1] - a[1], (b[0] - a[0]) * c))
 
 
-def _apply(turns, r, ins, outs, way_of, fr=None, to=None) -> bool:
-    """Apply restriction ``r`` to ``turns`` ({(in, out): (dir, angle)}) at a node: from
-    links ``fr`` to links ``to`` (default: the in- / out-links of its 'from' / 'to' ways);
-    False when its ways do not meet there."""
+def _apply(turns, r, ins, outs, way_of, only, fr=None, to=None) -> bool:
+    """Apply restriction ``r`` at a node: a ``no_*`` one removes its turns from ``turns``
+    ({(in, out): (dir, angle)}), an ``only_*`` one adds its turns to ``only`` ({in link:
+    (set of out links, U-turn)}; several only_* of one link allow each of their turns). From links
+    ``fr`` to links ``to`` (default: the in- / out-links of its 'from' / 'to' ways); False
+    when its ways do not meet there."""
     fr = [k for k in ins if way_of[k] in r["from"]] if fr is None else fr
     to = [k for k in outs if way_of[k] in r["to"]] if to is None else to
     if not fr or not to:
         r["problem"] = "its 'from' / 'to' ways do not end at the 'via' node"
         return False
     for f in fr:
-        for t in outs:
-            hit = t in to
-            if hit != r["only"] and (f, t) in turns:
-                del turns[(f, t)]
-            if hit and r["only"] and (f, t) not in turns:  # the one turn, though sharp
-                turns[(f, t)] = ("t", 180.0)
+        if r["only"]:
+            keep = only.setdefault(f, (set(), r["restriction"] == "only_u_turn"))
+            keep[0].update(to)
+        else:
+            for t in to:
+                turns.pop((f, t), None)
     return True
+
+
+def _only(turns, geometric, only) -> None:
+    """Keep, from each link of ``only`` ({in link: (out links, U-turn allowed)}), just its
+    listed turns, even one a ``no_*`` removed (only_* wins, as in netconvert); a U-turn,
+    which geometry leaves out, only for ``only_u_turn``."""
+    for f, (keep, uturn) in only.items():
+        for key in [k for k in turns if k[0] == f and k[1] not in keep]:
+            del turns[key]
+        for t in keep:
+            if (f, t) in geometric:
+                turns[(f, t)] = geometric[(f, t)]
+            elif uturn:
+                turns[(f, t)] = ("t", 180.0)
 
 
 def _via_ways(r, roads, way_of, links_of_way, ins_of, outs_of):
@@ -268,6 +284,15 @@ def _connections(roads, highways, link_way, arrows, restrictions, notes):
             v = nid.get(r["via_node"])
             if v is None:
                 r["problem"] = "its 'via' node is not a node of the road network"
+                continue
+            # a two-way road through the via node (OSM wants it to start or end there) gives
+            # two 'from' (or 'to') links: ambiguous, not applied (as netconvert does)
+            n_in = Counter(way_of[k] for k in ins_of.get(v, []))
+            n_out = Counter(way_of[k] for k in outs_of.get(v, []))
+            amb = [w for w in r["from"] if n_in[w] > 1] + [w for w in r["to"] if n_out[w] > 1]
+            if amb:
+                r["problem"] = (f"{amb[0]} passes through the 'via' node both ways (ambiguous;"
+                                " it should start or end there)")
             else:
                 by_node.setdefault(v, []).append((r, None, None))
     cover = set(by_node)
@@ -289,8 +314,11 @@ def _connections(roads, highways, link_way, arrows, restrictions, notes):
                 if back or abs(ang) > 170.0:
                     continue
                 turns[(f, t)] = ("l" if ang > 45.0 else "r" if ang < -45.0 else "s", ang)
+        only: dict[int, tuple] = {}
+        geometric = dict(turns)
         for r, fr, to in by_node.get(v, []):
-            _apply(turns, r, ins, outs, way_of, fr, to)
+            _apply(turns, r, ins, outs, way_of, only, fr, to)
+        _only(turns, geometric, only)
         for f in ins:
             moves = [(t, d, a) for (f_, t), (d, a) in turns.items() if f_ == f]
             allow = lanes.allow[lane0[f]:lane0[f + 1]]

@@ -205,6 +205,77 @@ def test_bus_lane_serves_no_car_turn(tmp_path):
     assert len(masks) == 3 and all(m == 0b10 for m in masks)  # only the car lane
 
 
+def _grid_with_restrictions(n, seed, split):
+    """An n × n jittered grid of secondary rows (every third one-way east) and tertiary
+    columns (every fourth one-way south), one way per row/column or (``split``) per block,
+    with random no_* / only_* restrictions at inner nodes."""
+    rng = np.random.default_rng(seed)
+
+    def nid(i, j):
+        return 1 + i * n + j
+
+    parts = [node(nid(i, j), X0 + (j + rng.uniform(-0.2, 0.2)) * D,
+                  Y0 + (i + rng.uniform(-0.2, 0.2)) * D) for i in range(n) for j in range(n)]
+    seg, w = {}, 1
+    for horiz in (True, False):
+        for a in range(n):
+            kw = ({"oneway": "yes"} if a % 3 == 1 else {}) if horiz else (
+                {"oneway": "-1"} if a % 4 == 2 else {})
+            kw["highway"] = "secondary" if horiz else "tertiary"
+            line = [nid(a, b) if horiz else nid(b, a) for b in range(n)]
+            pieces = [line[b:b + 2] for b in range(n - 1)] if split else [line]
+            for b, refs in enumerate(pieces):
+                parts.append(way(w, refs, **kw))
+                for k in (refs if not split else [refs[0]]):
+                    seg.setdefault((horiz, a, k if not split else b), w)
+                w += 1
+    kinds = ["no_left_turn", "no_right_turn", "no_straight_on", "only_straight_on",
+             "only_left_turn", "only_right_turn"]
+    for r in range(3 * n):
+        i, j = (int(x) for x in rng.integers(1, n - 1, 2))
+        if split:
+            ways = [[seg[(True, i, j - 1)], seg[(True, i, j)]],
+                    [seg[(False, j, i - 1)], seg[(False, j, i)]]]
+            fw, tw = (int(rng.choice(ways[int(rng.integers(2))])) for _ in range(2))
+        else:
+            fw, tw = (seg[(True, i, nid(i, j))], seg[(False, j, nid(i, j))])[::int(
+                rng.choice([1, -1]))]
+        if fw != tw:
+            parts.append(relation(100 + r, [("way", fw, "from"), ("node", nid(i, j), "via"),
+                                            ("way", tw, "to")], type="restriction",
+                                  restriction=str(rng.choice(kinds))))
+    return osm("".join(parts))
+
+
+def _turn_keys(r, f_of, t_of, way_of):
+    """{(from way, from node, via node, to way, to node)} of turns (link index pairs)."""
+    ids = np.asarray(r.link_ids).astype(str)
+    n = np.asarray(r.node_ids).astype(str)
+    return {(way_of(ids[f]), n[r.link_from[f]], n[r.link_to[f]], way_of(ids[t]),
+             n[r.link_to[t]]) for f, t in zip(f_of, t_of)}
+
+
+@pytest.mark.skipif(netconvert_bin() is None, reason="netconvert (eclipse-sumo) not installed")
+@pytest.mark.parametrize("seed, split", [(1, True), (2, True), (3, False)])
+def test_random_restrictions_give_netconverts_turns(tmp_path, seed, split):
+    path = write(tmp_path, _grid_with_restrictions(7, seed, split))
+    out = tmp_path / "nc.net.xml"
+    subprocess.run([netconvert_bin(), "--osm-files", str(path), "--output-file", str(out),
+                    "--no-turnarounds", "true", "--no-warnings", "true",
+                    "--geometry.remove", "false", "--junctions.join", "false"],
+                   check=True, capture_output=True, timeout=120)
+    nc = cim.load(out).roads
+    theirs = _turn_keys(nc, nc.connections.from_link, nc.connections.to_link,
+                        lambda e: e.lstrip("-").split("#")[0])
+    city = cim.load(path)
+    net = kernel_network(city.roads)
+    ours = _turn_keys(city.roads, net.turn_from, net.turn_to_arr,
+                      lambda e: e[4:].split(":")[0].split("-")[0])
+    applied = [m for m in city.metadata["osm_restrictions"] if m["applied"]]
+    assert len(applied) >= (5 if split else 2)  # unsplit: only one-way roads pass through
+    assert ours == theirs
+
+
 def _netconvert_turns(exe, path, tmp_path):
     out = tmp_path / "nc.net.xml"
     subprocess.run([exe, "--osm-files", str(path), "--output-file", str(out),
