@@ -142,7 +142,7 @@ def plan(run, city, member: int = 0, draws: dict | None = None) -> tuple[list, l
                     notes.append(f"{layer}/{var}: the city has no {geom}: not drawn")
                     continue
                 ids = (np.array([str(x) for x in g[dims[0]][...]], dtype=object) if dims[0] in g
-                       else np.arange(arr.shape[2]).astype(str).astype(object))
+                       else city_ids(city, dims[0], arr.shape[2]))
             elif geom == "raster":
                 if len(dims) != 2 or any(dm not in g for dm in dims):
                     notes.append(f"{layer}/{var}: a raster needs two dims with coordinates")
@@ -155,6 +155,19 @@ def plan(run, city, member: int = 0, draws: dict | None = None) -> tuple[list, l
             s._arrays = {v: g[v] for v in need}
             out.append(s)
     return out, notes
+
+
+def city_ids(city, dim: str, n: int) -> np.ndarray:
+    """Return the ids (n,) of a layer's element dim ``dim`` recorded without coordinates: the
+    city's own elements of that kind (``building``, ``site``, ``<kind>_link``,
+    ``<kind>_node``), in the city's order, when it has ``n`` of them; else "0" … "n-1"."""
+    found = {"building": city.buildings.ids, "site": city.sites.ids}
+    for net in city.networks().values():
+        found[f"{net.kind}_link"], found[f"{net.kind}_node"] = net.link_ids, net.node_ids
+    ids = found.get(dim)
+    if ids is None or len(ids) != n:
+        return np.arange(n).astype(str).astype(object)
+    return np.asarray(ids).astype(str).astype(object)
 
 
 def raster_axes(run, s: Series) -> tuple[np.ndarray, np.ndarray]:

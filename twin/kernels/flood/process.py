@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.kernel import KPI, Kernel, LayerData, Spec, register
+from ...core.kernel import KPI, Draw, Kernel, LayerData, Spec, register
 from ...errors import ScenarioError
 from . import impacts as imp
 from .errors import FloodError
@@ -65,6 +65,15 @@ class FloodProcess(Kernel):
                "drainage_captured_m3": Spec((), "m3"), "drainage_returned_m3": Spec((), "m3"),
                "drainage_outfall_m3": Spec((), "m3"), "drainage_storage_m3": Spec((), "m3"),
                "surcharged_nodes": Spec((), "1")}
+    #: the viewer draws the water over the ground (dry cells hidden), the buildings by the depth
+    #: around them (flooded from ``building_depth_m``, 0.15 m by default) and, on request, the
+    #: roads by the depth on them
+    draw = {"depth": Draw("raster", cmap="Blues", clim=(0, 1), label="flood depth",
+                          hide_below=0.01, worse="high"),
+            "building_depth": Draw("building", cmap="YlGnBu", clim=(0, 0.5),
+                                   label="depth at buildings", worse="high"),
+            "road_depth": Draw("road_link", cmap="Blues", clim=(0, 0.5), label="depth on roads",
+                               show=False, worse="high")}
 
     def __init__(self, dt: float = 60.0, *, cell: float | None = None,
                  infiltration: str | None = "horton", boundary="open",
