@@ -340,3 +340,29 @@ def test_via_way_u_turn_between_carriageways(tmp_path):
     r = two.metadata["osm_restrictions"][0]
     assert not r["applied"] and "entered from other links" in r["reason"]
     assert ("way/23:f", "way/22-1:f") in turns(two)[0]
+
+
+@pytest.mark.skipif(netconvert_bin() is None, reason="netconvert (eclipse-sumo) not installed")
+@pytest.mark.parametrize("arrows", ["left|through|through;right", "left;through|through|right",
+                                    "left|left|through|right"])
+def test_turn_lanes_give_netconverts_lane_connections(tmp_path, arrows):
+    n = len(arrows.split("|"))
+    w11 = way(11, [2, 1], highway="secondary", oneway="yes", lanes=n, turn__lanes=arrows)
+    body = CROSS + arms(lanes=4).replace(way(11, [2, 1], highway="secondary", lanes=4), w11)
+    path = write(tmp_path, osm(body))
+    out = tmp_path / "nc.net.xml"
+    subprocess.run([netconvert_bin(), "--osm-files", str(path), "--output-file", str(out),
+                    "--no-turnarounds", "true", "--no-warnings", "true",
+                    "--geometry.remove", "false", "--osm.turn-lanes", "true"],
+                   check=True, capture_output=True, timeout=120)
+
+    def lanes_from_11(r, name_11, way_dir):
+        c, ids = r.connections, np.asarray(r.link_ids).astype(str)
+        k = list(ids).index(name_11)
+        return {(way_dir(ids[t]), int(a), int(b))
+                for f, t, a, b in zip(c.from_link, c.to_link, c.from_lane, c.to_lane) if f == k}
+
+    theirs = lanes_from_11(cim.load(out).roads, "11", lambda e: (e.lstrip("-"), e[0] == "-"))
+    ours = lanes_from_11(cim.load(path).roads, "way/11:f",
+                         lambda e: (e[4:].split(":")[0], e.endswith(":b")))
+    assert len(ours) >= 4 and ours == theirs
