@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.kernel import Kernel, LayerData, Spec, Table, register
+from ...core.kernel import Draw, Kernel, LayerData, Spec, Table, register
 from ...errors import ScenarioError
 from . import kpis as _kpis
 from .assign import assign_shelters
@@ -77,6 +77,15 @@ class CrowdProcess(Kernel):
                "link_queue": Spec(_W, "1")}
     tables = {"evacuees": Table("evacuee", EVAC_COLUMNS),
               "bottlenecks": Table("bottleneck", BOTTLENECK_COLUMNS)}
+    #: the viewer draws the walkways (the city's own: sidewalks the kernel makes from the
+    #: streets are not in the city, and the viewer says so) by crowd density, or by people
+    #: and queues on request; people are not recorded one by one, so not drawn as dots
+    draw = {"link_density": Draw("walkway_link", cmap="magma_r", clim=(0, 4),
+                                 label="crowd density", worse="high"),
+            "link_peds": Draw("walkway_link", cmap="viridis", clim=(0, 50), label="walkers",
+                              show=False),
+            "link_queue": Draw("walkway_link", cmap="Reds", clim=(0, 20), label="queued",
+                               show=False, worse="high")}
 
     def __init__(self, dt: float = 1.0, *, substep: float = 0.5, traffic: str = "traffic",
                  fd: dict | None = None, max_access_m: float = 300.0,
