@@ -11,7 +11,8 @@ them, with ``psv`` / ``bus`` = yes / designated: then for buses only).
 
 **Vehicle classes** (SUMO's, :data:`cim.model.roads.VCLASSES`), from the most general tag to
 the most specific (OSM's access hierarchy): ``access`` (no / agricultural / forestry /
-military → none; private / permit → ``private``; anything else → all), ``vehicle``,
+military → none; private / permit keep every class: residents' and permit holders' trips
+are part of the demand, and netconvert keeps them open too; else all), ``vehicle``,
 ``motor_vehicle``, ``motorcar`` (cars: passenger, hov, taxi, evehicle, private), ``hgv``
 (truck, trailer), ``psv`` (bus, coach, taxi), ``bus`` (bus, coach), ``taxi``, ``bicycle``,
 ``foot``; each ``no`` removes its classes, each of yes / designated / permissive /
@@ -49,6 +50,8 @@ FOOT_WAYS = {"footway": 2.0, "pedestrian": 5.0, "steps": 1.5, "path": 1.5, "corr
 #: other highway values that are walkways when ``foot`` is yes / designated / permissive
 FOOT_IF_ALLOWED = {"cycleway": 2.0, "bridleway": 2.0, "track": 3.0, "service": 2.0}
 _NO = ("no", "private", "agricultural", "forestry", "military", "permit", "discouraged")
+#: access values that admit the owners' / permit holders' traffic (part of the demand)
+_OWNERS = ("private", "permit")
 _YES = ("yes", "designated", "permissive", "destination", "customers", "delivery", "official")
 
 CARS = vclass_mask(["passenger", "hov", "taxi", "evehicle", "private"])
@@ -122,13 +125,11 @@ def access_mask(tags: dict) -> int:
     else:
         m = ALL_VCLASSES & ~_RAIL_ETC
         a = str(tags.get("access", "")).lower()
-        if a in ("private", "permit"):
-            m = vclass_mask(["private"])
-        elif a in _NO:
+        if a in _NO and a not in _OWNERS:
             m = 0
     for key, bits in _HIERARCHY:
         v = str(tags.get(key, "")).lower()
-        if v in _NO:
+        if v in _NO and v not in _OWNERS:
             m &= ~bits
         elif v in _YES:
             m |= bits

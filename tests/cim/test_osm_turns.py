@@ -366,3 +366,25 @@ def test_turn_lanes_give_netconverts_lane_connections(tmp_path, arrows):
     ours = lanes_from_11(cim.load(path).roads, "way/11:f",
                          lambda e: (e[4:].split(":")[0], e.endswith(":b")))
     assert len(ours) >= 4 and ours == theirs
+
+
+@pytest.mark.skipif(netconvert_bin() is None, reason="netconvert (eclipse-sumo) not installed")
+@pytest.mark.parametrize("tags", [
+    {"highway": "busway"}, {"access": "no", "psv": "yes", "lanes": 2},
+    {"lanes": 4, "bus__lanes__forward": "yes|designated"}, {"access": "private", "lanes": 2}])
+def test_lane_permissions_as_netconvert(tmp_path, tags):
+    body = CROSS + arms().replace(way(14, [1, 5], highway="secondary"),
+                                  way(14, [1, 5], **{"highway": "secondary", **tags}))
+    path = write(tmp_path, osm(body))
+    out = tmp_path / "nc.net.xml"
+    subprocess.run([netconvert_bin(), "--osm-files", str(path), "--output-file", str(out),
+                    "--no-warnings", "true", "--osm.lane-access", "true"],
+                   check=True, capture_output=True, timeout=120)
+    names = cim.model.roads.vclass_names
+
+    def flags(r, lid):
+        k = list(np.asarray(r.link_ids).astype(str)).index(lid)
+        return [("passenger" in names(a), "bus" in names(a))
+                for a in r.lanes.allow[r.lanes.link == k]]
+
+    assert flags(cim.load(path).roads, "way/14:f") == flags(cim.load(out).roads, "14")
