@@ -66,7 +66,8 @@ class LiveMissions:
         xy = np.asarray(xy, float).reshape(-1, 2)
         return {
             "time": inc.time.astype(float), "priority": inc.priority.astype(np.int64),
-            "link": np.asarray(links, np.int64), "x": xy[:, 0].copy(), "y": xy[:, 1].copy(),
+            "link": np.asarray(links, np.int64), "scene": np.asarray(links, np.int64),
+            "x": xy[:, 0].copy(), "y": xy[:, 1].copy(),
             "zone": np.asarray(zones, object),
             "unit_kind": np.array([t.unit for t in ty], object),
             "processing": np.array([t.processing_s for t in ty], float),

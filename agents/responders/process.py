@@ -47,7 +47,8 @@ _LINK = ("road_link",)
 #: last one (back to the station); ``call_stuck`` a trip was removed as stuck;
 #: ``call_from_road`` the unit was on its way home from another call (no turnout);
 #: ``call_redirected`` its unit left the way home for another call (``call_back_s`` is then
-#: that moment); ``call_reroutes`` times the unit was sent round water that cut its route.
+#: that moment); ``call_reroutes`` times the unit was sent round water that cut its route;
+#: ``call_staging_link`` the passable link a scene on a flooded link was served from.
 CALL_COLUMNS = {
     "call_id": (np.int64, -1, ""), "call_type": (str, "", ""),
     "call_building": (str, "", ""), "call_road_link": (str, "", ""),
@@ -63,7 +64,7 @@ CALL_COLUMNS = {
     "call_trip_scene": (np.int64, -1, ""),
     "call_scripted": (np.int8, 0, ""), "call_stuck": (np.int8, 0, ""),
     "call_from_road": (np.int8, 0, ""), "call_redirected": (np.int8, 0, ""),
-    "call_reroutes": (np.int64, 0, ""),
+    "call_reroutes": (np.int64, 0, ""), "call_staging_link": (str, "", ""),
 }
 #: the ``unit_links`` table: each road link a unit entered (seen at the dispatcher's step
 #: after the traffic kernel's), with the flood ``speed_factor`` read then (1 when none)
@@ -180,7 +181,10 @@ class DispatchProcess(MesaProcess):
         ids = m.fleet.ids.astype(str)
         rows = {"call_id": sel.astype(np.int64), "call_type": inc.type[sel].astype(str),
                 "call_building": inc.building[sel].astype(str),
-                "call_road_link": tr.coords["road_link"][C["link"][sel]].astype(str),
+                "call_road_link": tr.coords["road_link"][C["scene"][sel]].astype(str),
+                "call_staging_link": np.where(
+                    C["link"][sel] != C["scene"][sel],
+                    tr.coords["road_link"][C["link"][sel]].astype(str), ""),
                 "call_water_link": inc.water_link[sel].astype(str),
                 "call_power_link": inc.power_link[sel].astype(str),
                 "call_zone": C["zone"][sel].astype(str), "call_time_s": C["time"][sel],
