@@ -4,12 +4,14 @@ building:levels=0, .osm.bz2, bad relations and malformed XML."""
 from __future__ import annotations
 
 import bz2
+import subprocess
 
 import numpy as np
 import pytest
 
 import cim
 from cim.formats._common import STOREY_HEIGHT_M
+from cim.formats.sumo_write import netconvert_bin
 from cim.model.walkway import Walkways
 
 from .test_osm_turns import CROSS, X0, Y0, D, arms, node, osm, relation, way, write
@@ -157,3 +159,15 @@ def test_closed_service_road_open_to_buses_is_a_bus_road(tmp_path):
     r = cim.load(write(tmp_path, osm(body))).roads
     names = [set(cim.model.roads.vclass_names(a)) for a in r.lanes.allow]
     assert r.n_links == 2 and all({"bus", "taxi"} <= n and "passenger" not in n for n in names)
+
+
+@pytest.mark.skipif(netconvert_bin() is None, reason="netconvert (eclipse-sumo) not installed")
+def test_approach_signals_signalize_the_junctions_netconvert_guesses(tmp_path):
+    path = write(tmp_path, osm(_approach_signals(False)))
+    out = tmp_path / "nc.net.xml"
+    subprocess.run([netconvert_bin(), "--osm-files", str(path), "--output-file", str(out),
+                    "--no-warnings", "true", "--tls.guess-signals", "true"],
+                   check=True, capture_output=True, timeout=120)
+    nc, ours = cim.load(out).roads, cim.load(path).roads
+    assert (sorted(map(str, ours.node_ids[ours.node_signal]))
+            == sorted(map(str, nc.node_ids[nc.node_signal])) == ["1", "30"])
