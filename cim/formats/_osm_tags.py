@@ -38,6 +38,8 @@ _ONEWAY_REVERSE = ("-1", "reverse")
 _ONEWAY_NO = ("no", "0", "false")
 _SPEED_WORDS = ("none", "signals", "walk", "variable", "unknown", "implicit")
 _MPH = 1.609344
+#: most lanes a way may have (toll plazas reach about 30)
+MAX_LANES = 40
 #: highway values that are never car roads
 NOT_CAR_ROADS = frozenset({
     "footway", "path", "cycleway", "steps", "pedestrian", "bridleway", "track", "corridor",
@@ -187,6 +189,9 @@ def road_fields(tags: dict) -> dict:
         lb = len(str(tags["turn:lanes:backward"]).split("|"))
     if lanes is None and oneway and tags.get("turn:lanes") and lf is None:
         lanes = len(str(tags["turn:lanes"]).split("|"))
+    for what, v in (("lanes", lanes), ("lanes:forward", lf), ("lanes:backward", lb)):
+        if v is not None and v > MAX_LANES:
+            raise ValueRangeError(f"{what} = {v:g} is not valid (must be <= {MAX_LANES})")
     if reverse:
         lf, lb = lb, lf
     if oneway:

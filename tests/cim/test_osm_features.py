@@ -171,3 +171,13 @@ def test_approach_signals_signalize_the_junctions_netconvert_guesses(tmp_path):
     nc, ours = cim.load(out).roads, cim.load(path).roads
     assert (sorted(map(str, ours.node_ids[ours.node_signal]))
             == sorted(map(str, nc.node_ids[nc.node_signal])) == ["1", "30"])
+
+
+@pytest.mark.parametrize("tags", [{"lanes": "1e9"}, {"lanes__forward": "500"},
+                                  {"oneway": "yes", "turn__lanes": "|".join(["left"] * 60)}])
+def test_absurd_lane_counts_are_errors_naming_the_way(tmp_path, tags):
+    body = CROSS + way(200, [2, 1], highway="primary", **tags)
+    with pytest.raises(cim.ValueRangeError, match="lanes") as ei:
+        cim.load(write(tmp_path, osm(body)))
+    assert ei.value.obj_id == "way/200"
+    assert cim.load(write(tmp_path, osm(body)), lenient=True).report.n_skipped == 1
