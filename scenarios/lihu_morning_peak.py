@@ -47,8 +47,10 @@ def scenario(quick: bool = False) -> twin.Scenario:
 
     key = cache.key_of("trips", cache.district_key(DISTRICT), cache.source_digest(agents), args)
     demand = cache.cached("trips", key, generate)
+    # the first route tables, too, are read from out/cache/ when network and demand are unchanged
+    kernel = traffic.TrafficProcess(route_cache=cache.cache_dir())
     return twin.Scenario(city, duration=hours * 3600, start=dt.datetime.combine(DAY, start),
-                         seed=SEED, kernels=[traffic.TrafficProcess()],
+                         seed=SEED, kernels=[kernel],
                          inputs={"traffic": demand}, name="lihu_morning_peak",
                          description=__doc__.splitlines()[0])
 

@@ -11,6 +11,11 @@ solving every row (:mod:`._route_solve`).
 
 from __future__ import annotations
 
+import hashlib
+import mmap
+import os
+from pathlib import Path
+
 import numba
 import numpy as np
 
@@ -158,3 +163,70 @@ def _near(g, changed, n_rows):
         return False
     n_search = changed.size + int((g.in_ptr[changed + 1] - g.in_ptr[changed]).sum())
     return n_search <= _NEAR_SHARE * n_rows
+
+
+class TableCache:
+    """Next-hop tables on disk, keyed by everything they are made from (``folder``: where;
+    :meth:`key`: SHA-256 of the turn graph, costs, open flags, destinations, rows and the
+    source of the modules that solve them), so that a run on an unchanged network and demand
+    maps its first tables (~250 MB on a district) instead of solving them (~1 s).
+    Files are raw int32, written to a temporary name and renamed (a file of the wrong size
+    is ignored), and mapped copy-on-write when read; the :data:`KEEP` most recently used
+    stay."""
+
+    KEEP = 2
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+
+    @staticmethod
+    def key(g, dest_links, cost, is_open, rows) -> str:
+        h = hashlib.sha256()
+        for m in (_route_solve_module(), __file__):
+            h.update(Path(m).read_bytes())
+        for a in (g.in_ptr, g.in_from, g.in_turn, g.out_ptr, g.out_to, g.out_turn, g.out_rank,
+                  g.turn_to, g.penalty, dest_links, cost, np.asarray(is_open, bool), rows):
+            a = np.ascontiguousarray(a)
+            h.update(f"{a.dtype.str}{a.shape}".encode())
+            h.update(a.tobytes())
+        return h.hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"routes-{key}.i32"
+
+    def open(self, key: str, shape):
+        """Return the entry ``key`` as an int32 array of ``shape`` (None if there is none):
+        a private copy-on-write mapping of the file, so only the rows read are loaded."""
+        p = self._path(key)
+        nbytes = 4 * int(np.prod(shape))
+        try:
+            if nbytes == 0 or p.stat().st_size != nbytes:
+                return None
+            with open(p, "rb") as f:
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+            os.utime(p)
+        except (OSError, ValueError):
+            return None
+        return np.frombuffer(mm, np.int32).reshape(shape)
+
+    def write(self, key: str, table) -> None:
+        """Store ``table`` under ``key`` (errors ignored: the cache only saves time)."""
+        p = self._path(key)
+        tmp = p.with_name(f"{p.name}.{os.getpid()}.tmp")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(memoryview(np.ascontiguousarray(table).reshape(-1)).cast("B"))
+            os.replace(tmp, p)
+            old = sorted(self.folder.glob("routes-*.i32"), key=lambda q: q.stat().st_mtime,
+                         reverse=True)
+            for q in old[self.KEEP:]:
+                q.unlink(missing_ok=True)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+
+
+def _route_solve_module() -> str:
+    from . import _route_solve
+
+    return _route_solve.__file__

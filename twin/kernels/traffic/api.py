@@ -227,18 +227,21 @@ def _member_rngs(seed, n_members):
 
 
 def init_state(net: Network, trips: Trips, params: TrafficParams | None = None, seed=0,
-               n_members: int | None = None, t0: float = 0.0) -> TrafficState:
+               n_members: int | None = None, t0: float = 0.0, route_cache=None
+               ) -> TrafficState:
     """Return the initial state for simulating ``trips`` on ``net`` from time ``t0`` (s).
 
     ``seed`` is an int (one member: ``default_rng(seed)``; several: spawned children of
     ``SeedSequence(seed)``) or one seed per member, so that member ``b`` of a batch started
     with ``seed=[s_0, ..., s_B-1]`` reproduces a single run with ``seed=s_b`` bit for bit.
+    ``route_cache``: a folder where the first route tables are kept for the next state made
+    from the same network, trips' destinations and costs (:func:`.routing.init_tables`).
     """
     params = params or TrafficParams()
     a = state_arrays(net, trips, params, n_members)
     B = a["counters"].shape[0]
     state = TrafficState(B, float(t0), params, _member_rngs(seed, B), a)
-    init_tables(net, state)
+    init_tables(net, state, route_cache)
     state.arrays["next_reroute"] = np.array([t0 + params.reroute_period])
     return state
 

@@ -63,7 +63,9 @@ class TrafficProcess(TripInsertion, Kernel):
     ``substep <= headway <= 2 substep``); params : TrafficParams; vehicle_slots : how many
     vehicles are recorded per member and record (those with the lowest trip ids); demand :
     trips to use instead of the scenario's input (one value, or one per member); threads :
-    at most this many numba threads for the kernel calls (None: numba's default); name :
+    at most this many numba threads for the kernel calls (None: numba's default);
+    route_cache : a folder where the first route tables are kept and read back by a run on the
+    same network and destinations (None: always solved; neither changes results); name :
     layer name.
     """
 
@@ -103,7 +105,7 @@ class TrafficProcess(TripInsertion, Kernel):
 
     def __init__(self, dt: float = 1.0, *, substep: float = 1.0, params=None,
                  vehicle_slots: int = 1000, demand=None, threads: int | None = None,
-                 name: str = "traffic"):
+                 route_cache=None, name: str = "traffic"):
         self.name = name
         self.dt = float(dt)
         self.substep = float(substep)
@@ -111,9 +113,10 @@ class TrafficProcess(TripInsertion, Kernel):
         self.vehicle_slots = int(vehicle_slots)
         self.demand = demand
         self.threads = threads
+        self.route_cache = route_cache
 
     def config(self) -> dict:
-        """Return what determines the results (``threads`` does not)."""
+        """Return what determines the results (``threads`` and ``route_cache`` do not)."""
         return {"dt": self.dt, "substep": self.substep, "vehicle_slots": self.vehicle_slots,
                 "params": dataclasses.asdict(self.params), "demand": self.demand}
 
@@ -149,7 +152,8 @@ class TrafficProcess(TripInsertion, Kernel):
                 dropped.append(stats["dropped"])
                 unroutable.append(stats["unroutable"])
             self.state = traffic.init_state(self.net, traffic.Trips.concat(parts), p,
-                                            seed=list(ctx.seeds), n_members=K)
+                                            seed=list(ctx.seeds), n_members=K,
+                                            route_cache=self.route_cache)
         except traffic.TrafficError as e:
             raise ScenarioError(f"{self.name}: {e}") from e
         L = roads.n_links

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import consts as _k
 from ._route_solve import TIE_S as _TIE_S  # noqa: F401  (defined here before)
-from ._route_tables import TurnGraph, build_version
+from ._route_tables import TableCache, TurnGraph, build_version
 
 
 def next_hop_tables(turn_from, turn_to, turn_penalty, turn_rank, pad_turn, n_links, dest_links,
@@ -151,15 +151,26 @@ def pending_dest_rows(state):
     return np.unique(a["v_dest"][a["v_status"] < _k.ARRIVED])
 
 
-def init_tables(net, state) -> None:
+def init_tables(net, state, cache=None) -> None:
     """Add the first route-table version (from ``link_cost`` and ``link_open``, every
     destination) to a new state: ``route_next``, ``route_cost``, ``route_open``,
-    ``latest_ver``."""
+    ``latest_ver``. ``cache``: a folder where tables made before from the same inputs are
+    read and new ones stored (:class:`._route_tables.TableCache`); None: solved here."""
     a = state.arrays
     cost, is_open = a["link_cost"], a["link_open"]
-    out = _own_buffer(state, (1,) + cost.shape[:1] + (a["dest_links"].size, net.n_links))
-    build_version(_graph(net, state.params), a["dest_links"], cost, is_open,
-                  np.arange(a["dest_links"].size), out[0])
+    shape = cost.shape[:1] + (a["dest_links"].size, net.n_links)
+    g = _graph(net, state.params)
+    rows = np.arange(a["dest_links"].size)
+    store = TableCache(cache) if cache is not None else None
+    key = store.key(g, a["dest_links"], cost, is_open, rows) if store else None
+    table = store.open(key, shape) if store else None
+    if table is not None:
+        out = table[None]  # not this state's buffer: a new version is added to a copy
+    else:
+        out = _own_buffer(state, (1,) + shape)
+        build_version(g, a["dest_links"], cost, is_open, rows, out[0])
+        if store is not None:
+            store.write(key, out[0])
     a["route_next"] = out
     a["route_cost"] = cost[None].copy()
     a["route_open"] = is_open[None].copy()
