@@ -54,6 +54,18 @@ def _dist(a, b) -> float:
     return _M_PER_DEG * math.hypot((b[0] - a[0]) * c, b[1] - a[1])
 
 
+def loop_cuts(refs, cuts: list[int]) -> list[int]:
+    """Return ``cuts`` (indices into ``refs`` where a way is split) with a cut added in the
+    middle of every piece that would start and end at the same node (a closed way: a loop
+    link is no link)."""
+    out = [cuts[0]]
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        if refs[a] == refs[b] and b - a >= 2:
+            out.append((a + b) // 2)
+        out.append(b)
+    return out
+
+
 def junctions(highways) -> tuple[Counter, set]:
     """Return (use count of each node over the car-road ways, junction node ids)."""
     use = Counter(r for _, refs, _, _ in highways for r in set(refs))
@@ -112,8 +124,9 @@ def build(highways, nodes, signals, restrictions, problems) -> tuple[RoadNetwork
             oneway[w] = f["oneway"]
             if len(refs) < 2:
                 raise GeometryError("highway way has fewer than 2 nodes")
-            cuts = [0] + [k for k in range(1, len(refs) - 1)
-                          if refs[k] in junc or refs[k] in alone] + [len(refs) - 1]
+            cuts = loop_cuts(refs, [0] + [k for k in range(1, len(refs) - 1)
+                                          if refs[k] in junc or refs[k] in alone]
+                             + [len(refs) - 1])
             for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
                 seg = refs[a:b + 1]
                 if reverse:

@@ -24,6 +24,7 @@ from ..model.tables import _obj
 from ..model.walkway import DEFAULT_WIDTH, SIDEWALK_WIDTH, Walkways
 from . import _osm_tags as T
 from ._common import geodesic_length, parse_number
+from ._osm_net import loop_cuts
 
 
 def build(footways, highways, nodes, problems) -> Walkways | None:
@@ -52,8 +53,9 @@ def build(footways, highways, nodes, problems) -> Walkways | None:
             if len(refs) < 2:
                 raise GeometryError("walkway has fewer than 2 nodes")
             own = Counter(refs)
-            cuts = [0] + [k for k in range(1, len(refs) - 1)
-                          if use[refs[k]] > 1 or own[refs[k]] > 1] + [len(refs) - 1]
+            cuts = loop_cuts(refs, [0] + [k for k in range(1, len(refs) - 1)
+                                          if use[refs[k]] > 1 or own[refs[k]] > 1]
+                             + [len(refs) - 1])
             for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
                 seg = refs[a:b + 1]
                 xy = np.array([nodes[r] for r in seg], float)

@@ -13,6 +13,7 @@ import cim
 from cim.formats._common import STOREY_HEIGHT_M
 from cim.formats.sumo_write import netconvert_bin
 from cim.model.walkway import Walkways
+from twin.kernels.traffic.demand import kernel_network
 
 from .test_osm_turns import CROSS, X0, Y0, D, arms, node, osm, relation, way, write
 
@@ -181,3 +182,17 @@ def test_absurd_lane_counts_are_errors_naming_the_way(tmp_path, tags):
         cim.load(write(tmp_path, osm(body)))
     assert ei.value.obj_id == "way/200"
     assert cim.load(write(tmp_path, osm(body)), lenient=True).report.n_skipped == 1
+
+
+def test_closed_ways_give_no_loop_links(tmp_path):
+    # a residential loop 3-80-81-3 hanging off the crossing's east node, a footway ring
+    body = (CROSS + arms() + node(80, X0 + D, Y0 - D) + node(81, X0 + 2 * D, Y0 - D)
+            + node(82, X0 + 3 * D, Y0) + node(83, X0 + 3 * D, Y0 + D)
+            + way(30, [3, 80, 81, 3], highway="residential")
+            + way(31, [82, 83, 6, 82], highway="footway", area="yes"))
+    city = cim.load(write(tmp_path, osm(body)))
+    for net in (city.roads, city.walkways):
+        assert net.n_links and np.all(net.link_from != net.link_to)
+    loop = [k for k, s in enumerate(city.roads.link_source) if s.startswith("way/30")]
+    assert len(loop) == 4  # two pieces, both ways
+    assert kernel_network(city.roads).n_links == city.roads.n_links  # the kernel accepts it
