@@ -199,3 +199,31 @@ def test_page_renders_and_the_time_slider_moves_it(page, server):
     last = _wait(pg, changed, "a new frame after moving the time slider")
     assert "08:10:00" in pg.locator("#twin-clock").inner_text()
     assert _foreground(last) > 0.05
+
+
+def test_click_in_the_page_picks_a_road(page, server, run):
+    pg = page
+    img = _view(pg).astype(int)
+    # road ribbons coloured by speed (green near the free speed), inside a green
+    # neighbourhood (not an edge), left of the colour bars and below the title
+    g = (img[..., 1] > img[..., 0] + 50) & (img[..., 1] > img[..., 2] + 50)
+    g = g & np.roll(g, 2, 0) & np.roll(g, -2, 0) & np.roll(g, 2, 1) & np.roll(g, -2, 1)
+    h, w = g.shape
+    g[:, int(0.75 * w):] = False
+    g[: int(0.2 * h)] = False
+    ys, xs = np.nonzero(g)
+    assert len(xs) > 20, "no road drawn in the view"
+    box = pg.locator("#twin-view").bounding_box()
+    links = {str(v) for v in run.open("traffic")["road_link"].values}
+    text = ""
+    for k in (len(xs) // 2, len(xs) // 3, 2 * len(xs) // 3):
+        pg.mouse.click(float(box["x"] + xs[k]), float(box["y"] + ys[k]))
+        end = time.monotonic() + 15
+        while not text and time.monotonic() < end:
+            pg.wait_for_timeout(250)
+            text = pg.locator("#twin-pick").inner_text().strip()
+        if text:
+            break
+    kind, elem = text.split()[:2]
+    assert kind == "road_link" and elem in links, text
+    assert "speed (km/h)" in text

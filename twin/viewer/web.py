@@ -94,7 +94,26 @@ class WebViewer:
         st.change("camera")(lambda camera, **_: self.set_camera(camera))
         st.change("playing")(lambda playing, **_: self.play(playing))
         st.change("url_query")(lambda url_query, **_: self.apply_query(url_query))
+        self._preset = "overview"
+        self._cam = self._camera_state()
+        scene.plotter.render_window.AddObserver("WindowResizeEvent", self._resized)
         self._layout()
+
+    def _camera_state(self) -> tuple:
+        c = self.scene.plotter.camera
+        return tuple(c.position) + tuple(c.focal_point) + tuple(c.up)
+
+    def _resized(self, window, _event) -> None:
+        """The page sized the server's window to its view: frame the camera preset again
+        for the new shape, unless the camera was moved by hand since it was set."""
+        w, h = window.GetSize()
+        if w < 8 or h < 8 or (w, h) == tuple(self.scene.size):
+            return
+        untouched = self._camera_state() == self._cam
+        self.scene.size = (int(w), int(h))
+        if untouched:
+            self.scene.camera(self._preset)
+            self._cam = self._camera_state()
 
     # ---- handlers (the page's widgets call these through the state) ---------------------
     def set_frame(self, frame) -> None:
@@ -119,6 +138,7 @@ class WebViewer:
     def set_camera(self, preset: str) -> None:
         if preset in CAMERAS:
             self.controls.camera(preset)
+            self._preset, self._cam = preset, self._camera_state()
             self._push()
 
     def click(self, event) -> None:
