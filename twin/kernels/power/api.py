@@ -34,10 +34,16 @@ def _outage_mask(grid, outages) -> np.ndarray:
 
 def _str_dtype(a: np.ndarray) -> np.dtype:
     """``np.asarray(a, str).dtype`` of an object array, without converting it when every
-    element is a str (the length of the longest)."""
+    element is a str: the longest from the separators of the joined text."""
     items = a.tolist()
-    if items and set(map(type, items)) == {str}:
-        longest = max(map(len, items))
+    try:
+        text = "\x00".join(items)  # TypeError unless every item is a str
+        codes = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+    except (TypeError, UnicodeEncodeError):
+        return np.asarray(a, str).dtype
+    ends = np.flatnonzero(codes == 0)
+    if items and len(ends) == len(items) - 1:  # (else some id holds a NUL)
+        longest = int(np.diff(ends, prepend=-1, append=len(codes)).max()) - 1
         if longest:  # (numpy gives all-empty strings its own width)
             return np.dtype(f"<U{longest}")
     return np.asarray(a, str).dtype

@@ -94,7 +94,8 @@ class PowerFlow:
         (K, n_gen) bool; ``load_scale`` (K, n_load) float or None; ``method`` "ac" | "dc";
         ``init`` "auto" (warm start from the base case when known, else "dc_mean"), "dc" (DC
         angles, PQ magnitudes 1), "dc_mean" (DC angles, PQ magnitudes at the mean voltage set
-        point of the ext grids and gens: pandapower's "auto" start), "flat"; ``errors`` "nan" (a member that does not converge gets NaN results and
+        point of the ext grids and gens: pandapower's "auto" start), "flat"; ``errors``
+        "nan" (a member that does not converge gets NaN results and
         converged False) or "raise" (:class:`PowerFlowError` with the worst mismatch).
 
         Returns (K, ...) arrays: ``vm`` (K, n_node) p.u., ``va`` degrees (NaN where

@@ -125,11 +125,13 @@ class FastPattern:
             dpos[labels], c.ysh, len(self.yr))
         cpos = self.cpos
         cval, cdc = self.cval, self.cdc
-        self.sym = symbolic(self.yr, self.yc, nbus)
+        # the pattern's adjacency: each row's entries after its diagonal
+        adj = (np.append(dpos, len(self.yr)) - np.arange(nbus + 1), self.yc[self.yr != self.yc])
+        self.sym = symbolic(self.yr, self.yc, nbus, adjacency=adj)
         self.fpos = positions(self.sym, self.yr, self.yc)
         sy = self.sym
         self.pat = (self.yr, self.yc, self.ybase, self.bbase, self.fpos, cpos, cval, cdc, nbus,
-                    sy.cp, sy.ri, sy.rp, sy.rk, sy.rpos, sy.iperm, sy.n_f, self.adj_ptr,
+                    sy.cp, sy.ri, sy.rp, sy.rk, sy.rpos, sy.iperm, sy.tg, sy.n_f, self.adj_ptr,
                     self.adj_bus, self.adj_link)
         self.grid_arrays = (labels, c.node_in, c.f, c.t, self.fb, self.tb, c.link_in, c.switch,
                             self.base_on, c.yff, c.yft, c.ytf, c.ytt, c.b_dc, c.shift,
@@ -160,7 +162,7 @@ class FastPattern:
         sy = self.sym
         return (self.yr, self.yc, self.bbase if dc else self.ybase, self.fpos, ptr, idx,
                 self.cpos, self.cdc if dc else self.cval, self.nb, sy.cp, sy.ri, sy.rp, sy.rk,
-                sy.rpos, sy.iperm)
+                sy.rpos, sy.iperm, sy.tg)
 
     def dc(self, s: System, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """DC angles (K, nb) rad (NaN where de-energized) for net injections ``p`` (N,) p.u.

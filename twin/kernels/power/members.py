@@ -23,7 +23,7 @@ CHUNK = 4
 @nb.njit(cache=True)
 def _member(m, pat, grid, gens, loads, bro, buo, geo, lsc, init, dc, vbw, tol, max_iter,
             base, vm_o, va_o, p_o, q_o, en_o, vn_o, fl_o, ls_o, lp_o, conv_o, it_o):
-    (yr, yc, ybase, bbase, fpos, cpos, cval, cdc, nbus, cp, ri, rp, rk, rpos, iperm, nf,
+    (yr, yc, ybase, bbase, fpos, cpos, cval, cdc, nbus, cp, ri, rp, rk, rpos, iperm, tg, nf,
      aptr, abus, alink) = pat
     (labels, node_in, f, t, fb, tb, link_in, switch, base_on, yff, yft, ytf, ytt, b_dc, shift,
      rate, ysh) = grid
@@ -148,7 +148,7 @@ def _member(m, pat, grid, gens, loads, bro, buo, geo, lsc, init, dc, vbw, tol, m
         for b in range(nbus):
             pdc[b] = sbus[b].real - (pinj_f[b] - pinj_t[b]) - gs[b]
             va0[b] = vaset[b] if ref[b] else 0.0
-        ok = dc_one(yr, yc, bd, fpos, nbus, cp, ri, rp, rk, rpos, iperm, pdc, va0, fa, nf, va)
+        ok = dc_one(yr, yc, bd, fpos, nbus, cp, ri, rp, rk, rpos, iperm, tg, pdc, va0, fa, nf, va)
         for b in range(nbus):
             if not energized[b]:
                 va[b] = np.nan
@@ -170,7 +170,7 @@ def _member(m, pat, grid, gens, loads, bro, buo, geo, lsc, init, dc, vbw, tol, m
                 mag = (vmean if init == DC_MEAN else 1.0) if fm[b] > 0 else vset[b]
             v[b] = mag * np.exp(1j * a)
         mis = np.empty(nbus, np.complex128)
-        st, iters, _ = newton_one(yr, yc, ydata, fpos, nbus, cp, ri, rp, rk, rpos, iperm, sbus,
+        st, iters, _ = newton_one(yr, yc, ydata, fpos, nbus, cp, ri, rp, rk, rpos, iperm, tg, sbus,
                                   v, fa, fm, tol, max_iter, nf, mis)
         ok = st == OK
     conv_o[m] = ok
@@ -280,8 +280,8 @@ def fused_inputs(fp, branch_out, bus_out, gen_out, load_scale):
 
 def solve_members(fp, inputs, init: str, dc: bool, v_base, tol: float, max_iter: int) -> dict:
     """Solve the members of ``inputs`` (from :func:`fused_inputs`) on the fast pattern
-    ``fp``: ``init`` "warm" (from ``v_base`` (n_node,) complex), "dc", "dc_mean" or "flat"; ``dc`` the
-    DC method. Returns the result dict of :meth:`.batch.PowerFlow.solve`."""
+    ``fp``: ``init`` "warm" (from ``v_base`` (n_node,) complex), "dc", "dc_mean" or "flat";
+    ``dc`` the DC method. Returns the result dict of :meth:`.batch.PowerFlow.solve`."""
     c = fp.c
     bro, buo, geo, lsc, k = inputs
     n, nl, nld = c.n_node, c.n_link, len(c.load_bus)

@@ -31,7 +31,7 @@ def member_y(ybase, off_ptr, off_idx, cpos, cval, m, ydata):
 
 
 @nb.njit(cache=True)
-def newton_one(yr, yc, ydata, fpos, n, cp, ri, rp, rk, rpos, iperm, sbus, v, fa, fm, tol,
+def newton_one(yr, yc, ydata, fpos, n, cp, ri, rp, rk, rpos, iperm, tg, sbus, v, fa, fm, tol,
                max_iter, nf, mis):
     """Newton-Raphson of one member from ``v`` (n,) complex (updated in place); ``sbus``
     (n,) complex; ``fa``/``fm`` (n,) float 1 where the angle / magnitude is unknown; ``mis``
@@ -40,7 +40,6 @@ def newton_one(yr, yc, ydata, fpos, n, cp, ri, rp, rk, rpos, iperm, sbus, v, fa,
     va = np.angle(v)
     vm = np.abs(v)
     f = np.zeros((nf, 4))
-    pos = np.empty(n, np.int64)
     b = np.empty((n, 2))
     ib = np.empty(n, np.complex128)
     vn = np.empty(n, np.complex128)
@@ -93,7 +92,7 @@ def newton_one(yr, yc, ydata, fpos, n, cp, ri, rp, rk, rpos, iperm, sbus, v, fa,
             f[d, 3] += 1.0 - fm[i]
             b[d, 0] = -mis[i].real * fa[i]
             b[d, 1] = -mis[i].imag * fm[i]
-        if not factor(f, n, cp, ri, rp, rk, rpos, pos):
+        if not factor(f, n, cp, ri, rp, rk, rpos, tg):
             st = SINGULAR
             break
         solve(f, n, cp, ri, rp, rk, rpos, b)
@@ -101,19 +100,19 @@ def newton_one(yr, yc, ydata, fpos, n, cp, ri, rp, rk, rpos, iperm, sbus, v, fa,
             d = iperm[i]
             va[i] += b[d, 0]
             vm[i] += b[d, 1]
-            v[i] = vm[i] * np.exp(1j * va[i])
+            v[i] = vm[i] * np.cos(va[i]) + 1j * (vm[i] * np.sin(va[i]))
     return st, it, wb
 
 
 @nb.njit(cache=True)
 def _newton_member(m, yr, yc, ybase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk,
-                   rpos, iperm, sbus, v0, fa, fm, tol, max_iter, nf, v_out, mis_out, status,
+                   rpos, iperm, tg, sbus, v0, fa, fm, tol, max_iter, nf, v_out, mis_out, status,
                    iters, worst):
     ydata = np.empty(len(yr), np.complex128)
     member_y(ybase, off_ptr, off_idx, cpos, cval, m, ydata)
     v = v0[m].copy()
     mis = np.empty(n, np.complex128)
-    st, it, wb = newton_one(yr, yc, ydata, fpos, n, cp, ri, rp, rk, rpos, iperm, sbus[m], v,
+    st, it, wb = newton_one(yr, yc, ydata, fpos, n, cp, ri, rp, rk, rpos, iperm, tg, sbus[m], v,
                             fa[m], fm[m], tol, max_iter, nf, mis)
     status[m], iters[m], worst[m] = st, it, wb
     v_out[m] = v
@@ -128,31 +127,31 @@ def _newton_outputs(k, n):
 
 @nb.njit(cache=True, parallel=True)
 def _newton_par(yr, yc, ybase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk, rpos,
-                iperm, sbus, v0, fa, fm, tol, max_iter, nf):
+                iperm, tg, sbus, v0, fa, fm, tol, max_iter, nf):
     k = sbus.shape[0]
     v_out, mis_out, status, iters, worst = _newton_outputs(k, n)
     for m in nb.prange(k):
         _newton_member(m, yr, yc, ybase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp,
-                       rk, rpos, iperm, sbus, v0, fa, fm, tol, max_iter, nf, v_out, mis_out,
+                       rk, rpos, iperm, tg, sbus, v0, fa, fm, tol, max_iter, nf, v_out, mis_out,
                        status, iters, worst)
     return v_out, status, iters, worst, mis_out
 
 
 @nb.njit(cache=True)
 def _newton_ser(yr, yc, ybase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk, rpos,
-                iperm, sbus, v0, fa, fm, tol, max_iter, nf):
+                iperm, tg, sbus, v0, fa, fm, tol, max_iter, nf):
     """The loop of :func:`_newton_par` without a parallel region (one member)."""
     k = sbus.shape[0]
     v_out, mis_out, status, iters, worst = _newton_outputs(k, n)
     for m in range(k):
         _newton_member(m, yr, yc, ybase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp,
-                       rk, rpos, iperm, sbus, v0, fa, fm, tol, max_iter, nf, v_out, mis_out,
+                       rk, rpos, iperm, tg, sbus, v0, fa, fm, tol, max_iter, nf, v_out, mis_out,
                        status, iters, worst)
     return v_out, status, iters, worst, mis_out
 
 
 def newton_members(yr, yc, ybase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk, rpos,
-                   iperm, sbus, v0, fa, fm, tol, max_iter, nf):
+                   iperm, tg, sbus, v0, fa, fm, tol, max_iter, nf):
     """Solve K members. ``yr``/``yc`` (nnz,) the base Ybus pattern (with every diagonal),
     ``ybase`` (nnz,) complex its values; member m removes the contributions ``cval[l]`` at
     ``cpos[l]`` (-1: none) of items ``off_idx[off_ptr[m]:off_ptr[m + 1]]``; ``fpos`` (nnz,)
@@ -161,17 +160,16 @@ def newton_members(yr, yc, ybase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri,
     worst bus (K,), mismatch (K, n) complex)."""
     run = _newton_par if sbus.shape[0] > 1 else _newton_ser
     return run(yr, yc, ybase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk, rpos,
-               iperm, sbus, v0, fa, fm, tol, max_iter, nf)
+               iperm, tg, sbus, v0, fa, fm, tol, max_iter, nf)
 
 
 @nb.njit(cache=True)
-def dc_one(yr, yc, bd, fpos, n, cp, ri, rp, rk, rpos, iperm, p, va0, fa, nf, out):
+def dc_one(yr, yc, bd, fpos, n, cp, ri, rp, rk, rpos, iperm, tg, p, va0, fa, nf, out):
     """DC angles of one member: B (``bd`` (nnz,), its real part) restricted to the unknown
     angles (``fa`` (n,) 1) solves B va = p (n,); fixed angles keep ``va0``. Writes ``out``
     (n,) rad (NaN when B is singular); returns ok."""
     nnz = len(yr)
     f = np.zeros(nf)  # the scalar factor: B has no coupling to the magnitudes
-    pos = np.empty(n, np.int64)
     b = np.empty(n)
     rhs = p.copy()
     for e in range(nnz):  # move the fixed angles to the right-hand side
@@ -185,7 +183,7 @@ def dc_one(yr, yc, bd, fpos, n, cp, ri, rp, rk, rpos, iperm, p, va0, fa, nf, out
         d = iperm[i]
         f[d] += 1.0 - fa[i]
         b[d] = rhs[i] * fa[i]
-    if not factor1(f, n, cp, ri, rp, rk, rpos, pos):
+    if not factor1(f, n, cp, ri, rp, rk, rpos, tg):
         out[:] = np.nan
         return False
     solve1(f, n, cp, ri, rp, rk, rpos, b)
@@ -196,27 +194,27 @@ def dc_one(yr, yc, bd, fpos, n, cp, ri, rp, rk, rpos, iperm, p, va0, fa, nf, out
 
 @nb.njit(cache=True)
 def _dc_member(m, yr, yc, bbase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk, rpos,
-               iperm, p, va0, fa, nf, out, ok):
+               iperm, tg, p, va0, fa, nf, out, ok):
     bd = np.empty(len(yr), np.complex128)
     member_y(bbase, off_ptr, off_idx, cpos, cval, m, bd)
-    ok[m] = dc_one(yr, yc, bd, fpos, n, cp, ri, rp, rk, rpos, iperm, p[m], va0[m], fa[m], nf,
+    ok[m] = dc_one(yr, yc, bd, fpos, n, cp, ri, rp, rk, rpos, iperm, tg, p[m], va0[m], fa[m], nf,
                    out[m])
 
 
 @nb.njit(cache=True, parallel=True)
-def _dc_par(yr, yc, bbase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk, rpos, iperm,
+def _dc_par(yr, yc, bbase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk, rpos, iperm, tg,
             p, va0, fa, nf):
     k = p.shape[0]
     out = np.empty((k, n))
     ok = np.ones(k, np.bool_)
     for m in nb.prange(k):
         _dc_member(m, yr, yc, bbase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk,
-                   rpos, iperm, p, va0, fa, nf, out, ok)
+                   rpos, iperm, tg, p, va0, fa, nf, out, ok)
     return out, ok
 
 
 @nb.njit(cache=True)
-def _dc_ser(yr, yc, bbase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk, rpos, iperm,
+def _dc_ser(yr, yc, bbase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk, rpos, iperm, tg,
             p, va0, fa, nf):
     """The loop of :func:`_dc_par` without a parallel region (one member)."""
     k = p.shape[0]
@@ -224,14 +222,14 @@ def _dc_ser(yr, yc, bbase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk
     ok = np.ones(k, np.bool_)
     for m in range(k):
         _dc_member(m, yr, yc, bbase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk,
-                   rpos, iperm, p, va0, fa, nf, out, ok)
+                   rpos, iperm, tg, p, va0, fa, nf, out, ok)
     return out, ok
 
 
 def dc_members(yr, yc, bbase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk, rpos,
-               iperm, p, va0, fa, nf):
+               iperm, tg, p, va0, fa, nf):
     """DC angles of K members (B: the base ``bbase`` less removed branches; ``p``/``va0``/
     ``fa`` (K, n)). Returns (va (K, n) rad, ok (K,) bool)."""
     run = _dc_par if p.shape[0] > 1 else _dc_ser
     return run(yr, yc, bbase, fpos, off_ptr, off_idx, cpos, cval, n, cp, ri, rp, rk, rpos,
-               iperm, p, va0, fa, nf)
+               iperm, tg, p, va0, fa, nf)

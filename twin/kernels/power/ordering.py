@@ -84,23 +84,25 @@ def _eliminate(n, ptr, idx):
                     mark[w] = stamp
                     p += 1
             ln[u] = e - s0
-            for b in range(nv):
+            if ln[u] + nv > cap[u]:  # move the list to the end of the pool, long enough
+                c2 = max(2 * cap[u], ln[u] + nv)
+                need = top + c2
+                if need > len(pool):
+                    grown = np.empty(2 * need, np.int32)
+                    grown[:top] = pool[:top]
+                    pool = grown
+                pool[top:top + ln[u]] = pool[start[u]:start[u] + ln[u]]
+                start[u] = top
+                cap[u] = c2
+                top += c2
+            s0 = start[u]
+            e = ln[u]
+            for b in range(nv):  # join u to v's other neighbours (branch-free)
                 w = nbr[b]
-                if mark[w] == stamp:
-                    continue
+                pool[s0 + e] = w
+                e += mark[w] != stamp
                 mark[w] = stamp
-                if ln[u] == cap[u]:  # move the list to the end of the pool, twice as long
-                    need = top + 2 * cap[u]
-                    if need > len(pool):
-                        grown = np.empty(2 * need, np.int32)
-                        grown[:top] = pool[:top]
-                        pool = grown
-                    pool[top:top + ln[u]] = pool[start[u]:start[u] + ln[u]]
-                    start[u] = top
-                    cap[u] *= 2
-                    top += cap[u]
-                pool[start[u] + ln[u]] = w
-                ln[u] += 1
+            ln[u] = e
             # move u from bucket old to ln[u]
             if prv[u] >= 0:
                 nxt[prv[u]] = nxt[u]

@@ -31,6 +31,7 @@ class Symbolic:
     rp: np.ndarray
     rk: np.ndarray
     rpos: np.ndarray
+    tg: np.ndarray = None
 
     @property
     def nnz_l(self) -> int:
@@ -175,19 +176,22 @@ def _lower(rows, cols, iperm, n):
     return ptr, li
 
 
-def symbolic(rows: np.ndarray, cols: np.ndarray, n: int, order=None) -> Symbolic:
+def symbolic(rows: np.ndarray, cols: np.ndarray, n: int, order=None,
+             adjacency=None) -> Symbolic:
     """Return the :class:`Symbolic` factorisation of the pattern ``rows``/``cols`` (old bus
-    numbers; made symmetric)."""
+    numbers; made symmetric); ``adjacency``: its (ptr (n + 1,), idx) without the diagonal
+    and duplicates, when known."""
     rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
     if order is None and n > 2:  # order and L's pattern in one pass
-        perm, iperm, cp, ri, rp, rk, rpos = order_and_pattern(*_adjacency(rows, cols, n), n)
-        return Symbolic(n, perm, iperm, cp, ri, rp, rk, rpos)
+        adj = _adjacency(rows, cols, n) if adjacency is None else adjacency
+        perm, iperm, cp, ri, rp, rk, rpos = order_and_pattern(*adj, n)
+        return Symbolic(n, perm, iperm, cp, ri, rp, rk, rpos, update_map(n, cp, ri, rp, rk, rpos))
     perm = min_degree_order(rows, cols, n) if order is None else np.asarray(order, np.int64)
     iperm = np.empty(n, np.int64)
     iperm[perm] = np.arange(n)
     lp, li = _lower(rows, cols, iperm, n)
     cp, ri, rp, rk, rpos = _symbolic(n, lp, li)
-    return Symbolic(n, perm, iperm, cp, ri, rp, rk, rpos)
+    return Symbolic(n, perm, iperm, cp, ri, rp, rk, rpos, update_map(n, cp, ri, rp, rk, rpos))
 
 
 @nb.njit(cache=True)
@@ -230,16 +234,38 @@ def positions(s: Symbolic, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(cache=True)
-def factor(f, n, cp, ri, rp, rk, rpos, pos):
-    """Factorise F (nF, 4) in place (up-looking, no pivoting across blocks); ``pos`` (n,)
-    int64 work. Returns False when a diagonal block is singular."""
+def update_map(n, cp, ri, rp, rk, rpos):
+    """The target in ``F`` of every update of :func:`factor`, in its order (int32): row i
+    less L[i, k] U[k, j] for each k of row i and each j of U's row k."""
     nl = len(ri)
+    pos = np.empty(n, np.int64)
+    total = 0
+    for i in range(n):
+        for p in range(rp[i], rp[i + 1]):
+            total += cp[rk[p] + 1] - cp[rk[p]]
+    tg = np.empty(total, np.int32)
+    t = 0
     for i in range(n):
         for p in range(rp[i], rp[i + 1]):
             pos[rk[p]] = n + rpos[p]
         pos[i] = i
         for q in range(cp[i], cp[i + 1]):
             pos[ri[q]] = n + nl + q
+        for p in range(rp[i], rp[i + 1]):
+            k = rk[p]
+            for q in range(cp[k], cp[k + 1]):
+                tg[t] = pos[ri[q]]
+                t += 1
+    return tg
+
+
+@nb.njit(cache=True)
+def factor(f, n, cp, ri, rp, rk, rpos, tg):
+    """Factorise F (nF, 4) in place (up-looking, no pivoting across blocks); ``tg`` the
+    update targets (:func:`update_map`). Returns False when a diagonal block is singular."""
+    nl = len(ri)
+    t = 0
+    for i in range(n):
         for p in range(rp[i], rp[i + 1]):
             k = rk[p]
             lp = n + rpos[p]
@@ -253,11 +279,12 @@ def factor(f, n, cp, ri, rp, rk, rpos, pos):
             for q in range(cp[k], cp[k + 1]):  # row i -= L[i, k] U[k, :]
                 u = n + nl + q
                 b0, b1, b2, b3 = f[u, 0], f[u, 1], f[u, 2], f[u, 3]
-                tg = pos[ri[q]]
-                f[tg, 0] -= t0 * b0 + t1 * b2
-                f[tg, 1] -= t0 * b1 + t1 * b3
-                f[tg, 2] -= t2 * b0 + t3 * b2
-                f[tg, 3] -= t2 * b1 + t3 * b3
+                g = tg[t]
+                t += 1
+                f[g, 0] -= t0 * b0 + t1 * b2
+                f[g, 1] -= t0 * b1 + t1 * b3
+                f[g, 2] -= t2 * b0 + t3 * b2
+                f[g, 3] -= t2 * b1 + t3 * b3
         d0, d1, d2, d3 = f[i, 0], f[i, 1], f[i, 2], f[i, 3]
         det = d0 * d3 - d1 * d2
         scale = abs(d0) + abs(d1) + abs(d2) + abs(d3)
@@ -291,24 +318,21 @@ def solve(f, n, cp, ri, rp, rk, rpos, b):
 
 
 @nb.njit(cache=True)
-def factor1(f, n, cp, ri, rp, rk, rpos, pos):
+def factor1(f, n, cp, ri, rp, rk, rpos, tg):
     """:func:`factor` of a matrix whose blocks are diag(a, 1) on the diagonal and
     diag(a, 0) elsewhere (the DC power flow): the scalars ``f`` (nF,) a, same positions and
     the same numbers as the block version. Returns False when a pivot is singular."""
     nl = len(ri)
+    t = 0
     for i in range(n):
-        for p in range(rp[i], rp[i + 1]):
-            pos[rk[p]] = n + rpos[p]
-        pos[i] = i
-        for q in range(cp[i], cp[i + 1]):
-            pos[ri[q]] = n + nl + q
         for p in range(rp[i], rp[i + 1]):
             k = rk[p]
             lp = n + rpos[p]
             t0 = f[lp] * f[k]
             f[lp] = t0
             for q in range(cp[k], cp[k + 1]):
-                f[pos[ri[q]]] -= t0 * f[n + nl + q]
+                f[tg[t]] -= t0 * f[n + nl + q]
+                t += 1
         d0 = f[i]
         scale = abs(d0) + 1.0
         if not (abs(d0) > 1e-14 * scale * scale) or not np.isfinite(d0):
