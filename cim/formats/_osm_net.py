@@ -14,18 +14,22 @@ signal. A signal with no junction that near (a mid-block crossing) stays a signa
 
 **Connections** (:class:`~cim.model.roads.RoadConnections`) are written at the nodes that
 need them, and there for every incoming link: nodes with a turn restriction that binds cars,
-the downstream nodes of links with ``turn:lanes``, and nodes touching a link with a lane
-closed to passenger cars. The turns there are the geometric ones (every incoming × outgoing
-link, no U-turns; kind from the heading change at the node: more than 45° left/right, more
-than 170° a turnaround) minus ``no_*`` restrictions, or only the ``only_*`` one. Lanes:
-``turn:lanes`` arrows where mapped (binding: a turn no lane is marked for is dropped, unless
-no turn is marked at all; ``none`` / empty marks any turn); else rights from the rightmost car lane, lefts from the
-leftmost, through movements from all (a link with one movement: all lanes; lanes closed to
-cars serve every movement). Other nodes have no rows and keep the kernel's geometric turns.
-Restrictions with ``via`` ways are applied where link-to-link turns express them exactly
-(:func:`_via_ways`: the via path is entered only from the link before it, as a one-way
-U-turn connector between dual carriageways); others are listed in
-``city.metadata["osm_restrictions"]`` as not applied, with the reason.
+the nodes where a way with ``turn:lanes`` ends (the arrows apply there, not at junctions it
+passes through), and nodes touching a link with a lane closed to passenger cars. The turns
+there are the geometric ones (every incoming × outgoing link, no U-turns; kind from the
+heading change at the node: more than 45° left/right, more than 170° a turnaround) minus
+``no_*`` restrictions, or only the ``only_*`` ones. Lanes: ``turn:lanes`` arrows where mapped
+(binding: a turn no lane is marked for is dropped, unless no turn is marked at all; ``none``
+/ empty marks any turn); else rights from the rightmost car lane, lefts from the leftmost,
+through movements from all (a link with one movement: all lanes; lanes closed to cars serve
+every movement). Other nodes have no rows and keep the kernel's geometric turns.
+Restrictions are applied as netconvert applies them: one whose two-way 'from' or 'to' road
+passes through the via node is ambiguous and not applied; several ``only_*`` of one link
+allow each of their turns; an ``only_*`` turn wins over a ``no_*`` one. Restrictions with
+``via`` ways are applied where link-to-link turns express them exactly (:func:`_via_ways`:
+the via path is entered only from the link before it, as a one-way U-turn connector between
+dual carriageways). Every restriction not applied is listed in
+``city.metadata["osm_restrictions"]`` with the reason.
 """
 
 from __future__ import annotations
@@ -169,8 +173,10 @@ def _lanes(roads, highways, link_way, link_dir, oneway):
                          T.turn_arrows(tags, link_dir[k], oneway[w], n))
         masks, a = memo[key]
         allow += masks
-        if a is not None:
-            arrows[k] = a
+        refs = highways[w][1]
+        if a is not None and str(roads.node_ids[roads.link_to[k]]) == (
+                refs[-1] if link_dir[k] == "forward" else refs[0]):
+            arrows[k] = a  # the arrows apply where the marked way ends
     link = np.repeat(np.arange(roads.n_links), n_lanes)
     first = np.cumsum(n_lanes) - n_lanes
     index = np.arange(link.size) - first[link]

@@ -388,3 +388,18 @@ def test_lane_permissions_as_netconvert(tmp_path, tags):
                 for a in r.lanes.allow[r.lanes.link == k]]
 
     assert flags(cim.load(path).roads, "way/14:f") == flags(cim.load(out).roads, "14")
+
+
+def test_turn_lanes_apply_where_the_way_ends(tmp_path):
+    # way 11 extended west through node 9 (a side road north) to the crossing: its arrows
+    # (left|through: no right turn) bind at the crossing, not at node 9
+    body = (CROSS + node(8, X0 - 2 * D, Y0) + node(9, X0 - 1.5 * D, Y0)
+            + node(10, X0 - 1.5 * D, Y0 - D)
+            + arms().replace(way(11, [2, 1], highway="secondary"),
+                             way(11, [8, 9, 2, 1], highway="secondary", oneway="yes",
+                                 turn__lanes="left|through"))
+            + way(17, [9, 10], highway="residential"))
+    got, _ = turns(cim.load(write(tmp_path, osm(body))))
+    assert ("way/11-0:f", "way/17:f") in got             # right turn at node 9 kept
+    assert ("way/11-1:f", "way/13:b") not in got         # no right turn at the crossing
+    assert ("way/11-1:f", "way/14:f") in got and ("way/11-1:f", "way/12:f") in got
