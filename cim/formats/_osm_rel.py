@@ -82,12 +82,30 @@ def multipolygon(mem, way_refs, nodes) -> list[list[np.ndarray]]:
     return polys
 
 
+def _first_condition(text: str) -> tuple[str, str | None]:
+    """Return (value, condition) of the first ``value @ condition`` part of a conditional
+    tag (parts separated by ``;`` outside parentheses)."""
+    depth, part = 0, text
+    for k, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if ch == ";" and depth == 0:
+            part = text[:k]
+            break
+    value, _, cond = part.partition("@")
+    cond = cond.strip()
+    if cond.startswith("(") and cond.endswith(")"):
+        cond = cond[1:-1].strip()
+    return value.strip(), cond or None
+
+
 def restriction(rid: str, mem, tags: dict, line) -> dict | None:
     """Return a turn restriction of a relation's members and tags, or None when the relation
     is not one. Keys: ``id``, ``restriction`` (e.g. "no_left_turn"), ``only`` (bool),
     ``from`` / ``to`` (way ids), ``via_node`` (node id or None), ``via_ways`` (way ids),
     ``vehicle`` ("" for all vehicles, else the ``restriction:<vehicle>`` word),
-    ``except`` (list), ``condition`` (the ``restriction:conditional`` condition, or None),
+    ``except`` (list), ``condition`` (the condition of the first part of
+    ``restriction:conditional`` when that gives the restriction, else None),
+    ``conditional`` (the ``restriction:conditional`` value as written, or None),
     ``cars`` (True when it binds passenger cars), ``line``, ``problem`` (why it cannot be
     applied, or None)."""
     typ = tags.get("type", "")
@@ -99,13 +117,13 @@ def restriction(rid: str, mem, tags: dict, line) -> dict | None:
             if k.startswith("restriction:") and k != "restriction:conditional":
                 value, vehicle = v, k.partition(":")[2]
                 break
-    if value is None and tags.get("restriction:conditional"):
-        value, _, condition = str(tags["restriction:conditional"]).partition("@")
-        condition = condition.strip().strip("()").strip() or None
+    cond = tags.get("restriction:conditional")
+    if value is None and cond:
+        value, condition = _first_condition(str(cond))
     exc = [e.strip() for e in str(tags.get("except", "")).split(";") if e.strip()]
     out = {"id": rid, "restriction": (value or "").strip(), "from": [], "to": [],
            "via_node": None, "via_ways": [], "vehicle": vehicle, "except": exc,
-           "condition": condition, "line": line, "problem": None}
+           "condition": condition, "conditional": cond, "line": line, "problem": None}
     out["only"] = out["restriction"].startswith("only_")
     out["cars"] = (vehicle in ("", *CAR_WORDS)) and not any(e in CAR_WORDS for e in exc)
     for t, ref, role in mem:

@@ -103,7 +103,8 @@ def test_only_restriction_keeps_the_one_turn(tmp_path):
 
 
 @pytest.mark.parametrize("tags, applied", [
-    ({"restriction__conditional": "no_left_turn @ (Mo-Fr 07:00-09:00)"}, True),
+    ({"restriction__conditional": "no_left_turn @ (Mo-Fr 07:00-09:00; Sa 08:00-12:00); "
+                                  "no_u_turn @ (Su)"}, True),
     ({"restriction__motorcar": "no_left_turn"}, True),
     ({"restriction__hgv": "no_left_turn"}, False),
     ({"restriction": "no_left_turn", "except": "psv;motorcar"}, False),
@@ -116,7 +117,8 @@ def test_vehicle_and_conditional_restrictions(tmp_path, tags, applied):
     r = city.metadata["osm_restrictions"][0]
     assert r["applied"] == applied
     if "restriction__conditional" in tags:
-        assert r["condition"] == "Mo-Fr 07:00-09:00"
+        assert r["condition"] == "Mo-Fr 07:00-09:00; Sa 08:00-12:00"
+        assert r["conditional"].endswith("no_u_turn @ (Su)")
 
 
 def test_via_way_recorded_and_bad_relations_skipped_with_a_note(tmp_path):
