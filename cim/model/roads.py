@@ -31,6 +31,9 @@ class RoadNetwork(Network):
     Side tables (optional, None when the source has no lane-level data; SUMO networks have
     them): ``lanes`` (:class:`RoadLanes`, one row per lane of every link) and
     ``connections`` (:class:`RoadConnections`, lane-to-lane movements through the nodes).
+    Connections may cover only some nodes (OSM networks: those with turn restrictions,
+    ``turn:lanes`` or lanes closed to cars): a node with at least one connection row has
+    exactly the movements listed; a node without rows has every geometric turn.
     """
 
     kind: ClassVar[str] = "road"
