@@ -37,14 +37,15 @@ class FloodSim:
     cells) or {side: "open"|"closed"}; theta : de Almeida's weighting (1 = Bates 2010);
     alpha : Courant factor; hmin : depth (m) below which a face carries no flow; dt_max : s;
     h0 : initial depth (ny, nx) or (K, ny, nx), m (water-body cells start at their level);
-    parallel : rows on all cores (numba threads); default when K·ny·nx ≥ 250,000 cells.
-    Results are the same either way (no reductions cross rows).
+    parallel : row blocks on all cores (numba threads); default when K·ny·nx ≥ 250,000
+    cells. Results are the same either way (blocks share nothing). q_dtype : storage of the
+    face discharges (float32: momentum only, the mass balance stays double precision).
     """
 
     def __init__(self, grid: FloodGrid, members: int = 1, *, boundary="closed",
                  slope: float = 1e-3, theta: float = 0.9, alpha: float = 0.7,
                  hmin: float = 1e-4, dt_max: float = 10.0, h0=None, parallel=None,
-                 drainage=None):
+                 drainage=None, q_dtype=np.float32):
         self.grid = g = grid
         K = int(members)
         if K < 1:
@@ -78,11 +79,12 @@ class FloodSim:
         h[:, phi <= 0] = 0.0
         h[:, fixed] = g.fixed_h[fixed]
         self.h = h
-        self.qx = np.zeros((K, ny, nx + 1))
-        self.qy = np.zeros((K, ny + 1, nx))
+        self.q_dtype = np.dtype(q_dtype)
+        self.qx = np.zeros((K, ny, nx + 1), self.q_dtype)
+        self.qy = np.zeros((K, ny + 1, nx), self.q_dtype)
+        self._h2 = np.zeros_like(h)
         self._qx2 = np.zeros_like(self.qx)
         self._qy2 = np.zeros_like(self.qy)
-        self._r = np.ones_like(h)
         self.tw = np.zeros_like(h)
         self.acc = np.zeros((K, ny, S.NACC))
         self.hpeak = h.copy()
@@ -90,7 +92,6 @@ class FloodSim:
         self.t = np.zeros(K)
         self.steps = np.zeros(K, np.int64)
         self.storage0 = self.storage()
-        self.lu = np.ascontiguousarray(g.lu, np.int64)
         if parallel is None:
             parallel = K * ny * nx >= 250_000
         self._k = S.kernels(bool(parallel))
@@ -125,9 +126,44 @@ class FloodSim:
         return src, np.ones(self.K)
 
     # ---- stepping --------------------------------------------------------------------------
+    def _statics(self) -> tuple:
+        """The kernel's static arrays, rebuilt when the grid's arrays or ``cfl`` change:
+        (z, n2 (float32), phi, edge_open (4,) 1/0, flags, spp, spc, fixed_h, lu, fpar);
+        spp/spc: CSR lists of the held and pervious cells of each row."""
+        g = self.grid
+        key = (g.z, g.phi, g.n, g.fixed_h, g.lu, g.fpar, self.cfl)
+        old = getattr(self, "_skey", None)
+        if old is not None and all(a is b for a, b in zip(old, key)):
+            return self._spack
+        ny, nx = g.shape
+        fixed = np.isfinite(g.fixed_h)
+        lu = np.ascontiguousarray(g.lu, np.int64)
+        fpar = np.ascontiguousarray(g.fpar, float)
+        flags = (fixed * S.FIXED + self.cfl * S.CFL
+                 + (~fixed & (fpar[lu, 3] > 0) & (g.phi > 0)) * S.PERV).astype(np.uint8)
+        special = (flags & (S.FIXED | S.PERV)) > 0
+        spp = np.zeros(ny + 1, np.int64)
+        spp[1:] = np.cumsum(special.sum(axis=1))
+        spc = np.nonzero(special)[1].astype(np.int64)
+        c = np.ascontiguousarray
+        self._spack = (c(g.z, float), c(g.n ** 2, np.float32), c(g.phi, float),
+                       self.edge_open.astype(float), flags, spp, spc,
+                       c(np.where(fixed, g.fixed_h, 0.0)), lu, fpar)
+        self._skey = key
+        return self._spack
+
+    def _spares(self) -> None:
+        """Second buffers of h, qx, qy (the step writes into them), matching the state."""
+        for a, b in (("h", "_h2"), ("qx", "_qx2"), ("qy", "_qy2")):
+            x, y = getattr(self, a), getattr(self, b, None)
+            if y is None or y.shape != x.shape or y.dtype != x.dtype or y is x:
+                setattr(self, b, np.empty_like(x))
+
     def advance(self, t_end: float, rain=None) -> None:
         """Advance every member to ``t_end`` (s) under ``rain`` (list of K Hyetograph, or
-        None). A member's steps never straddle one of its own rain interval edges."""
+        None). A member's steps never straddle one of its own rain interval edges; all steps
+        between two edges run inside one compiled call (one step per call with drainage,
+        which exchanges with the sewers after every step)."""
         if rain is not None and len(rain) != self.K:
             raise FloodError(f"rain has {len(rain)} members, the model {self.K}")
         b = float(t_end)
@@ -135,44 +171,40 @@ class FloodSim:
                  np.append(np.asarray(hy.edges, float)[hy.edges < b], b)
                  for hy in (rain or [None] * self.K)]
         g = self.grid
-        dx = g.dx
-        seg = None
+        st = self._statics()
+        self._spares()
+        B = S.block_rows(g.shape[0])
+        most = 1 if self.drain is not None else 1 << 62
+        dt = np.zeros(self.K)
+        old = None
         while True:
-            ends = np.array([e[np.searchsorted(e, t, side="right")] if t < b else b
-                             for e, t in zip(edges, self.t)])
-            if seg is None or (ends != seg).any():
-                seg = ends
-                src, srate = self.sources(rain, self.t)
-            left = seg - self.t
-            if not (left > 0).any():
+            seg = np.array([e[np.searchsorted(e, t, side="right")] if t < b else b
+                            for e, t in zip(edges, self.t)])
+            if not (seg > self.t).any():
                 break
-            hm = self.hmax.max(axis=1)
-            dt = np.where(hm > 0, self.alpha * dx / np.sqrt(S.G * np.maximum(hm, 1e-300)),
-                          self.dt_max)
-            dt = np.minimum(dt, self.dt_max)
-            dt = np.where(left > 0, np.minimum(dt, left), 0.0)
-            last = (left > 0) & (left - dt <= 1e-9 * np.maximum(1.0, seg))
-            k = self._k
-            k["fluxes"](self.h, self.qx, self.qy, self._qx2, self._qy2, g.z, self.n2, self.wx,
-                        self.wy, dt, dx, self.theta, self.hmin, self.edge_open, self.slope)
-            self.qx, self._qx2 = self._qx2, self.qx
-            self.qy, self._qy2 = self._qy2, self.qy
-            k["limiter"](self.h, self.qx, self.qy, self._r, g.phi, self.wx, self.wy, src,
-                         srate, dt, dx)
-            k["update"](self.h, self.qx, self.qy, self._qx2, self._qy2, self._r, g.phi, self.wx, self.wy, src, srate,
-                        g.fixed_h, self.cfl, self.lu, g.fpar, self.tw, dt, dx, self.acc,
-                        self.hmax, self.hpeak)
-            self.qx, self._qx2 = self._qx2, self.qx
-            self.qy, self._qy2 = self._qy2, self.qy
-            if self.drain is not None:
+            if old is None or (seg != old).any():
+                old = seg
+                src, srate = self.sources(rain, self.t)
+                src = np.ascontiguousarray(src, float)
+                ssum = src.sum(axis=2)
+            for a in ("h", "qx", "qy", "tw", "acc", "hmax", "hpeak", "t", "steps"):
+                if not getattr(self, a).flags.c_contiguous:
+                    setattr(self, a, np.ascontiguousarray(getattr(self, a)))
+            swaps, bad = self._k["run"](
+                self.h, self.qx, self.qy, self._h2, self._qx2, self._qy2, *st, self.tw,
+                src, ssum, np.ascontiguousarray(srate, float), self.t,
+                self.steps, seg, dt, g.dx, self.theta, self.hmin, self.slope, self.alpha,
+                self.dt_max, self.acc, self.hmax, self.hpeak, B, most)
+            if swaps % 2:
+                self.h, self._h2 = self._h2, self.h
+                self.qx, self._qx2 = self._qx2, self.qx
+                self.qy, self._qy2 = self._qy2, self.qy
+            if bad >= 0:
+                cells = np.argwhere(~np.isfinite(self.h[bad]))
+                raise FloodError("the depth became non-finite (unstable step)", member=int(bad),
+                                 cell=tuple(int(v) for v in cells[0]) if len(cells) else None)
+            if self.drain is not None and swaps:
                 self.drain.exchange(self, dt)
-            self.t = np.where(last, seg, self.t + dt)
-            self.steps += dt > 0
-            if not np.isfinite(self.hmax).all():
-                m = int(np.flatnonzero(~np.isfinite(self.hmax).all(axis=1))[0])
-                bad = np.argwhere(~np.isfinite(self.h[m]))
-                raise FloodError("the depth became non-finite (unstable step)", member=m,
-                                 cell=tuple(int(v) for v in bad[0]) if len(bad) else None)
 
     # ---- results ---------------------------------------------------------------------------
     def storage(self) -> np.ndarray:

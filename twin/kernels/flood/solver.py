@@ -1,5 +1,5 @@
-"""The array kernel: one explicit step of the local-inertial shallow-water equations on a raster
-for K members at once (numba, rows of all members in parallel).
+"""The array kernel: explicit steps of the local-inertial shallow-water equations on a raster for
+K members at once (numba; row blocks of all members in parallel), many steps per call.
 
 Scheme (Bates, Horritt & Fewtrell 2010, J. Hydrol. 387:33–45, as LISFLOOD-FP; with the
 θ-weighting of de Almeida, Bates, Freer & Souvignet 2012, WRR 48:W05528). For a face between
@@ -9,14 +9,22 @@ cells L and R (unit discharge q, m²/s, positive towards R):
     q*    = θ q + (1 − θ)/2 (q_prev + q_next)                   (neighbouring faces, same axis)
     q_new = (q* − g h_f Δt (η_R − η_L)/Δx) / (1 + g Δt n² |q| / h_f^(7/3))
 
-and q_new = 0 where h_f ≤ ``hmin``. h_f^(7/3) is evaluated in single precision (powf: a
-relative error ~1e-7 in the friction term, far below the uncertainty of n; it makes the step
-~30 % faster); everything else, and the mass balance, is double precision. Continuity is solved on volumes with porosity φ (the open
-fraction of a cell; φ = 0 blocks it): φ A Δh = Δt (rain·A + Σ inflow − Σ outflow) − infiltration.
+and q_new = 0 where h_f ≤ ``hmin``. h_f^(−7/3) comes from a bit-level first guess of h_f^(−1/3)
+and Newton steps (relative error < 2e-9, no libm call). Continuity is solved on
+volumes with porosity φ (the open fraction of a cell; φ = 0 blocks it):
+φ A Δh = Δt (rain·A + Σ inflow − Σ outflow) − infiltration, in double precision.
 **No negative depths**: the outflow of a cell in one step is scaled down to the volume it holds
 (plus the step's rain) before it is applied — each face is scaled by its donor cell's factor,
-so the step stays exactly conservative. The step Δt is chosen per member by the caller
-(``α Δx / sqrt(g h_max)``, Bates 2010 eq. 12).
+so the step stays exactly conservative (both cells of a face apply the same double-precision
+discharge). The step Δt_k = min(α Δx / sqrt(g h_max,k), dt_max) per member (Bates 2010 eq. 12)
+from the running row maxima of the previous step's update.
+
+One sweep per step: each block of rows computes the new face discharges, the outflow limiter
+and the continuity update row after row (the fluxes lead by one row), from the previous
+state into a second buffer — the row above and below a block are recomputed by it (halo), so
+blocks share nothing and the result does not depend on the number of threads. The discharges
+are stored in ``q_dtype`` (float32 by default: momentum only; the mass balance uses the
+double-precision values of the step).
 
 Layout: ``h`` (K, ny, nx) depth (m) in the open part of the cell; ``qx`` (K, ny, nx+1) at
 the west/east faces (face j between columns j−1 and j), positive east; ``qy`` (K, ny+1, nx)
@@ -25,233 +33,439 @@ at the north/south faces (face i between rows i−1 and i; row 0 is north), posi
 
 from __future__ import annotations
 
+import types
+
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.extending import intrinsic
 
 G = 9.80665
 
 #: accumulator columns of ``acc`` (K, ny, NACC): volumes, m³
 ACC_RAIN, ACC_INFIL, ACC_EDGE, ACC_FIXED, ACC_CLIP = range(5)
 NACC = 5
+#: cell flags: a held water-body cell, one counted in the step's h_max, a pervious cell
+FIXED, CFL, PERV = 1, 2, 4
+#: rows per block (about; see :func:`block_rows`)
+BLOCK = 32
 
 
-@nb.njit(cache=True, inline="always")
-def _face(q, qp, qn, hl, hr, zl, zr, n2, dt, dx, theta, hmin):
-    """Return the new unit discharge at one face (see the module docstring)."""
+def block_rows(ny: int) -> int:
+    """Rows per block for a grid of ``ny`` rows: ~BLOCK, an even number of blocks per member
+    (two cores stay balanced); depends on ny only, so a member's arithmetic never depends on
+    the batch or the threads."""
+    nb_ = max(1, -(-ny // BLOCK))
+    if nb_ > 1 and nb_ % 2:
+        nb_ += 1
+    return -(-ny // nb_)
+
+
+@intrinsic
+def _bits(typingctx, x):
+    """The IEEE-754 bits of a float64 as an int64."""
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return nb.types.int64(nb.types.float64), codegen
+
+
+@intrinsic
+def _float(typingctx, i):
+    """The float64 with the bits of an int64."""
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return nb.types.float64(nb.types.int64), codegen
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _rpow73(h):
+    """h^(−7/3) for h > 0: r⁷ with r = h^(−1/3) from an exponent/3 first guess (≤ 3.5 % off)
+    and three Newton steps r ← r (4 − h r³)/3 (relative error < 2e-9); no division and no
+    library call, so it vectorises."""
+    r = _float(0x553EF1A9FBE76C8C - np.int64(np.float64(_bits(h)) * (1.0 / 3.0)))
+    r = r * (4.0 - h * r * r * r) * (1.0 / 3.0)
+    r = r * (4.0 - h * r * r * r) * (1.0 / 3.0)
+    r = r * (4.0 - h * r * r * r) * (1.0 / 3.0)
+    r2 = r * r
+    r3 = r2 * r
+    return r3 * r3 * r
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _face(q, qp, qn, hl, hr, zl, zr, n2, w, dt, dx, theta, hmin):
+    """Return the new unit discharge at one face of open width w (0: a wall) (see the module
+    docstring). Branch-free (a select at the end), so that the row loops vectorise."""
     el = zl + hl
     er = zr + hr
     hf = max(el, er) - max(zl, zr)
-    if hf <= hmin:
-        return 0.0
     qs = theta * q + 0.5 * (1.0 - theta) * (qp + qn)
     num = qs - G * hf * dt * (er - el) / dx
-    den = 1.0 + G * dt * n2 * abs(q) / np.float64(np.float32(hf) ** np.float32(7.0 / 3.0))
-    return num / den
+    den = 1.0 + G * dt * n2 * abs(q) * _rpow73(max(hf, hmin))
+    return num / den if (hf > hmin) & (w > 0.0) else 0.0
 
 
-def _fluxes(h, qx, qy, qx_out, qy_out, z, n2, wx, wy, dt, dx, theta, hmin, edge_open, slope):
-    """Write the new face discharges of every member with dt[k] > 0 into ``qx_out``/``qy_out``.
-
-    wx (ny, nx+1), wy (ny+1, nx): face open width fractions (0 = wall); n2 (ny, nx): n²;
-    edge_open (4,) bool for west, east, north, south; slope: bed slope of the free-outflow
-    ghost cells (only outflow through an open edge)."""
-    K, ny, nx = h.shape
-    for p in nb.prange(K * ny):
-        k = p // ny
-        i = p - k * ny
-        d = dt[k]
-        if d <= 0.0:
-            continue
-        # x faces of row i
-        for j in range(nx + 1):
-            if wx[i, j] <= 0.0:
-                qx_out[k, i, j] = 0.0
-                continue
-            q = qx[k, i, j]
-            if j == 0 or j == nx:
-                c = 0 if j == 0 else nx - 1
-                hc = h[k, i, c]
-                if hc <= hmin:
-                    qx_out[k, i, j] = 0.0
-                    continue
-                # ghost cell lower by slope*dx: outward flow only
-                qo = q if j == nx else -q
-                v = _face(qo, qo, qo, hc, hc, z[i, c], z[i, c] - slope * dx, n2[i, c],
-                          d, dx, 1.0, hmin)
-                v = max(v, 0.0)
-                qx_out[k, i, j] = v if j == nx else -v
-                continue
-            qp = qx[k, i, j - 1] if j > 1 else q
-            qn = qx[k, i, j + 1] if j < nx - 1 else q
-            qx_out[k, i, j] = _face(q, qp, qn, h[k, i, j - 1], h[k, i, j], z[i, j - 1], z[i, j],
-                                    0.5 * (n2[i, j - 1] + n2[i, j]), d, dx, theta, hmin)
-        # y faces: face i (north side of row i); the last row also does face ny
-        for f in range(i, i + 1 + (1 if i == ny - 1 else 0)):
-            for j in range(nx):
-                if wy[f, j] <= 0.0:
-                    qy_out[k, f, j] = 0.0
-                    continue
-                q = qy[k, f, j]
-                if f == 0 or f == ny:
-                    c = 0 if f == 0 else ny - 1
-                    hc = h[k, c, j]
-                    if hc <= hmin:
-                        qy_out[k, f, j] = 0.0
-                        continue
-                    qo = q if f == ny else -q
-                    v = _face(qo, qo, qo, hc, hc, z[c, j], z[c, j] - slope * dx, n2[c, j],
-                              d, dx, 1.0, hmin)
-                    v = max(v, 0.0)
-                    qy_out[k, f, j] = v if f == ny else -v
-                    continue
-                qp = qy[k, f - 1, j] if f > 1 else q
-                qn = qy[k, f + 1, j] if f < ny - 1 else q
-                qy_out[k, f, j] = _face(q, qp, qn, h[k, f - 1, j], h[k, f, j], z[f - 1, j],
-                                        z[f, j], 0.5 * (n2[f - 1, j] + n2[f, j]), d, dx,
-                                        theta, hmin)
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _edge(q, hc, zc, n2, w, dt, dx, slope, hmin):
+    """Outward discharge (≥ 0) of an open edge face; ``q`` taken positive outwards; the ghost
+    cell beyond is lower by slope·dx."""
+    v = _face(q, q, q, hc, hc, zc, zc - slope * dx, n2, w, dt, dx, 1.0, hmin)
+    return max(v, 0.0) if hc > hmin else 0.0
 
 
-def _limiter(h, qx, qy, r, phi, wx, wy, src, srate, dt, dx):
-    """Write into r (K, ny, nx) the factor (≤ 1) by which each cell's outflow must be scaled
-    so that it does not exceed the volume it holds plus this step's rain."""
-    K, ny, nx = h.shape
-    A = dx * dx
-    kf = src.shape[0]
-    for p in nb.prange(K * ny):
-        k = p // ny
-        i = p - k * ny
-        d = dt[k]
-        if d <= 0.0:
-            continue
-        s = src[k if kf > 1 else 0, i]
+@nb.njit(cache=True, error_model="numpy")
+def _widths(i, f, phi, eo, wxr, wyr):
+    """Open widths (fractions of dx; 0 = wall) of the x faces of row i into wxr (nx+1,) and
+    of the y faces of face row f into wyr (nx,) (f < 0: none): the smaller porosity of the
+    two cells; an edge face takes its cell's porosity where that edge is open (eo (4,): 1/0
+    for west, east, north, south)."""
+    ny, nx = phi.shape
+    if i >= 0:
+        p = phi[i]
+        wxr[0] = eo[0] * p[0]
+        wxr[nx] = eo[1] * p[nx - 1]
+        for jj in range(nx - 1):
+            j = jj + 1
+            wxr[j] = min(p[j - 1], p[j])
+    if f == 0 or f == ny:
+        e = eo[2] if f == 0 else eo[3]
+        p = phi[0 if f == 0 else ny - 1]
         for j in range(nx):
-            out = 0.0
-            a = qx[k, i, j]
-            if a < 0.0:
-                out -= a * wx[i, j]
-            a = qx[k, i, j + 1]
-            if a > 0.0:
-                out += a * wx[i, j + 1]
-            a = qy[k, i, j]
-            if a < 0.0:
-                out -= a * wy[i, j]
-            a = qy[k, i + 1, j]
-            if a > 0.0:
-                out += a * wy[i + 1, j]
-            out *= d * dx
-            avail = phi[i, j] * A * h[k, i, j] + d * srate[k] * s[j] * A
-            r[k, i, j] = 1.0 if out <= avail else avail / out
+            wyr[j] = e * p[j]
+    elif f > 0:
+        p = phi[f - 1]
+        p2 = phi[f]
+        for j in range(nx):
+            wyr[j] = min(p[j], p2[j])
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy")
+def _xfaces(k, i, H, QX, z, n2c, w, d, dx, theta, hmin, slope, out):
+    """New (unlimited) discharges of the x faces of row i (open widths w) into out (nx+1,);
+    n2c (ny, nx): Manning's n² of the cells (a face takes the mean of its two cells)."""
+    nx = H.shape[2]
+    h = H[k, i]
+    q = QX[k, i]
+    zi = z[i]
+    n2 = n2c[i]
+    out[0] = -_edge(-q[0], h[0], zi[0], n2[0], w[0], d, dx, slope, hmin)
+    out[nx] = _edge(q[nx], h[nx - 1], zi[nx - 1], n2[nx - 1], w[nx], d, dx, slope, hmin)
+    if nx == 1:
+        return
+    if nx == 2:
+        out[1] = _face(q[1], q[1], q[1], h[0], h[1], zi[0], zi[1],
+                       0.5 * (np.float64(n2[0]) + n2[1]), w[1], d, dx, theta, hmin)
+        return
+    out[1] = _face(q[1], q[1], q[2], h[0], h[1], zi[0], zi[1], 0.5 * (np.float64(n2[0]) + n2[1]),
+                   w[1], d, dx, theta, hmin)
+    for jj in range(nx - 3):  # (range(2, nx - 1) would not vectorise)
+        j = jj + 2
+        out[j] = _face(q[j], q[j - 1], q[j + 1], h[j - 1], h[j], zi[j - 1], zi[j],
+                       0.5 * (np.float64(n2[j - 1]) + n2[j]), w[j], d, dx, theta, hmin)
+    j = nx - 1
+    out[j] = _face(q[j], q[j - 1], q[j], h[j - 1], h[j], zi[j - 1], zi[j],
+                   0.5 * (np.float64(n2[j - 1]) + n2[j]), w[j], d, dx, theta, hmin)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _yfaces(k, f, H, QY, z, n2c, w, d, dx, theta, hmin, slope, out):
+    """New (unlimited) discharges of the y faces of face row f (0..ny; open widths w) into
+    out (nx,)."""
+    ny, nx = H.shape[1], H.shape[2]
+    q = QY[k, f]
+    if f == 0 or f == ny:
+        c = 0 if f == 0 else ny - 1
+        h = H[k, c]
+        zc = z[c]
+        n2 = n2c[c]
+        sg = -1.0 if f == 0 else 1.0
+        for j in range(nx):
+            out[j] = sg * _edge(sg * q[j], h[j], zc[j], n2[j], w[j], d, dx, slope, hmin)
+        return
+    qp = QY[k, f - 1] if f > 1 else q
+    qn = QY[k, f + 1] if f < ny - 1 else q
+    hu = H[k, f - 1]
+    hd = H[k, f]
+    zu = z[f - 1]
+    zd = z[f]
+    nu = n2c[f - 1]
+    nd = n2c[f]
+    for j in range(nx):
+        out[j] = _face(q[j], qp[j], qn[j], hu[j], hd[j], zu[j], zd[j],
+                       0.5 * (np.float64(nu[j]) + nd[j]), w[j], d, dx, theta, hmin)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _limit(k, i, H, fx, fyn, fys, phi, wx, wn, ws, s, sr, d, dx, out):
+    """Write into out (nx,) the factor (≤ 1) by which each cell of row i must scale its
+    outflow so that it does not exceed the volume it holds plus this step's rain (wx (nx+1,),
+    wn, ws (nx,): open widths of the row's x faces and its north and south faces)."""
+    nx = H.shape[2]
+    A = dx * dx
+    h = H[k, i]
+    p = phi[i]
+    for j in range(nx):  # (grouped so that mirrored cells round alike)
+        a = fx[j]
+        b = fx[j + 1]
+        ox = (-a * wx[j] if a < 0.0 else 0.0) + (b * wx[j + 1] if b > 0.0 else 0.0)
+        a = fyn[j]
+        b = fys[j]
+        oy = (-a * wn[j] if a < 0.0 else 0.0) + (b * ws[j] if b > 0.0 else 0.0)
+        o = (ox + oy) * (d * dx)
+        avail = p[j] * A * h[j] + d * sr * s[j] * A
+        out[j] = 1.0 if o <= avail else avail / o
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _eff(q, rl, rr):
     """Discharge of a face after scaling by its donor cell's factor."""
     return q * rl if q > 0.0 else q * rr
 
 
-def _update(h, qx, qy, qx_w, qy_w, r, phi, wx, wy, src, srate, fixed_h, cfl, lu, fpar, tw, dt, dx,
-           acc, hmax, hpeak):
-    """Apply the limited fluxes, rain, infiltration and fixed water levels; write the scaled
-    discharges of qx/qy into qx_w/qy_w; accumulate volumes per row into acc (K, ny, NACC) and the
-    row maxima of h into hmax (K, ny) (water-body cells only where ``cfl``: those next to
-    free cells) and the running maximum depth into hpeak (K, ny, nx).
+@nb.njit(cache=True, error_model="numpy")
+def _update(k, i, H, H2, QX2, QY2, fx, fyn, fys, rn, rc, rs, phi, wxi, wn, wsr, flags, spp,
+            spc, fixed_h, lu, fpar, tw, s, ssum, sr, d, dx, acc, hmax, hpeak, buf):
+    """Apply the limited fluxes, rain, infiltration and held levels to row i: write the new
+    depths into H2, the limited discharges of the row's x faces and its south face (and face
+    0 on row 0) into QX2/QY2; add the row's volumes to acc[k, i] and set hmax[k, i].
 
-    src (Kf, ny, nx) × srate (K,): rain rate (m/s over the full cell area, roof rain already
-    routed to open cells); fixed_h (ny, nx): fixed depth of water-body cells (NaN elsewhere);
-    lu (ny, nx) int: land-use class; fpar (n_class, 4): Horton f0, fc (m/s), decay k (1/s),
-    pervious fraction; tw (K, ny, nx): time (s) each cell has been wet (Horton's clock)."""
-    K, ny, nx = h.shape
+    The plain cells (neither held nor pervious) go through branch-free loops that vectorise;
+    the held and pervious cells of the row (spc[spp[i]:spp[i+1]]) are then redone one by one.
+    buf (4, nx+1): scratch."""
+    ny, nx = H.shape[1], H.shape[2]
     A = dx * dx
+    ddx = d * dx
+    rain = d * sr * A
+    qx = buf[0]
+    qn = buf[1]
+    qs = buf[2]
+    vb = buf[3]
+    h = H[k, i]
+    h2 = H2[k, i]
+    hp = hpeak[k, i]
+    ph = phi[i]
+    fl = flags[i]
+    sv = s
+    qx2 = QX2[k, i]
+    qy2 = QY2[k, i + 1]
+    # limited discharges: each face scaled by its donor cell's factor
+    qx[0] = _eff(fx[0], 1.0, rc[0])
+    qx[nx] = _eff(fx[nx], rc[nx - 1], 1.0)
+    qx2[0] = qx[0]
+    qx2[nx] = qx[nx]
+    for jj in range(nx - 1):
+        j = jj + 1
+        v = _eff(fx[j], rc[j - 1], rc[j])
+        qx[j] = v
+        qx2[j] = v
+    for j in range(nx):
+        v = _eff(fys[j], rc[j], rs[j])
+        qs[j] = v
+        qy2[j] = v
+    for j in range(nx):
+        qn[j] = _eff(fyn[j], rn[j], rc[j])
+    if i == 0:
+        q0 = QY2[k, 0]
+        for j in range(nx):
+            q0[j] = qn[j]
+    # continuity on volumes, plain cells (walls keep their 0)
+    hmb = 0
+    neg = 0
+    for j in range(nx):
+        p = ph[j]
+        v = p * A * h[j] + rain * sv[j] \
+            + ((qx[j] * wxi[j] - qx[j + 1] * wxi[j + 1]) + (qn[j] * wn[j] - qs[j] * wsr[j])) * ddx
+        vb[j] = v
+        plain = (fl[j] & (FIXED | PERV)) == 0
+        hn = max(v, 0.0) / (p * A) if p > 0.0 else h[j]
+        h2[j] = hn
+        if plain and hn > hp[j]:
+            hp[j] = hn
+        hmb = max(hmb, _bits(hn) if plain else 0)
+        neg += (v < 0.0) & plain & (p > 0.0)
+    hm = _float(hmb)
+    edge_v = -qx[0] * wxi[0] * ddx + qx[nx] * wxi[nx] * ddx
+    if i == 0:
+        for j in range(nx):
+            edge_v -= qn[j] * wn[j] * ddx
+    if i == ny - 1:
+        for j in range(nx):
+            edge_v += qs[j] * wsr[j] * ddx
+    clip_v = 0.0
+    if neg:
+        for j in range(nx):
+            if vb[j] < 0.0 and (fl[j] & (FIXED | PERV)) == 0 and ph[j] > 0.0:
+                clip_v -= vb[j]
+    # held (water-body) and pervious cells
+    inf_v = 0.0
+    fix_v = 0.0
+    for m in range(spp[i], spp[i + 1]):
+        j = spc[m]
+        v = vb[j]
+        p = ph[j]
+        f = fl[j]
+        if f & FIXED:  # held at its level, the difference leaves
+            hf = fixed_h[i, j]
+            fix_v += v - p * A * hf
+            h2[j] = hf
+            if f & CFL and hf > hm:
+                hm = hf
+            continue
+        if v > 0.0:
+            c = lu[i, j]
+            t = tw[k, i, j]
+            rate = fpar[c, 1] + (fpar[c, 0] - fpar[c, 1]) * np.exp(-fpar[c, 2] * t)
+            iv = min(rate * fpar[c, 3] * p * A * d, v)
+            v -= iv
+            inf_v += iv
+            tw[k, i, j] = t + d
+        if v < 0.0:
+            clip_v -= v
+            v = 0.0
+        hn = v / (p * A)
+        h2[j] = hn
+        hm = max(hm, hn)
+        hp[j] = max(hp[j], hn)
+    acc[k, i, 0] += rain * ssum
+    acc[k, i, 1] += inf_v
+    acc[k, i, 2] += edge_v
+    acc[k, i, 3] += fix_v
+    acc[k, i, 4] += clip_v
+    hmax[k, i] = hm
+
+
+def _sweep(H, QX, QY, H2, QX2, QY2, z, n2c, phi, eo, flags, spp, spc, fixed_h, lu, fpar, tw,
+           src, ssum, srate, dt, dx, theta, hmin, slope, acc, hmax, hpeak, B, ones):
+    """One step of every member with dt[k] > 0 from (H, QX, QY) into (H2, QX2, QY2); members
+    with dt[k] = 0 are copied. Rows in blocks of B; each block recomputes the fluxes and
+    limiter of the rows next to it, so blocks write disjoint rows and faces."""
+    K, ny, nx = H.shape
+    nbm = (ny + B - 1) // B
     kf = src.shape[0]
-    for p in nb.prange(K * ny):
-        k = p // ny
-        i = p - k * ny
+    for p in nb.prange(K * nbm):
+        k = p // nbm
+        a = (p - k * nbm) * B
+        b = min(a + B, ny)
         d = dt[k]
         if d <= 0.0:
+            H2[k, a:b] = H[k, a:b]
+            QX2[k, a:b] = QX[k, a:b]
+            QY2[k, a + 1:b + 1] = QY[k, a + 1:b + 1]
+            if a == 0:
+                QY2[k, 0] = QY[k, 0]
             continue
-        s = src[k if kf > 1 else 0, i]
-        rain_v = 0.0
-        inf_v = 0.0
-        edge_v = 0.0
-        fix_v = 0.0
-        clip_v = 0.0
-        hm = 0.0
-        for j in range(nx):
-            rc = r[k, i, j]
-            rw = r[k, i, j - 1] if j > 0 else 1.0
-            re = r[k, i, j + 1] if j < nx - 1 else 1.0
-            rn = r[k, i - 1, j] if i > 0 else 1.0
-            rs = r[k, i + 1, j] if i < ny - 1 else 1.0
-            qw = _eff(qx[k, i, j], rw, rc)
-            qe = _eff(qx[k, i, j + 1], rc, re)
-            qn = _eff(qy[k, i, j], rn, rc)
-            qs = _eff(qy[k, i + 1, j], rc, rs)
-            # each cell writes back its east and south faces (and the west/north edges)
-            qx_w[k, i, j + 1] = qe
-            qy_w[k, i + 1, j] = qs
-            if j == 0:
-                qx_w[k, i, 0] = qw
-            if i == 0:
-                qy_w[k, 0, j] = qn
-            ph = phi[i, j]
-            if ph <= 0.0:
-                continue
-            net = (qw * wx[i, j] - qe * wx[i, j + 1] + qn * wy[i, j] - qs * wy[i + 1, j]) * d * dx
-            if j == 0:
-                edge_v -= qw * wx[i, j] * d * dx
-            if j == nx - 1:
-                edge_v += qe * wx[i, j + 1] * d * dx
-            if i == 0:
-                edge_v -= qn * wy[i, j] * d * dx
-            if i == ny - 1:
-                edge_v += qs * wy[i + 1, j] * d * dx
-            rv = d * srate[k] * s[j] * A
-            rain_v += rv
-            v = ph * A * h[k, i, j] + rv + net
-            hf = fixed_h[i, j]
-            if hf == hf:  # a water-body cell: held at its level, the difference leaves
-                vf = ph * A * hf
-                fix_v += v - vf
-                h[k, i, j] = hf
-                if cfl[i, j] and hf > hm:
-                    hm = hf
-                continue
-            c = lu[i, j]
-            perv = fpar[c, 3]
-            if perv > 0.0 and v > 0.0:
-                t = tw[k, i, j]
-                f = fpar[c, 1] + (fpar[c, 0] - fpar[c, 1]) * np.exp(-fpar[c, 2] * t)
-                iv = f * perv * ph * A * d
-                if iv > v:
-                    iv = v
-                v -= iv
-                inf_v += iv
-                tw[k, i, j] = t + d
-            if v < 0.0:
-                clip_v -= v
-                v = 0.0
-            hn = v / (ph * A)
-            h[k, i, j] = hn
-            if hn > hm:
-                hm = hn
-            if hn > hpeak[k, i, j]:
-                hpeak[k, i, j] = hn
-        acc[k, i, 0] += rain_v
-        acc[k, i, 1] += inf_v
-        acc[k, i, 2] += edge_v
-        acc[k, i, 3] += fix_v
-        acc[k, i, 4] += clip_v
-        hmax[k, i] = hm
+        s = src[k if kf > 1 else 0]
+        ss = ssum[k if kf > 1 else 0]
+        sr = srate[k]
+        fx = np.empty((3, nx + 1))   # ring buffers over rows: new x-face discharges,
+        wx = np.empty((3, nx + 1))   # x-face widths,
+        fy = np.empty((3, nx))       # new y-face discharges (face rows),
+        wy = np.empty((3, nx))       # y-face widths,
+        rr = np.empty((3, nx))       # limiter factors
+        buf = np.empty((4, nx + 1))
+        i0 = max(a - 1, 0)
+        i1 = min(b, ny - 1)
+        _widths(-1, i0, phi, eo, wx[0], wy[i0 % 3])
+        _yfaces(k, i0, H, QY, z, n2c, wy[i0 % 3], d, dx, theta, hmin, slope, fy[i0 % 3])
+        for i in range(i0, i1 + 1):
+            c, n = i % 3, (i + 1) % 3
+            _widths(i, i + 1, phi, eo, wx[c], wy[n])
+            _xfaces(k, i, H, QX, z, n2c, wx[c], d, dx, theta, hmin, slope, fx[c])
+            _yfaces(k, i + 1, H, QY, z, n2c, wy[n], d, dx, theta, hmin, slope, fy[n])
+            _limit(k, i, H, fx[c], fy[c], fy[n], phi, wx[c], wy[c], wy[n], s[i], sr, d, dx,
+                   rr[c])
+            u = i - 1
+            if u >= a:
+                m = u % 3
+                rn = rr[(u - 1) % 3] if u > 0 else ones
+                _update(k, u, H, H2, QX2, QY2, fx[m], fy[m], fy[c], rn, rr[m], rr[c], phi,
+                        wx[m], wy[m], wy[c], flags, spp, spc, fixed_h, lu, fpar, tw, s[u],
+                        ss[u], sr, d, dx, acc, hmax, hpeak, buf)
+        if i1 == b - 1:  # the grid's last row: nothing below
+            u = b - 1
+            m = u % 3
+            rn = rr[(u - 1) % 3] if u > 0 else ones
+            _update(k, u, H, H2, QX2, QY2, fx[m], fy[m], fy[b % 3], rn, rr[m], ones, phi,
+                    wx[m], wy[m], wy[b % 3], flags, spp, spc, fixed_h, lu, fpar, tw, s[u],
+                    ss[u], sr, d, dx, acc, hmax, hpeak, buf)
 
 
-#: the kernels compiled twice: serial (small grids, busy machines) and parallel over rows
-SERIAL = {f.__name__[1:]: nb.njit(cache=True)(f) for f in (_fluxes, _limiter, _update)}
-PARALLEL = {f.__name__[1:]: nb.njit(cache=True, parallel=True)(f)
-            for f in (_fluxes, _limiter, _update)}
+def _run(H, QX, QY, H2, QX2, QY2, z, n2c, phi, eo, flags, spp, spc, fixed_h, lu, fpar, tw,
+         src, ssum, srate, t, steps, seg, dt, dx, theta, hmin, slope, alpha, dt_max, acc, hmax,
+         hpeak, B, max_steps):
+    """Step every member until one reaches its segment end seg[k] (s), all are there, or
+    ``max_steps`` steps; t (K,) and steps (K,) advance in place, dt (K,) holds the last
+    step's Δt (0 for members that did not step). Returns (swaps, bad): the
+    number of buffer swaps (odd: the state is in H2/QX2/QY2) and the first member whose depth
+    became non-finite (−1: none)."""
+    K, ny, nx = H.shape
+    ones = np.ones(nx)
+    last = np.zeros(K, np.bool_)
+    swaps = 0
+    n = 0
+    while n < max_steps:
+        go = False
+        for k in range(K):
+            left = seg[k] - t[k]
+            hm = 0.0
+            for i in range(ny):
+                if hmax[k, i] > hm:
+                    hm = hmax[k, i]
+            d = alpha * dx / np.sqrt(G * hm) if hm > 0.0 else dt_max
+            d = min(d, dt_max)
+            if left > 0.0:
+                go = True
+                d = min(d, left)
+            else:
+                d = 0.0
+            dt[k] = d
+            last[k] = left > 0.0 and left - d <= 1e-9 * max(1.0, seg[k])
+        if not go:
+            break
+        _sweep_in(H, QX, QY, H2, QX2, QY2, z, n2c, phi, eo,  # noqa: F821 (_build)
+                  flags, spp, spc, fixed_h, lu, fpar, tw, src, ssum, srate, dt, dx, theta,
+                  hmin, slope, acc, hmax, hpeak, B, ones)
+        H, H2 = H2, H
+        QX, QX2 = QX2, QX
+        QY, QY2 = QY2, QY
+        swaps += 1
+        n += 1
+        hit = False
+        for k in range(K):
+            if last[k]:
+                t[k] = seg[k]
+                hit = True
+            else:
+                t[k] += dt[k]
+            if dt[k] > 0.0:
+                steps[k] += 1
+            for i in range(ny):
+                if not np.isfinite(hmax[k, i]):
+                    return swaps, k
+        if hit:
+            break
+    return swaps, -1
+
+
+def _build(parallel: bool):
+    """Compile (_sweep, _run) serial or parallel; distinct names keep numba's on-disk caches
+    of the two builds apart."""
+    tag = "par" if parallel else "ser"
+    out = {}
+    for f in (_sweep, _run):
+        g = types.FunctionType(f.__code__, dict(f.__globals__), f"{f.__name__}_{tag}")
+        g.__qualname__ = f"{f.__name__}_{tag}"
+        out[f.__name__[1:]] = g
+    sweep = nb.njit(cache=True, parallel=parallel, error_model="numpy")(out["sweep"])
+    out["run"].__globals__["_sweep_in"] = sweep
+    return {"sweep": sweep, "run": nb.njit(cache=True, error_model="numpy")(out["run"])}
+
+
+SERIAL = _build(False)
+PARALLEL = _build(True)
 
 
 def kernels(parallel: bool) -> dict:
-    """Return {"fluxes", "limiter", "update"}: the parallel or the serial build."""
+    """Return {"sweep", "run"}: the parallel or the serial build."""
     return PARALLEL if parallel else SERIAL
 
 
