@@ -23,7 +23,7 @@ from ..errors import CIMError, GeometryError
 from ..model.tables import _obj
 from ..model.walkway import DEFAULT_WIDTH, SIDEWALK_WIDTH, Walkways
 from . import _osm_tags as T
-from ._common import geodesic_length, parse_number
+from ._common import _GEOD, parse_number
 from ._osm_net import loop_cuts
 
 
@@ -37,15 +37,8 @@ def build(footways, highways, nodes, problems) -> Walkways | None:
         return None
     use = Counter(r for w in footways for r in set(w[1]))
     use.update(r for h in highways for r in set(h[1]))
-    node_index: dict[str, int] = {}
-    cols: dict[str, list] = {k: [] for k in ("ids", "from", "to", "len", "w", "kind",
-                                             "street", "side")}
-    geoms: list[np.ndarray] = []
-
-    def nix(r):
-        if r not in node_index:
-            node_index[r] = len(node_index)
-        return node_index[r]
+    segs: list[list[str]] = []     # node refs of each split piece
+    links: list[tuple] = []        # (piece, id, kind, width, street, side)
 
     def add(wid, refs, line, pieces):
         """pieces: [(id suffix, kind, width, street, side)] per split segment."""
@@ -57,23 +50,10 @@ def build(footways, highways, nodes, problems) -> Walkways | None:
                                           if use[refs[k]] > 1 or own[refs[k]] > 1]
                              + [len(refs) - 1])
             for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
-                seg = refs[a:b + 1]
-                xy = np.array([nodes[r] for r in seg], float)
-                length = geodesic_length(xy)
-                if not length > 0:
-                    continue
+                segs.append(refs[a:b + 1])
                 base = wid if len(cuts) == 2 else f"{wid}-{k}"
-                for suffix, kind, width, street, side in pieces:
-                    c = cols
-                    c["ids"].append(base + suffix)
-                    c["from"].append(nix(seg[0]))
-                    c["to"].append(nix(seg[-1]))
-                    c["len"].append(length)
-                    c["w"].append(width)
-                    c["kind"].append(kind)
-                    c["street"].append(street)
-                    c["side"].append(side)
-                    geoms.append(xy)
+                links.extend((len(segs) - 1, base + suffix, kind, width, street, side)
+                             for suffix, kind, width, street, side in pieces)
         except CIMError as e:
             problems.handle(e, obj_id=wid, line=line)
 
@@ -93,15 +73,34 @@ def build(footways, highways, nodes, problems) -> Walkways | None:
             continue
         w = w or SIDEWALK_WIDTH.get(tags.get("highway"), DEFAULT_WIDTH)
         add(wid, refs, line, [(":L" if s > 0 else ":R", "sidewalk", w, wid, s) for s in ss])
-    lens = [len(g) for g in geoms]
-    c = cols
+    return _walkways(segs, links, nodes)
+
+
+def _walkways(segs, links, nodes) -> Walkways:
+    """Assemble the Walkways of split pieces ``segs`` and their ``links``; geodesic lengths
+    in one pass over all vertices; zero-length pieces dropped."""
+    nv = np.array([len(g) for g in segs], np.int64)
+    off = np.concatenate([[0], np.cumsum(nv)]).astype(np.int64)
+    xy = np.array([nodes[r] for g in segs for r in g], float).reshape(-1, 2)
+    step = _GEOD.line_lengths(xy[:, 0], xy[:, 1]) if len(xy) > 1 else np.zeros(0)
+    run = np.concatenate([[0.0], np.cumsum(step)])
+    seg_len = run[off[1:] - 1] - run[off[:-1]] if len(segs) else np.zeros(0)
+    keep = [lk for lk in links if seg_len[lk[0]] > 0]
+    piece = np.array([lk[0] for lk in keep], np.int64)
+    ends = [(segs[p][0], segs[p][-1]) for p in piece]
+    node_ids = list(dict.fromkeys(r for e in ends for r in e))
+    nix = {r: i for i, r in enumerate(node_ids)}
+    n_out = nv[piece]
+    goff = np.concatenate([[0], np.cumsum(n_out)]).astype(np.int64)
+    vert = np.arange(goff[-1]) + np.repeat(off[piece] - goff[:-1], n_out)
     return Walkways(
-        node_ids=_obj(list(node_index)),
-        node_xy=np.array([nodes[r] for r in node_index], float).reshape(-1, 2),
-        link_ids=_obj(c["ids"]), link_from=np.array(c["from"], np.int64),
-        link_to=np.array(c["to"], np.int64), link_length=np.array(c["len"], float),
-        geometry_offsets=np.concatenate([[0], np.cumsum(lens, dtype=np.int64)]).astype(
-            np.int64),
-        geometry_xy=np.concatenate(geoms) if geoms else np.zeros((0, 2)),
-        link_width=np.array(c["w"], float), link_kind=_obj(c["kind"]),
-        link_street=_obj(c["street"]), link_side=np.array(c["side"], np.int8))
+        node_ids=_obj(node_ids),
+        node_xy=np.array([nodes[r] for r in node_ids], float).reshape(-1, 2),
+        link_ids=_obj([lk[1] for lk in keep]),
+        link_from=np.array([nix[a] for a, _ in ends], np.int64),
+        link_to=np.array([nix[b] for _, b in ends], np.int64),
+        link_length=seg_len[piece] if len(piece) else np.zeros(0),
+        geometry_offsets=goff, geometry_xy=xy[vert],
+        link_width=np.array([lk[3] for lk in keep], float),
+        link_kind=_obj([lk[2] for lk in keep]), link_street=_obj([lk[4] for lk in keep]),
+        link_side=np.array([lk[5] for lk in keep], np.int8))
