@@ -36,7 +36,8 @@ THROUGH_VEH_PER_H = 800
 def scenario(quick: bool = False) -> twin.Scenario:
     start, hours, scale = (dt.time(7, 45), 0.5, SCALE / 2) if quick else (dt.time(7), 3, SCALE)
     # the district and its demand come from out/cache/ when their files and code are unchanged
-    city = cache.load_district(DISTRICT)
+    district = cache.district_key(DISTRICT)
+    city = cache.load_district(DISTRICT, key=district)
     args = {"start": start.strftime("%H:%M"), "duration_s": hours * 3600, "seed": SEED,
             "scale": scale, "through_veh_per_h": THROUGH_VEH_PER_H}
 
@@ -45,7 +46,7 @@ def scenario(quick: bool = False) -> twin.Scenario:
         # node trips: the traffic process starts and ends them on links the turn graph connects
         return {k: getattr(trips, k) for k in ("depart_s", "origin_node", "destination_node")}
 
-    key = cache.key_of("trips", cache.district_key(DISTRICT), cache.source_digest(agents), args)
+    key = cache.key_of("trips", district, cache.source_digest(agents), args)
     demand = cache.cached("trips", key, generate)
     # the first route tables, too, are read from out/cache/ when network and demand are unchanged
     kernel = traffic.TrafficProcess(route_cache=cache.cache_dir())

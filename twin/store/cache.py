@@ -109,9 +109,9 @@ def district_key(name: str) -> str:
     return key_of("district", name, files_digest(files), source_digest(cim))
 
 
-def load_district(name: str, root=None):
+def load_district(name: str, root=None, key: str | None = None):
     """Return :func:`cim.load_district` ``(name)``, from the cache when its files and the
-    reader's source are unchanged."""
+    reader's source are unchanged (``key``: :func:`district_key` if already known)."""
     import cim
 
-    return cached("city", district_key(name), lambda: cim.load_district(name), root)
+    return cached("city", key or district_key(name), lambda: cim.load_district(name), root)
