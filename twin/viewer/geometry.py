@@ -212,6 +212,8 @@ def static_layer(layer, ambient: float = 0.35, diffuse: float = 0.7):
                                  ).round().astype(np.uint8)
         return mesh, np.asarray(layer.face_object)[keep]
     f = np.asarray(layer.mesh.faces, np.int64)
+    if layer.name == "terrain" and len(f) > 1000:
+        v, f, rgb = simplify_surface(v, f, rgb)
     fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     fn[fn[:, 2] < 0] *= -1.0                                # surfaces face up
     vn = np.column_stack([np.bincount(f.ravel(), np.repeat(fn[:, k], 3), minlength=len(v))
@@ -220,7 +222,39 @@ def static_layer(layer, ambient: float = 0.35, diffuse: float = 0.7):
     mesh = pv.PolyData(v, _cells(f))
     mesh.point_data["rgb"] = (rgb * _shade(vn, ambient, diffuse)[:, None]).round().astype(
         np.uint8)
-    return mesh, np.asarray(layer.face_object) if len(f) else np.zeros(0, np.int64)
+    return mesh, (np.zeros(len(f), np.int64) if layer.name == "terrain"
+                  else np.asarray(layer.face_object))
+
+
+#: m: the most a simplified terrain surface departs from the vertices it drops
+TERRAIN_TOLERANCE_M = 0.05
+
+
+def simplify_surface(v: np.ndarray, f: np.ndarray, rgb: np.ndarray,
+                     tolerance: float = TERRAIN_TOLERANCE_M):
+    """Return (vertices, faces, colours) of a terrain surface without the vertices that lie
+    within ``tolerance`` m of the surface left (flat ground: Lihu's 76k triangles become
+    ~5k); the outline is kept, and the vertices kept keep their colours (a function of
+    elevation, so they change by no more than the elevation does)."""
+    import pyvista as pv
+    import vtk
+
+    pd = pv.PolyData(v, _cells(f))
+    pd.point_data["rgb"] = rgb
+    d = vtk.vtkDecimatePro()
+    d.SetInputData(pd)
+    d.SetTargetReduction(0.99)
+    d.PreserveTopologyOn()
+    d.BoundaryVertexDeletionOff()
+    d.SplittingOff()
+    d.SetErrorIsAbsolute(1)
+    d.SetAbsoluteError(float(tolerance))
+    d.Update()
+    out = pv.wrap(d.GetOutput())
+    if out.n_cells == 0 or not out.is_all_triangles:
+        return v, f, rgb
+    faces = np.asarray(out.faces).reshape(-1, 4)[:, 1:].astype(np.int64)
+    return np.asarray(out.points, float), faces, np.asarray(out.point_data["rgb"], float)
 
 
 def moving_points(n: int) -> Geometry:
