@@ -1,10 +1,11 @@
 """Dispatch in the 100-year rainstorm (``scenarios/lihu_rainstorm_100yr.py``, quick version):
 the storm run against its dry twin (same seed, same kernels, no rain).
 
-- the same calls are not answered faster in the flood: for every Poisson call that a unit
-  answered from its station in both runs, the response with the flood is >= the dry one
-  (calls answered by a unit on its way home are left out: its start differs between the
-  runs), and the median and 90th percentile grow;
+- the same calls are not answered faster in the flood: for the Poisson calls that a unit
+  answered from its station in both runs (calls answered by a unit on its way home are left
+  out: its start differs between the runs), at least 3 in 4 take as long or longer, none is
+  faster by more than one signal cycle (a microscopic model: a slowed unit can make a green
+  light it missed when dry), and the median, the 90th percentile and the mean grow;
 - no unit enters a link the water has made impassable: every link a unit entered had, at
   that time, a speed factor >= the dispatcher's threshold (0.1: about 0.28 m of water,
   Pregnolato et al. 2017; closed at 0.3 m) on the bus, and the flood layer (recorded every
@@ -27,6 +28,7 @@ from agents.responders.routing import IMPASSABLE
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "lihu_rainstorm_100yr.py"
 CLOSED_M = 0.3          # Pregnolato et al. (2017): impassable at 0.3 m
+SIGNAL_CYCLE_S = 110.0  # the longest signal cycle of the Lihu plans
 
 
 def _module():
@@ -58,10 +60,13 @@ def test_flood_delays_the_same_calls(storm_runs):
     both = np.isfinite(r["wet_s"]) & np.isfinite(r["dry_s"])
     station = both & ~r["from_road_wet"] & ~r["from_road_dry"]
     assert station.sum() >= 10
-    bad = station & (r["wet_s"] < r["dry_s"])
+    # a microscopic model: a unit slowed a little by the water may make a green light it
+    # missed when dry, so a call may gain up to one signal cycle (the longest in Lihu)
+    bad = station & (r["wet_s"] < r["dry_s"] - SIGNAL_CYCLE_S)
     assert not bad.any(), list(zip(r["call_id"][bad], r["wet_s"][bad], r["dry_s"][bad]))
+    assert (r["wet_s"][station] >= r["dry_s"][station]).mean() >= 0.75
     assert r["median_wet_s"] > r["median_dry_s"] and r["p90_wet_s"] > r["p90_dry_s"]
-    assert r["mean_delay_s"] > 0
+    assert r["mean_delay_s"] > 60.0
     # the Poisson calls are the same calls (seeded): same times, types and places
     a, b = _table(wet, "dispatch", "calls"), _table(dry, "dispatch", "calls")
     for t in (a, b):
