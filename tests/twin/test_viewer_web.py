@@ -91,6 +91,23 @@ def test_handlers_drive_the_scene(run):
         s.close()
 
 
+def test_a_district_without_a_run():
+    from twin.viewer import Scene
+    from twin.viewer.web import WebViewer
+
+    s = Scene(city=lifeline_city(), size=(320, 240))
+    try:
+        w = WebViewer(s)
+        assert w.server.state.n_frames == 1 and "base:buildings" in w.server.state.layer_keys
+        w.set_frame(5)                                # clipped to the only frame
+        w.apply_query("?time=08:30&camera=street")    # no clock: the time is ignored
+        assert w.controls.frame == 0 and w.server.state.camera == "street"
+        w.set_layers([])
+        assert not any(s.layers.values())
+    finally:
+        s.close()
+
+
 # ---- the page in headless Chromium ---------------------------------------------------------
 def _foreground(img: np.ndarray) -> float:
     """Return the share of pixels that differ from their row's median colour (a blank

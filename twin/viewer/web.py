@@ -25,6 +25,7 @@ import sys
 import numpy as np
 
 from .controls import Controls
+from .pick import show_pick
 from .scene import CAMERAS
 
 #: seconds between frames while playing
@@ -120,8 +121,11 @@ class WebViewer:
         """Show record ``frame`` (index into ``scene.times``)."""
         frame = int(np.clip(int(frame), 0, len(self.scene.times) - 1))
         if frame != self.controls.frame or self.scene.time != self.scene.times[frame]:
+            # Controls._show without its render: the image push below renders once
             self.controls.frame = frame
-            self.controls._show()
+            self.scene.set_time(float(self.scene.times[frame]))
+            if self.controls.picked is not None:
+                show_pick(self.scene, self.controls.picked)
         self.server.state.clock = self.scene.clock()
         if self.controls.picked is not None:
             self.server.state.pick_text = self.controls.picked.text(self.scene.clock())
@@ -132,7 +136,7 @@ class WebViewer:
         keys = set(keys or ())
         for key, on in self.scene.layers.items():
             if (key in keys) != on:
-                self.controls.toggle_layer(key, key in keys)
+                self.scene.show_layer(key, key in keys)
         self._push()
 
     def set_camera(self, preset: str) -> None:
