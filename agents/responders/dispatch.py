@@ -20,7 +20,9 @@ along that fastest route, as a vehicle of the traffic kernel
 (``TrafficProcess.insert_trips(..., route=...)``), in the same queues as everyone else; its
 arrival is the kernel's (``follow``). Then: on-scene time; for a medical call, transport to
 the hospital with the least live time, and handover; the drive back to its station, where
-the unit is free again (a unit returning is not yet available: an assumption).
+the unit is free again (by default a unit returning is not yet available: an assumption;
+with ``redirect`` it is, and is sent from the road: :mod:`.live`). With a flood coupled,
+routes avoid impassable links and units wait rather than drive through water (:mod:`.live`).
 
 Lifelines (when the scenario has a kernel that handles the event kind): a ``pipe_burst``
 bursts the pipe when it happens (``burst``), its crew closes the segment's valves when it
