@@ -45,7 +45,7 @@ from ..model.roads import RoadConnections, RoadLanes
 from ..model.tables import _obj
 from ..roads import LANE_WIDTH_M, RoadNetworkBuilder
 from . import _osm_tags as T
-from ._common import geodesic_length
+from ._common import _GEOD
 
 #: a signal node at most this far (m, along its way) before a junction belongs to it
 SIGNAL_JOIN_M = 40.0
@@ -56,6 +56,17 @@ def _dist(a, b) -> float:
     """Approximate distance (m) between two lon/lat points (equirectangular)."""
     c = math.cos(math.radians(0.5 * (a[1] + b[1])))
     return _M_PER_DEG * math.hypot((b[0] - a[0]) * c, b[1] - a[1])
+
+
+def batch_lengths(segs, nodes):
+    """Return (vertices (n, 2), offsets (len(segs) + 1,), geodesic lengths m (len(segs),)) of
+    polylines given as node-id lists, in one pass of pyproj over all vertices."""
+    nv = np.array([len(g) for g in segs], np.int64)
+    off = np.concatenate([[0], np.cumsum(nv)]).astype(np.int64)
+    xy = np.array([nodes[r] for g in segs for r in g], float).reshape(-1, 2)
+    step = _GEOD.line_lengths(xy[:, 0], xy[:, 1]) if len(xy) > 1 else np.zeros(0)
+    run = np.concatenate([[0.0], np.cumsum(step)])
+    return xy, off, (run[off[1:] - 1] - run[off[:-1]]) if len(segs) else np.zeros(0)
 
 
 def loop_cuts(refs, cuts: list[int]) -> list[int]:
@@ -117,9 +128,7 @@ def build(highways, nodes, signals, restrictions, problems) -> tuple[RoadNetwork
     ``highways`` [(way id, node refs, tags, line)]."""
     use, junc = junctions(highways)
     sig_nodes, alone = group_signals(highways, nodes, signals, junc)
-    builder = RoadNetworkBuilder(length_fn=geodesic_length)
-    link_way: list[int] = []   # index into highways of each link
-    link_dir: list[str] = []   # "forward" / "backward" along the way
+    plan = []                  # (way index, road fields, reverse, [(piece id, node refs)])
     oneway = [False] * len(highways)
     for w, (wid, refs, tags, line) in enumerate(highways):
         try:
@@ -131,20 +140,31 @@ def build(highways, nodes, signals, restrictions, problems) -> tuple[RoadNetwork
             cuts = loop_cuts(refs, [0] + [k for k in range(1, len(refs) - 1)
                                           if refs[k] in junc or refs[k] in alone]
                              + [len(refs) - 1])
-            for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
-                seg = refs[a:b + 1]
-                if reverse:
-                    seg = seg[::-1]
-                xy = np.array([nodes[r] for r in seg])
-                rid = wid if len(cuts) == 2 else f"{wid}-{k}"
+            pieces = [(wid if len(cuts) == 2 else f"{wid}-{k}",
+                       refs[a:b + 1][::-1] if reverse else refs[a:b + 1])
+                      for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))]
+            plan.append((w, f, reverse, pieces))
+        except CIMError as e:
+            problems.handle(e, obj_id=wid, line=line)
+    segs = [seg for *_, pieces in plan for _, seg in pieces]
+    xy_all, off, lengths = batch_lengths(segs, nodes)
+    now = [0.0]                # the length of the piece being added (m)
+    builder = RoadNetworkBuilder(length_fn=lambda xy: now[0])
+    link_way: list[int] = []   # index into highways of each link
+    link_dir: list[str] = []   # "forward" / "backward" along the way
+    first = np.cumsum([0] + [len(p[3]) for p in plan])  # index of each way's first piece
+    for (w, f, reverse, pieces), i0 in zip(plan, first):
+        try:
+            for i, (rid, seg) in enumerate(pieces, start=int(i0)):
+                now[0] = lengths[i]
                 n0 = len(builder.links["ids"])
-                builder.add_segment(rid, seg[0], seg[-1], xy, **f)
+                builder.add_segment(rid, seg[0], seg[-1], xy_all[off[i]:off[i + 1]], **f)
                 for lid in builder.links["ids"][n0:]:
                     link_way.append(w)
                     fwd = lid.endswith(":f") != reverse
                     link_dir.append("forward" if fwd else "backward")
         except CIMError as e:
-            problems.handle(e, obj_id=wid, line=line)
+            problems.handle(e, obj_id=highways[w][0], line=highways[w][3])
     for nid in sig_nodes | alone:
         if nid in builder.node_index:
             builder.set_signal(nid)

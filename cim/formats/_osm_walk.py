@@ -23,8 +23,8 @@ from ..errors import CIMError, GeometryError
 from ..model.tables import _obj
 from ..model.walkway import DEFAULT_WIDTH, SIDEWALK_WIDTH, Walkways
 from . import _osm_tags as T
-from ._common import _GEOD, parse_number
-from ._osm_net import loop_cuts
+from ._common import parse_number
+from ._osm_net import batch_lengths, loop_cuts
 
 
 def build(footways, highways, nodes, problems) -> Walkways | None:
@@ -79,12 +79,8 @@ def build(footways, highways, nodes, problems) -> Walkways | None:
 def _walkways(segs, links, nodes) -> Walkways:
     """Assemble the Walkways of split pieces ``segs`` and their ``links``; geodesic lengths
     in one pass over all vertices; zero-length pieces dropped."""
-    nv = np.array([len(g) for g in segs], np.int64)
-    off = np.concatenate([[0], np.cumsum(nv)]).astype(np.int64)
-    xy = np.array([nodes[r] for g in segs for r in g], float).reshape(-1, 2)
-    step = _GEOD.line_lengths(xy[:, 0], xy[:, 1]) if len(xy) > 1 else np.zeros(0)
-    run = np.concatenate([[0.0], np.cumsum(step)])
-    seg_len = run[off[1:] - 1] - run[off[:-1]] if len(segs) else np.zeros(0)
+    xy, off, seg_len = batch_lengths(segs, nodes)
+    nv = np.diff(off)
     keep = [lk for lk in links if seg_len[lk[0]] > 0]
     piece = np.array([lk[0] for lk in keep], np.int64)
     ends = [(segs[p][0], segs[p][-1]) for p in piece]
