@@ -30,6 +30,14 @@ def csr(keys, n, *cols):
 def dijkstra(src, ptr, nbr, wt, dist, heap_key, heap_node, pos):
     """Fill ``dist`` with the cost of the cheapest path from ``src`` to every node (inf where
     there is none). ``heap_key``, ``heap_node``, ``pos``: work arrays of n_nodes entries."""
+    dijkstra_until(src, ptr, nbr, wt, dist, heap_key, heap_node, pos, pos, 0, 0)
+
+
+@njit(cache=True)
+def dijkstra_until(src, ptr, nbr, wt, dist, heap_key, heap_node, pos, mark, stamp, n_need):
+    """:func:`dijkstra`, stopping once the ``n_need`` nodes with ``mark == stamp`` are
+    settled (``n_need <= 0``: never); then only their ``dist`` (and that of the nodes settled
+    before) is final."""
     dist[:] = np.inf
     pos[:] = -1
     dist[src] = 0.0
@@ -41,6 +49,10 @@ def dijkstra(src, ptr, nbr, wt, dist, heap_key, heap_node, pos):
         d = heap_key[0]
         u = heap_node[0]
         pos[u] = -2  # settled
+        if n_need > 0 and mark[u] == stamp:
+            n_need -= 1
+            if n_need == 0:
+                return
         # pop: move the last entry to the root and sift it down
         n -= 1
         if n > 0:
@@ -235,3 +247,30 @@ def copy_rows(src, dst, rows):
     for i in prange(rows.shape[0]):
         r = rows[i]
         dst[r, :] = src[r, :]
+
+
+@njit(cache=True, parallel=True)
+def distances_needed(sources, ptr, nbr, wt, need_ptr, need, out):
+    """``out[j]``: cost from ``sources[i]`` to node ``need[j]`` for ``j`` in
+    ``need_ptr[i]..need_ptr[i + 1]`` (inf when unreachable); each search stops once its
+    needed nodes are settled; sources in parallel."""
+    n = ptr.shape[0] - 1
+    n_src = sources.shape[0]
+    n_chunks = max(1, min(n_src, 64))
+    for c in prange(n_chunks):
+        heap_key = np.empty(n)
+        heap_node = np.empty(n, np.int64)
+        pos = np.empty(n, np.int64)
+        dist = np.empty(n)
+        mark = np.zeros(n, np.int64)
+        for i in range(c * n_src // n_chunks, (c + 1) * n_src // n_chunks):
+            k = 0
+            for j in range(need_ptr[i], need_ptr[i + 1]):
+                if mark[need[j]] != i + 1:
+                    mark[need[j]] = i + 1
+                    k += 1
+            if k > 0:
+                dijkstra_until(sources[i], ptr, nbr, wt, dist, heap_key, heap_node, pos,
+                               mark, i + 1, k)
+            for j in range(need_ptr[i], need_ptr[i + 1]):
+                out[j] = dist[need[j]]

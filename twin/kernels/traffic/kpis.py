@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import StoreError
-from ._route_solve import csr, distances_from
+from ._route_solve import csr, distances_needed
 
 #: Scalar KPIs in table order: name → (label, unit, format).
 SCALARS = {
@@ -117,9 +117,10 @@ def free_flow_times(data: TrafficData, origin, destination) -> np.ndarray:
     ``origin`` to the downstream end of link ``destination`` (arrays of link indices); NaN
     when there is no path or the network is unknown.
 
-    One compiled Dijkstra search per distinct end, ends in parallel
-    (:func:`._route_solve.distances_from`), from the fewer ends (backwards on the reversed
-    graph when the destinations are fewer); parallel links: the fastest."""
+    One compiled Dijkstra search per distinct end, stopped once it reaches the other ends of
+    its trips, ends in parallel (:func:`._route_solve.distances_needed`), from the fewer
+    ends (backwards on the reversed graph when the destinations are fewer); parallel links:
+    the fastest."""
     origin = np.asarray(origin, np.int64)
     destination = np.asarray(destination, np.int64)
     out = np.full(origin.shape, np.nan)
@@ -130,25 +131,30 @@ def free_flow_times(data: TrafficData, origin, destination) -> np.ndarray:
         free = np.asarray(data.link_length, float) / np.asarray(data.link_free_speed, float)
     n = int(max(lf.max(), lt.max())) + 1
     ok = np.isfinite(free)
-    sources, inv = np.unique(lt[origin], return_inverse=True)
-    targets, inv_t = np.unique(lf[destination], return_inverse=True)
-    if len(targets) < len(sources):  # search from the fewer ends (backwards on the reverse)
-        between = _path_costs(n, lt[ok], lf[ok], free[ok], targets)[inv_t, lt[origin]]
+    start, end = lt[origin], lf[destination]
+    if np.unique(end).size < np.unique(start).size:  # search from the fewer ends (backwards)
+        between = _path_costs(n, lt[ok], lf[ok], free[ok], end, start)
     else:
-        between = _path_costs(n, lf[ok], lt[ok], free[ok], sources)[inv, lf[destination]]
+        between = _path_costs(n, lf[ok], lt[ok], free[ok], start, end)
     out = free[origin] + between + free[destination]
     out = np.where(origin == destination, free[origin], out)
     return np.where(np.isfinite(out), out, np.nan)
 
 
-def _path_costs(n, tail, head, weight, sources) -> np.ndarray:
-    """(len(sources), n) cost of the cheapest path from each source to every vertex (inf
-    when unreachable) over the edges ``tail`` -> ``head`` of cost ``weight`` (s)."""
+def _path_costs(n, tail, head, weight, src, dst) -> np.ndarray:
+    """(len(src),) cost of the cheapest path from node ``src[i]`` to node ``dst[i]`` (inf
+    when there is none) over the edges ``tail`` -> ``head`` of cost ``weight`` (s): one
+    search per distinct source, stopped once its destinations are reached."""
     ptr, nbr, wt = csr(tail, n, head, weight)
-    dist = np.empty((len(sources), n))
-    distances_from(np.asarray(sources, np.int64), ptr, nbr.astype(np.int64),
-                   wt.astype(np.float64), dist)
-    return dist
+    sources, inv = np.unique(src, return_inverse=True)
+    order = np.argsort(inv, kind="stable")
+    need_ptr = np.searchsorted(inv[order], np.arange(sources.size + 1)).astype(np.int64)
+    vals = np.empty(src.size)
+    distances_needed(sources.astype(np.int64), ptr, nbr.astype(np.int64),
+                     wt.astype(np.float64), need_ptr, np.asarray(dst, np.int64)[order], vals)
+    out = np.empty(src.size)
+    out[order] = vals
+    return out
 
 
 def compute_from(data: TrafficData, n_worst: int = N_WORST) -> KPIs:
