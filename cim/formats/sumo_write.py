@@ -136,8 +136,11 @@ def _connections(roads) -> str:
         out.append(f"  <connection from={quoteattr(str(ids[c.from_link[r]]))} "
                    f"to={quoteattr(str(ids[c.to_link[r]]))} fromLane=\"{c.from_lane[r]}\" "
                    f"toLane=\"{c.to_lane[r]}\"/>")
-    # links without any connection stay so: netconvert would otherwise make some
-    none = np.setdiff1d(np.arange(roads.n_links), c.from_link)
+    # a link into a junction the table covers, with no row of its own, has no turn there:
+    # netconvert would otherwise guess some. Junctions the table does not cover (an OSM
+    # network's rows are only where restrictions or lane arrows bind) keep netconvert's turns.
+    covered = np.isin(roads.link_to, roads.link_to[c.from_link])
+    none = np.setdiff1d(np.flatnonzero(covered), c.from_link)
     for k in none:
         for t in np.flatnonzero(roads.link_from == roads.link_to[k]):
             out.append(f"  <delete from={quoteattr(str(ids[k]))} to={quoteattr(str(ids[t]))}/>")
