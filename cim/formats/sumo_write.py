@@ -137,9 +137,11 @@ def _connections(roads) -> str:
                    f"to={quoteattr(str(ids[c.to_link[r]]))} fromLane=\"{c.from_lane[r]}\" "
                    f"toLane=\"{c.to_lane[r]}\"/>")
     # a link into a junction the table covers, with no row of its own, has no turn there:
-    # netconvert would otherwise guess some. Junctions the table does not cover (an OSM
-    # network's rows are only where restrictions or lane arrows bind) keep netconvert's turns.
-    covered = np.isin(roads.link_to, roads.link_to[c.from_link])
+    # netconvert would otherwise guess some. A junction is covered when it has rows, or when
+    # the source typed it (SUMO lists every movement of its junctions). Other junctions (an
+    # OSM network's rows are only where restrictions or lane arrows bind) keep their turns.
+    typed = np.asarray(roads.node_type, dtype=object) != ""
+    covered = np.isin(roads.link_to, roads.link_to[c.from_link]) | typed[roads.link_to]
     none = np.setdiff1d(np.flatnonzero(covered), c.from_link)
     for k in none:
         for t in np.flatnonzero(roads.link_from == roads.link_to[k]):
