@@ -226,35 +226,75 @@ def static_layer(layer, ambient: float = 0.35, diffuse: float = 0.7):
                   else np.asarray(layer.face_object))
 
 
-#: m: the most a simplified terrain surface departs from the vertices it drops
-TERRAIN_TOLERANCE_M = 0.05
+#: m: the most a simplified terrain surface departs from the grid vertices it drops
+TERRAIN_TOLERANCE_M = 0.01
+#: most grid cells merged into one quad
+MAX_RUN = 32
 
 
 def simplify_surface(v: np.ndarray, f: np.ndarray, rgb: np.ndarray,
                      tolerance: float = TERRAIN_TOLERANCE_M):
-    """Return (vertices, faces, colours) of a terrain surface without the vertices that lie
-    within ``tolerance`` m of the surface left (flat ground: Lihu's 76k triangles become
-    ~5k); the outline is kept, and the vertices kept keep their colours (a function of
-    elevation, so they change by no more than the elevation does)."""
-    import pyvista as pv
-    import vtk
-
-    pd = pv.PolyData(v, _cells(f))
-    pd.point_data["rgb"] = rgb
-    d = vtk.vtkDecimatePro()
-    d.SetInputData(pd)
-    d.SetTargetReduction(0.99)
-    d.PreserveTopologyOn()
-    d.BoundaryVertexDeletionOff()
-    d.SplittingOff()
-    d.SetErrorIsAbsolute(1)
-    d.SetAbsoluteError(float(tolerance))
-    d.Update()
-    out = pv.wrap(d.GetOutput())
-    if out.n_cells == 0 or not out.is_all_triangles:
+    """Return (vertices, faces, colours) of a terrain grid surface (the twin's: vertices on a
+    regular x/y grid, two triangles a cell) with each run of coplanar cells along a grid row
+    drawn as one quad: every vertex it drops lies within ``tolerance`` m of the quad, and
+    colours (a function of elevation) are unchanged. Anything else is returned as it is."""
+    z = v[:, 2]
+    xs, ys = np.unique(v[:, 0]), np.unique(v[:, 1])
+    if len(xs) < 3 or len(ys) < 3 or len(xs) * len(ys) > 2 * len(v):
         return v, f, rgb
-    faces = np.asarray(out.faces).reshape(-1, 4)[:, 1:].astype(np.int64)
-    return np.asarray(out.points, float), faces, np.asarray(out.point_data["rgb"], float)
+    dx, dy = xs[1] - xs[0], ys[1] - ys[0]
+    col, row = np.rint((v[:, 0] - xs[0]) / dx).astype(int), np.rint((v[:, 1] - ys[0]) / dy
+                                                                       ).astype(int)
+    if (np.abs(xs[0] + col * dx - v[:, 0]).max() > 1e-6 * dx
+            or np.abs(ys[0] + row * dy - v[:, 1]).max() > 1e-6 * dy):
+        return v, f, rgb
+    ny, nx = row.max() + 1, col.max() + 1
+    idx = np.full((ny, nx), -1, np.int64)
+    idx[row, col] = np.arange(len(v))
+    a, b, c, d = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]   # sw se nw ne
+    if ((row[f].max(1) - row[f].min(1)) > 1).any() or ((col[f].max(1) - col[f].min(1)) > 1
+                                                        ).any():
+        return v, f, rgb                                  # not one grid cell a triangle
+    full = (a >= 0) & (b >= 0) & (c >= 0) & (d >= 0)
+    za, zb, zc, zd = (np.where(full, z[k], np.nan) for k in (a, b, c, d))
+    gx, gy = zb - za, zc - za
+    planar = full & (np.abs(zd - za - gx - gy) <= tolerance)
+    qx, qy = np.rint(gx / tolerance * 4), np.rint(gy / tolerance * 4)
+    join = planar[:, 1:] & planar[:, :-1] & (qx[:, 1:] == qx[:, :-1]) & (qy[:, 1:] == qy[:, :-1])
+    # runs: a cell starts a run unless it joins its left neighbour; runs are cut at MAX_RUN
+    start = np.ones(planar.shape, bool)
+    start[:, 1:] = ~join
+    run = np.cumsum(start.ravel()) - 1
+    first = np.flatnonzero(start.ravel())
+    pos = np.arange(run.size) - first[run]
+    start = start.ravel() | (pos % MAX_RUN == 0)
+    run = np.cumsum(start) - 1
+    first = np.flatnonzero(start)
+    last = np.append(first[1:], run.size) - 1
+    n_run = last - first + 1
+    ok = planar.ravel()[first] & (n_run > 1)
+    # check every dropped vertex against the merged quad's bottom and top edges
+    r0, c0 = np.divmod(first, nx - 1)
+    c1 = last % (nx - 1) + 1
+    cells = np.flatnonzero(ok[run] & (np.arange(run.size) != first[run]))
+    rc, cc = np.divmod(cells, nx - 1)
+    k = run[cells]
+    t = (cc - c0[k]) / (c1[k] - c0[k])
+    for rr in (rc, rc + 1):
+        lo, hi = z[idx[rr, c0[k]]], z[idx[rr, c1[k]]]
+        bad = np.abs(z[idx[rr, cc]] - (lo + t * (hi - lo))) > tolerance
+        ok[k[bad]] = False
+    merged = ok[run].reshape(planar.shape)
+    kept = f[~merged[row[f].min(1), col[f].min(1)]]       # triangles of the other cells
+    m = np.flatnonzero(ok)
+    msw, mse = idx[r0[m], c0[m]], idx[r0[m], c1[m]]
+    mnw, mne = idx[r0[m] + 1, c0[m]], idx[r0[m] + 1, c1[m]]
+    faces = np.concatenate([kept, np.column_stack([msw, mse, mne]),
+                            np.column_stack([msw, mne, mnw])])
+    used = np.zeros(len(v), bool)
+    used[faces.ravel()] = True
+    remap = np.cumsum(used) - 1
+    return v[used], remap[faces], rgb[used]
 
 
 def moving_points(n: int) -> Geometry:
