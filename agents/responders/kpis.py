@@ -75,6 +75,13 @@ def kpi_list(layer) -> list[KPI]:
     queued = np.asarray(calls.get("call_queued", np.zeros(0)), int)
     out.append(KPI("calls_queued", int(queued.sum()), "", True,
                    "calls that waited for a free unit", "{:,.0f}"))
+    for col, name, label in (("call_from_road", "calls_from_road",
+                              "calls taken by a unit on its way home"),
+                             ("call_reroutes", "unit_reroutes",
+                              "units sent round water that cut their route")):
+        if col in calls:
+            out.append(KPI(name, int(np.asarray(calls[col], int).sum()), "", None, label,
+                           "{:,.0f}"))
     if "calls_queued" in layer.ds:
         q = np.asarray(layer.ds["calls_queued"].values, float)
         out.append(KPI("max_queue", float(q.max()) if q.size else 0.0, "", True,
