@@ -28,7 +28,15 @@ storm sewers coupled at the inlets. On the bus:
 
 Dispatch delays: ``scenario(dry=True)`` is the same evening without rain (same kernels,
 same seed: the same Poisson calls and traffic demand); :func:`dispatch_delays` compares the
-two runs call by call — the response times of the same calls with and without the flood.
+two runs call by call — the response times of the same calls with and without the flood::
+
+    wet = twin.run(scenario(quick=True), "wet.zarr")
+    dry = twin.run(scenario(quick=True, dry=True), "dry.zarr")
+    dispatch_delays(wet, dry)     # quick: median 862 s vs 545 s dry, p90 1352 vs 727 s
+
+(quick run, 22 medical calls in both; the storm adds 33 flooding calls that keep the 8
+fire engines busy, one unit is sent round rising water, four calls are taken by units on
+their way home).
 
 What to look at: ``flood/depth`` over time, ``road_depth`` and ``speed_factor`` per road link
 (flooded roads), ``building_depth`` (flooded buildings), ``site_depth`` of the substations and
