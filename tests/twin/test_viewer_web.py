@@ -64,6 +64,11 @@ def test_handlers_drive_the_scene(run):
         w.apply_query("?time=08:07&camera=top")
         assert st.frame == 6 and st.camera == "top" and st.clock == "08:07:00"
         w.set_camera("top")
+        top = w._camera_state()
+        s.plotter.camera.Azimuth(40.0)                # turned by hand …
+        assert w._camera_state() != top
+        w.reframe()                                   # … and back to the preset
+        assert np.allclose(w._camera_state(), top)
         # a click (vtk.js canvas pixels, bottom-left origin, at half the server's size)
         # picks the building under it
         b = s.city.buildings

@@ -145,6 +145,10 @@ class WebViewer:
             self._preset, self._cam = preset, self._camera_state()
             self._push()
 
+    def reframe(self) -> None:
+        """Set the chosen camera preset again (after the view was turned by hand)."""
+        self.set_camera(self._preset)
+
     def click(self, event) -> None:
         """Pick at a click of the remote view (``event``: vtk.js's ``{position: {x, y},
         size: [w, h]}``, canvas pixels from the bottom left)."""
@@ -216,6 +220,8 @@ class WebViewer:
                 html.Span("{{ clock }}", classes="text-h6 mx-2", id="twin-clock")
                 v3.VSelect(v_model=("camera",), items=("cameras",), density="compact",
                            hide_details=True, style="max-width: 150px;", label="camera")
+                v3.VBtn(text="frame", click=self.reframe, variant="text", classes="mx-1",
+                        title="the camera preset again")
             with layout.drawer:
                 html.Div("Layers", classes="text-subtitle-1 px-3 pt-2")
                 v3.VCheckbox(v_for="key in layer_keys", key="key", v_model=("layers_on",),
