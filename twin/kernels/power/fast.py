@@ -9,7 +9,7 @@ import numpy as np
 
 from . import nrfast
 from .compile import Compiled, fuse, member_masks
-from .sparselu import positions, symbolic
+from .sparselu import symbolic
 from .system import System
 
 
@@ -45,6 +45,33 @@ def _pattern(nbus, fb, tb, adj_ptr, adj_bus, adj_link, first):
                 lpos[e, 2] = where[fb[e]]
                 lpos[e, 3] = dpos[b]
     return yr[:q].copy(), yc[:q].copy(), lpos, dpos
+
+
+@nb.njit(cache=True)
+def _factor_positions(yc, dpos, lpos, order, iperm, cp, ri):
+    """:func:`.sparselu.positions` of the pattern of :func:`_pattern` (rows contiguous,
+    diagonal first; ``lpos`` pairs each off-diagonal entry with its mirror), column by
+    column of L: (v, w) -> U[k, j] and (w, v) -> L[j, k] for the bus v of column k and each
+    later neighbour w (j = iperm[w] > k)."""
+    n, nnz, nl = len(dpos), len(yc), len(ri)
+    mirror = np.empty(nnz, np.int64)
+    for e in range(lpos.shape[0]):
+        mirror[lpos[e, 1]] = lpos[e, 2]
+        mirror[lpos[e, 2]] = lpos[e, 1]
+    where = np.empty(n, np.int64)
+    out = np.empty(nnz, np.int64)
+    for k in range(n):
+        v = order[k]
+        for p in range(cp[k], cp[k + 1]):
+            where[ri[p]] = p
+        out[dpos[v]] = k
+        end = dpos[v + 1] if v + 1 < n else nnz
+        for e in range(dpos[v] + 1, end):
+            j = iperm[yc[e]]
+            if j > k:
+                out[e] = n + nl + where[j]
+                out[mirror[e]] = n + where[j]
+    return out
 
 
 @nb.njit(cache=True)
@@ -128,8 +155,8 @@ class FastPattern:
         # the pattern's adjacency: each row's entries after its diagonal
         adj = (np.append(dpos, len(self.yr)) - np.arange(nbus + 1), self.yc[self.yr != self.yc])
         self.sym = symbolic(self.yr, self.yc, nbus, adjacency=adj)
-        self.fpos = positions(self.sym, self.yr, self.yc)
         sy = self.sym
+        self.fpos = _factor_positions(self.yc, dpos, lpos, sy.perm, sy.iperm, sy.cp, sy.ri)
         self.pat = (self.yr, self.yc, self.ybase, self.bbase, self.fpos, cpos, cval, cdc, nbus,
                     sy.cp, sy.ri, sy.rp, sy.rk, sy.rpos, sy.iperm, sy.tg, sy.n_f, self.adj_ptr,
                     self.adj_bus, self.adj_link)
