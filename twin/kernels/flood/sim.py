@@ -5,6 +5,11 @@ al. 2010, eq. 12; h_max over free cells and the water-body cells next to them), 
 next synchronisation time (rain interval edges and the caller's targets). A member therefore
 takes exactly the steps it would take alone: member k of a batch is bit-identical to the same
 rain run alone.
+
+All the steps up to the next synchronisation time run inside one compiled call
+(:func:`.solver.kernels` ``run``): no Python per step, except with storm sewers, which
+exchange with the surface after every step. The state is double-buffered (``h``/``_h2``,
+``qx``/``_qx2``, ``qy``/``_qy2``); the attributes always name the current buffers.
 """
 
 from __future__ import annotations
@@ -55,20 +60,6 @@ class FloodSim:
         self.dt_max, self.slope = float(dt_max), float(slope)
         self.edge_open = _sides(boundary)
         phi = g.phi
-        wx = np.zeros((ny, nx + 1))
-        wx[:, 1:-1] = np.minimum(phi[:, :-1], phi[:, 1:])
-        wy = np.zeros((ny + 1, nx))
-        wy[1:-1, :] = np.minimum(phi[:-1, :], phi[1:, :])
-        if self.edge_open[0]:
-            wx[:, 0] = phi[:, 0]
-        if self.edge_open[1]:
-            wx[:, -1] = phi[:, -1]
-        if self.edge_open[2]:
-            wy[0, :] = phi[0, :]
-        if self.edge_open[3]:
-            wy[-1, :] = phi[-1, :]
-        self.wx, self.wy = wx, wy
-        self.n2 = np.ascontiguousarray(g.n ** 2)
         fixed = np.isfinite(g.fixed_h)
         self.cfl = ~fixed | ndimage.binary_dilation(~fixed & (phi > 0)) & fixed
         h = np.zeros((K, ny, nx))
@@ -186,6 +177,9 @@ class FloodSim:
                 old = seg
                 src, srate = self.sources(rain, self.t)
                 src = np.ascontiguousarray(src, float)
+                s32 = src.astype(np.float32)
+                if np.array_equal(s32, src):  # exact in single precision: half the traffic
+                    src = s32
                 ssum = src.sum(axis=2)
             for a in ("h", "qx", "qy", "tw", "acc", "hmax", "hpeak", "t", "steps"):
                 if not getattr(self, a).flags.c_contiguous:

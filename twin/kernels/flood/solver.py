@@ -280,7 +280,7 @@ def _update(k, i, H, H2, QX2, QY2, fx, fyn, fys, rn, rc, rs, phi, wxi, wn, wsr, 
         h2[j] = hn
         if plain and hn > hp[j]:
             hp[j] = hn
-        hmb = max(hmb, _bits(hn) if plain else 0)
+        hmb = max(hmb, (_bits(hn) & 0x7FFFFFFFFFFFFFFF) if plain else 0)  # NaN: above inf
         neg += (v < 0.0) & plain & (p > 0.0)
     hm = _float(hmb)
     edge_v = -qx[0] * wxi[0] * ddx + qx[nx] * wxi[nx] * ddx
