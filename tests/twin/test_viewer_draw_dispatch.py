@@ -65,6 +65,37 @@ def test_units_are_drawn_as_moving_dots(dispatch_run):
         s.close()
 
 
+def test_units_at_a_building_show_on_its_roof(dispatch_run):
+    city, run = dispatch_run
+    s = Scene(run, city=city, size=SIZE)
+    try:
+        d = s.drawn["dispatch/unit_stage"]
+        fp = city.buildings.footprint.centroids()[:, :2]
+        hits = []
+        for i in range(len(s.times)):
+            x, y = d.series.positions(i)
+            near = np.hypot(x[:, None] - fp[None, :, 0], y[:, None] - fp[None, :, 1]) < 3.0
+            hits += [(i, int(u)) for u in np.flatnonzero(near.any(1))]
+        assert hits                                      # a unit stood at a building
+        i, u = hits[0]
+        s.camera("top")
+        s.set_time(float(s.times[i]))
+        z = d.geo.mesh.points[u, 2]
+        roof = s.twin.layers["buildings"].mesh.vertices[:, 2].max()
+        assert z > roof                                  # above the roof, not inside
+        img = s.image()
+        px, py = world_to_display(s, d.geo.mesh.points[u])
+        px, py = int(round(px)), SIZE[1] - 1 - int(round(py))
+        lut = d.actor.GetMapper().GetLookupTable()
+        rgb = [0.0] * 3
+        lut.GetColor(float(d.geo.mesh.point_data["value"][u]), rgb)
+        rgb = np.array(rgb) * 255
+        win = img[py - 1:py + 2, px - 1:px + 2].reshape(-1, 3).astype(float)
+        assert np.abs(win - rgb).max(1).min() < 40        # its stage colour is seen there
+    finally:
+        s.close()
+
+
 def test_units_without_positions_are_reported(dispatch_run):
     city, run = dispatch_run
     draws = {"dispatch": {"unit_stage": Draw("points", x="unit_lon", y="unit_lat")}}

@@ -68,6 +68,26 @@ def resolve_city(run, city=None, twin=None):
     return city.to_metric(), build(city, terrain_max_cells=VIEW_TERRAIN_CELLS)
 
 
+def _roof_index(twin, city) -> tuple:
+    """Return (shapely STRtree of the building footprints (city m), (n,) roof tops in local
+    m), or (None, None) without buildings."""
+    layer = twin.layers.get("buildings")
+    if layer is None or layer.n_objects == 0 or len(city.buildings) == 0:
+        return None, None
+    import shapely
+
+    from ..build.spatial import footprint_geometries
+
+    obj_top = np.full(layer.n_objects, -np.inf)
+    np.maximum.at(obj_top, np.repeat(np.arange(layer.n_objects), np.diff(layer.vertex_offsets)),
+                  np.asarray(layer.mesh.vertices)[:, 2])
+    top_of = dict(zip(np.asarray(layer.object_ids).astype(str).tolist(), obj_top))
+    ids = np.asarray(city.buildings.ids).astype(str)
+    top = np.array([top_of.get(k, -np.inf) for k in ids.tolist()])
+    geoms = footprint_geometries(city.buildings.footprint)
+    return shapely.STRtree(geoms), top
+
+
 class Scene:
     """A run (or a bare district) in 3D.
 
@@ -310,9 +330,27 @@ class Scene:
             xs, ys = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
             pts[:, 0], pts[:, 1] = xs - self.twin.origin[0], ys - self.twin.origin[1]
             pts[:, 2] = _geo.ground(self.twin, xs, ys) + _geo.LIFT_M["points"]
+            self._onto_roofs(pts, xs, ys, ok)
             pts[~ok] = self._parking()
             d.geo.mesh.points = pts
         d.geo.mesh.GetPointData().GetArray("value").Modified()
+
+    def _onto_roofs(self, pts, xs, ys, ok) -> None:
+        """Raise glyphs inside a building's footprint (a unit at its call) onto its roof,
+        where they would otherwise be hidden in it."""
+        roofs = getattr(self, "_roofs", None)
+        if roofs is None:
+            roofs = self._roofs = _roof_index(self.twin, self.city)
+        if roofs[0] is None or not ok.any():
+            return
+        import shapely
+
+        tree, top = roofs
+        j = np.flatnonzero(ok)
+        hit = tree.query(shapely.points(xs[j], ys[j]), predicate="within")
+        if hit.size:
+            k = j[hit[0]]
+            np.maximum.at(pts[:, 2], k, top[hit[1]] + _geo.LIFT_M["points"])
 
     def _parking(self) -> np.ndarray:
         """Where absent glyphs wait: under the middle of the district (out of sight)."""
