@@ -35,7 +35,8 @@ def discharge():
     net = corridor()
     n = 700
     trips = tr.Trips(np.arange(n) * 1.0, np.zeros(n, int), np.full(n, 2))
-    params = tr.TrafficParams(debug=True)
+    # Newell's triangular diagram is the model without Krauss' dawdling (sigma = 0)
+    params = tr.TrafficParams(debug=True, sigma=0.0)
     state = tr.init_state(net, trips, params)
     pos, link, flow = [], [], []
 

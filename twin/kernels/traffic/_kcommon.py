@@ -9,7 +9,8 @@ The steps take the kernel's arrays in groups (tuples, unpacked in the step; see
 
     net    = (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to,
               turn_kind, turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank,
-              lane_link, lane_slot0, lane_cap, dest_links)                 # static network
+              lane_link, lane_slot0, lane_cap, dest_links, turn_len,
+              turn_lane_to)                                               # static network
     sig    = (link_phase, node_phase, node_color)                          # signal states
     links  = (link_open, link_vmax, link_out_cap, link_credit)             # per member
     lanes  = (lane_count, lane_buf, lane_blk, cross_blk)                   # per member
@@ -19,6 +20,11 @@ The steps take the kernel's arrays in groups (tuples, unpacked in the step; see
     queues = (q_head, q_tail, q_blk, m_next, m_end)                        # entry queues
     stats  = (ltt_sum, ltt_cnt, counters, agg_flow)                        # statistics
     fixed  = (v_route, v_route_pos, route_links)                           # fixed routes
+
+``turn_len`` (n_turns,) m: path length of each turn through its junction (a vehicle enters
+its next link that far before the link's start, at a negative position); ``turn_lane_to``
+(n_turns, 16) int64: for each lane of the from-link, the bit mask of the next link's lanes its
+connections lead to (-1: any).
 
 Fixed routes: a vehicle with ``v_route[v] >= 0`` follows the link sequence
 ``route_links[v_route[v]:]`` (its origin first, its destination link last and only there)
@@ -92,6 +98,24 @@ def next_hop(v, ahead, b, d, lnk, ver, route_next, fixed):
     if r >= 0:
         return route_links[r + v_route_pos[v] + ahead]
     return route_next[ver, b, d, lnk]
+
+
+@njit(cache=True, inline="always")
+def turn_lanes(tk, from_lane, nx, nn, turn_ptr, turn_to, turn_mask, turn_lane_to):
+    """Bit mask of the lanes of link ``nx`` a vehicle may take after turn ``tk`` from its lane
+    ``from_lane``: the lanes that serve its turn after that (``nn``; -1: none, all lanes)
+    and, of those, the lanes its own lane's connection leads to, when any (the lane change
+    its next turn needs is made at the node)."""
+    mask = -1
+    if nn >= 0:
+        tk2 = find_turn(nx, nn, turn_ptr, turn_to)
+        if tk2 >= 0:
+            mask = turn_mask[tk2]
+    if tk >= 0:
+        both = mask & turn_lane_to[tk, from_lane]
+        if both != 0:
+            mask = both
+    return mask
 
 
 @njit(cache=True)

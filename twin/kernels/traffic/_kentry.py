@@ -44,7 +44,7 @@ def enter_queued(b, net, links, lanes, veh, fixed, queues, route_next, latest_ve
     :mod:`._kcommon`)."""
     (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to, turn_kind,
      turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank, lane_link, lane_slot0,
-     lane_cap, dest_links) = net
+     lane_cap, dest_links, turn_len, turn_lane_to) = net
     link_open, link_vmax, link_out_cap, link_credit = links
     lane_count, lane_buf, lane_blk, cross_blk = lanes
     (v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos, v_prev, v_speed, v_enter,

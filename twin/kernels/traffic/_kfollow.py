@@ -10,13 +10,14 @@ lane it will take on its next link.
 import numpy as np
 from numba import njit
 
-from ._kcommon import BLOCK, approach_state, choose_lane, find_turn, next_hop
+from ._kcommon import BLOCK, approach_state, choose_lane, find_turn, next_hop, turn_lanes
 from .consts import (
     FREE,
     P_ACCEL,
     P_DECEL,
     P_GAP_CRIT,
     P_JAM_SPACING,
+    P_SIGMA,
     P_TURN_LEFT,
     P_TURN_RIGHT,
     P_YELLOW_DECEL,
@@ -37,11 +38,28 @@ def _can_enter(b, lnk, tl, link_open, lane_slot0, lane_count, lane_buf, v_pos, p
     return c == 0 or v_pos[lane_buf[b, lane_slot0[tl] + c - 1]] >= par[P_JAM_SPACING]
 
 
+@njit(cache=True, inline="always")
+def _arrival_time(dist, v, a, u):
+    """Time (s) to cover ``dist`` m from speed ``v``, accelerating at ``a`` up to ``u``."""
+    if v >= u:
+        return dist / max(v, 1e-9)
+    d_acc = (u * u - v * v) / (2.0 * a)
+    if dist <= d_acc:
+        return (np.sqrt(v * v + 2.0 * a * dist) - v) / a
+    return (u - v) / a + (dist - d_acc) / u
+
+
 @njit(cache=True)
-def _approaching(b, o, so, skip_left, link_open, link_len, link_lane0, lane_slot0, lane_count, lane_buf,
-                 v_pos, v_speed, v_next, v_tlane, turn_ptr, turn_to, turn_kind, par):
-    """True if a front vehicle of approach `o` will cross its stop line within the gap."""
+def _approaching(b, o, so, skip_left, link_open, link_vmax, link_len, link_lane0, lane_slot0,
+                 lane_count, lane_buf, v_pos, v_speed, v_next, v_tlane, turn_ptr, turn_to,
+                 turn_kind, par):
+    """True if a front vehicle of approach `o` will reach its stop line within the critical
+    gap (s), accelerating as it can up to the link's speed (a foe that speeds up, such as the
+    head of a queue starting at green, arrives sooner than its speed says); a standing one
+    only when it stands at the line and can leave."""
     lo = link_len[o]
+    a = par[P_ACCEL] * (1.0 - 0.5 * par[P_SIGMA])
+    u = link_vmax[b, o]
     for g in range(link_lane0[o], link_lane0[o + 1]):
         if lane_count[b, g] == 0:
             continue
@@ -64,16 +82,16 @@ def _approaching(b, o, so, skip_left, link_open, link_len, link_lane0, lane_slot
             if dist < 1.0 and _can_enter(b, nw, v_tlane[w], link_open, lane_slot0, lane_count,
                                          lane_buf, v_pos, par):
                 return True
-        elif dist < par[P_GAP_CRIT] * sw:
+        elif _arrival_time(dist, sw, a, u) < par[P_GAP_CRIT]:
             return True
     return False
 
 
 @njit(cache=True)
-def _must_yield(b, lnk, kind, st, link_open, link_to, link_opposing, link_priority, link_phase, node_phase,
-                node_color, node_in_ptr, node_in_link, link_len, link_lane0, lane_slot0,
-                lane_count, lane_buf, v_pos, v_speed, v_next, v_tlane, turn_ptr, turn_to, turn_kind,
-                par):
+def _must_yield(b, lnk, kind, st, link_open, link_vmax, link_to, link_opposing, link_priority,
+                link_phase, node_phase, node_color, node_in_ptr, node_in_link, link_len,
+                link_lane0, lane_slot0, lane_count, lane_buf, v_pos, v_speed, v_next, v_tlane,
+                turn_ptr, turn_to, turn_kind, par):
     """True if the front vehicle of `lnk` turning `kind` must give way at the node."""
     if st == FREE:
         n = link_to[lnk]
@@ -85,9 +103,9 @@ def _must_yield(b, lnk, kind, st, link_open, link_to, link_opposing, link_priori
                 continue
             po = link_priority[o]
             if po > pr or (po == pr and kind == TURN_LEFT and o == opp):
-                if _approaching(b, o, FREE, po == pr, link_open, link_len, link_lane0, lane_slot0,
-                                lane_count, lane_buf, v_pos, v_speed, v_next, v_tlane, turn_ptr,
-                                turn_to, turn_kind, par):
+                if _approaching(b, o, FREE, po == pr, link_open, link_vmax, link_len,
+                                link_lane0, lane_slot0, lane_count, lane_buf, v_pos, v_speed,
+                                v_next, v_tlane, turn_ptr, turn_to, turn_kind, par):
                     return True
         return False
     if kind != TURN_LEFT:
@@ -98,8 +116,9 @@ def _must_yield(b, lnk, kind, st, link_open, link_to, link_opposing, link_priori
     so = approach_state(b, o, link_to, link_phase, node_phase, node_color)
     if so == RED:
         return False
-    return _approaching(b, o, so, True, link_open, link_len, link_lane0, lane_slot0, lane_count, lane_buf,
-                        v_pos, v_speed, v_next, v_tlane, turn_ptr, turn_to, turn_kind, par)
+    return _approaching(b, o, so, True, link_open, link_vmax, link_len, link_lane0, lane_slot0,
+                        lane_count, lane_buf, v_pos, v_speed, v_next, v_tlane, turn_ptr, turn_to,
+                        turn_kind, par)
 
 
 @njit(cache=True, inline="always")
@@ -119,9 +138,10 @@ def _held_at_line(blocked, st, dist, sp, credit, yellow_decel):
 
 
 @njit(cache=True, inline="always")
-def follow_speed(x, sp, u, L, v_turn, has_leader, xl, xlp, vl, theta, s_j, acc_max, dec, dt):
-    """New speed: min(u, v + a dt, turn limit, Newell, Krauss), at least 0 (module doc of
-    :mod:`.kernel`)."""
+def follow_speed(x, sp, u, L, v_turn, has_leader, xl, xlp, vl, theta, s_j, acc_max, dec, dt,
+                 sigma):
+    """New speed: min(u, v + a dt, turn limit, Newell, Krauss), at least 0, less the mean of
+    Krauss' dawdling (module doc of :mod:`.kernel`)."""
     vn = sp + acc_max * dt
     if vn > u:
         vn = u
@@ -139,6 +159,12 @@ def follow_speed(x, sp, u, L, v_turn, has_leader, xl, xlp, vl, theta, s_j, acc_m
         v_kr = vl + (gap - vl * dt) / ((sp + vl) / (2.0 * dec) + dt)
         if v_kr < vn:
             vn = v_kr
+    # dawdling (SUMO's Krauss, driver imperfection sigma): SUMO takes a random share of
+    # sigma a dt off the speed (of sigma v below a dt); the kernel takes its mean
+    if vn >= acc_max * dt:
+        vn -= 0.5 * sigma * acc_max * dt
+    else:
+        vn *= 1.0 - 0.5 * sigma
     if vn < 0.0:
         vn = 0.0
     return vn
@@ -157,7 +183,7 @@ def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta,
     """
     (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to, turn_kind,
      turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank, lane_link, lane_slot0,
-     lane_cap, dest_links) = net
+     lane_cap, dest_links, turn_len, turn_lane_to) = net
     link_phase, node_phase, node_color = sig
     link_open, link_vmax, link_out_cap, link_credit = links
     lane_count, lane_buf, lane_blk, cross_blk = lanes
@@ -167,6 +193,7 @@ def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta,
     s_j = par[P_JAM_SPACING]
     acc_max = par[P_ACCEL]
     dec = par[P_DECEL]
+    sigma = par[P_SIGMA]
     for bi in range(lane_blk.shape[1]):
         if lane_blk[b, bi] == 0:
             continue
@@ -211,7 +238,7 @@ def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta,
                         tk = find_turn(lnk, nx, turn_ptr, turn_to)
                         kind = turn_kind[tk] if tk >= 0 else TURN_THROUGH
                         if not stop:
-                            stop = _must_yield(b, lnk, kind, st, link_open, link_to,
+                            stop = _must_yield(b, lnk, kind, st, link_open, link_vmax, link_to,
                                                link_opposing, link_priority, link_phase,
                                                node_phase, node_color, node_in_ptr,
                                                node_in_link, link_len, link_lane0, lane_slot0,
@@ -228,27 +255,28 @@ def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta,
                             elif kind != TURN_THROUGH:
                                 v_turn = par[P_TURN_LEFT]
                             # lane on the next link that serves the turn after it
-                            if nx == d_link:
-                                nn = -1
-                                mask = -1
-                            else:
+                            nn = -1
+                            if nx != d_link:
                                 nn = next_hop(v, 2, b, v_dest[v], nx, v_ver[v], route_next,
                                               fixed)
-                                tk2 = find_turn(nx, nn, turn_ptr, turn_to)
-                                mask = turn_mask[tk2] if tk2 >= 0 else -1
                             v_nn[v] = nn
+                            mask = turn_lanes(tk, g - link_lane0[lnk], nx, nn, turn_ptr,
+                                              turn_to, turn_mask, turn_lane_to)
                             tl = choose_lane(b, nx, mask, link_lane0, lane_slot0, lane_count,
                                              lane_buf, v_pos)
                             v_tlane[v] = tl
                             tc = lane_count[b, tl]
                             if tc > 0:
+                                # its next link starts the turn's path through the
+                                # junction after the stop line
                                 ld = lane_buf[b, lane_slot0[tl] + tc - 1]
-                                xl = L + v_pos[ld]
-                                xlp = L + v_prev[ld]
+                                x0 = L + (turn_len[tk] if tk >= 0 else 0.0)
+                                xl = x0 + v_pos[ld]
+                                xlp = x0 + v_prev[ld]
                                 vl = v_speed[ld]
                             else:
                                 has_leader = False
                 vn = follow_speed(x, sp, u, L, v_turn, has_leader, xl, xlp, vl, theta, s_j,
-                                  acc_max, dec, dt)
+                                  acc_max, dec, dt, sigma)
                 v_speed_new[v] = vn
                 v_pos_new[v] = x + vn * dt

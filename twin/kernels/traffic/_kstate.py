@@ -23,6 +23,8 @@ def state_arrays(net, trips, params, n_members: int | None = None) -> dict:
     dt_ok = params.headway > 0 and params.vehicle_length > 0 and params.min_gap >= 0
     if not dt_ok:
         raise TrafficError("params: headway and vehicle_length must be > 0, min_gap >= 0")
+    if not 0.0 <= params.sigma <= 1.0:
+        raise TrafficError(f"params: sigma must be in 0..1, got {params.sigma}")
     n_links = net.n_links
     for name in ("origin", "destination"):
         a = getattr(trips, name)
@@ -41,8 +43,9 @@ def state_arrays(net, trips, params, n_members: int | None = None) -> dict:
     a = {}
     for name in net.kernel_arrays:
         a[name] = net.kernel_arrays[name]
-    lane_cap = (np.floor(net.link_length[net.lane_link] / params.vehicle_length) + 2).astype(
-        np.int64)
+    # room for the link and the junction paths into it (vehicles there have positions < 0)
+    room = (net.link_length + net.link_in_len)[net.lane_link]
+    lane_cap = (np.floor(room / params.vehicle_length) + 2).astype(np.int64)
     a["lane_cap"] = lane_cap
     a["lane_slot0"] = np.concatenate([[0], np.cumsum(lane_cap)]).astype(np.int64)
     a["dest_links"] = dest_links.astype(np.int64)

@@ -9,7 +9,7 @@ overlap.
 import numpy as np
 from numba import njit
 
-from ._kcommon import BLOCK, move_count, pop_front
+from ._kcommon import BLOCK, find_turn, move_count, pop_front, turn_lanes
 from ._kteleport import due, teleport
 from .consts import ARRIVED, C_ACTIVE, C_ARRIVED, C_STUCK, STUCK
 
@@ -26,6 +26,20 @@ def _leave(b, v, status, t_end, v_status, v_arrive, v_link, v_lane, counters, co
 
 
 @njit(cache=True, inline="always")
+def _bound(b, tl, x0, xn, lane_count, lane_buf, lane_slot0, v_pos, v_prev, theta, s_j):
+    """``xn`` (m, in the coordinates of the link before, whose next link starts at ``x0``)
+    bounded by Newell's rule behind the last vehicle of lane ``tl`` of the next link."""
+    tc = lane_count[b, tl]
+    if tc > 0:
+        ld = lane_buf[b, lane_slot0[tl] + tc - 1]
+        xl = x0 + v_pos[ld]
+        bound = xl - theta * (xl - (x0 + v_prev[ld])) - s_j
+        if bound < xn:
+            return bound
+    return xn
+
+
+@njit(cache=True, inline="always")
 def node_transfers(b, net, links, lanes, veh, fixed, tele, route_next, stats, par, theta, s_j,
                    dt, t_end):
     """Phase C: transfers at nodes, arrivals, teleports (:mod:`._kteleport`) and removals of
@@ -37,7 +51,7 @@ def node_transfers(b, net, links, lanes, veh, fixed, tele, route_next, stats, pa
     stop line. The arrays come in groups (:mod:`._kcommon`)."""
     (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to, turn_kind,
      turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank, lane_link, lane_slot0,
-     lane_cap, dest_links) = net
+     lane_cap, dest_links, turn_len, turn_lane_to) = net
     link_open, link_vmax, link_out_cap, link_credit = links
     lane_count, lane_buf, lane_blk, cross_blk = lanes
     (v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos, v_prev, v_speed, v_enter,
@@ -81,15 +95,27 @@ def node_transfers(b, net, links, lanes, veh, fixed, tele, route_next, stats, pa
                     v_pos_new[v] = L
                     v_speed_new[v] = (L - v_pos[v]) / dt
                     continue
+                # the next link starts after the turn's path through the junction
+                tk = find_turn(lnk, nx, turn_ptr, turn_to)
+                x0 = L + (turn_len[tk] if tk >= 0 else 0.0)
+                xn = _bound(b, tl, x0, v_pos_new[v], lane_count, lane_buf, lane_slot0, v_pos,
+                            v_prev, theta, s_j)
+                if xn <= L or lane_count[b, tl] >= lane_cap[tl]:
+                    # a vehicle served before took the room on that lane in this step:
+                    # another lane that serves its next turn, the one with most room
+                    mask = turn_lanes(tk, g - link_lane0[lnk], nx, v_nn[v], turn_ptr, turn_to,
+                                      turn_mask, turn_lane_to)
+                    for h in range(link_lane0[nx], link_lane0[nx + 1]):
+                        if h == tl or not (mask >> (h - link_lane0[nx])) & 1 or (
+                                lane_count[b, h] >= lane_cap[h]):
+                            continue
+                        xh = _bound(b, h, x0, v_pos_new[v], lane_count, lane_buf, lane_slot0,
+                                    v_pos, v_prev, theta, s_j)
+                        if xh > L and xh > xn:
+                            xn = xh
+                            tl = h
+                    v_tlane[v] = tl
                 tc = lane_count[b, tl]
-                xn = v_pos_new[v]
-                if tc > 0:
-                    ld = lane_buf[b, lane_slot0[tl] + tc - 1]
-                    xl = L + v_pos[ld]
-                    xlp = L + v_prev[ld]
-                    bound = xl - theta * (xl - xlp) - s_j
-                    if bound < xn:
-                        xn = bound
                 if xn <= L or tc >= lane_cap[tl]:
                     # held at most at the stop line
                     if xn > L:
@@ -111,9 +137,9 @@ def node_transfers(b, net, links, lanes, veh, fixed, tele, route_next, stats, pa
                 ltt_sum[b, lnk] += t_end - v_link_enter[v]
                 ltt_cnt[b, lnk] += 1
                 v_link_enter[v] = t_end
-                v_pos[v] -= L
-                v_prev[v] -= L
-                v_pos_new[v] = xn - L
+                v_pos[v] -= x0
+                v_prev[v] -= x0
+                v_pos_new[v] = xn - x0
                 v_link[v] = nx
                 v_lane[v] = tl
                 v_next[v] = v_nn[v]

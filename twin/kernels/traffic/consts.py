@@ -40,7 +40,8 @@ P_QUEUE_SPEED = 8
 P_TURN_RIGHT = 9
 P_TURN_LEFT = 10
 P_TELEPORT = 11
-N_PARAMS = 12
+P_SIGMA = 12
+N_PARAMS = 13
 
 # error codes returned by advance()
 ERR_OK = 0

@@ -21,7 +21,16 @@ s_j, wave speed s_j / tau) and makes the update collision free by construction; 
 term (reaction time dt <= tau) never binds in steady following and only smooths braking
 towards standing obstacles (red lights, queues). ``u`` is the link's speed limit in the member,
 ``link_vmax[b, link]`` (the free speed unless :func:`.api.set_link_speed` changed it); fresh
-departures enter at it too.
+departures enter at it too. The new speed then loses the mean of SUMO's Krauss dawdling
+(``sigma a dt / 2``; ``sigma v / 2`` below ``a dt``; ``TrafficParams.sigma``).
+
+Junctions (calibrated against SUMO, issue 10): a vehicle that crosses its stop line drives the
+turn's path through the junction (``turn_len``, SUMO's internal lane, estimated from the
+geometry by :func:`.geometry.turn_lengths`) before its next link starts: it enters that link
+at position ``-turn_len`` behind its last vehicle. It takes a lane of the next link that
+serves its turn after it (of those, the lanes its own lane's connection leads to,
+``turn_lane_to``), the one with most room; when a vehicle served before it in the same step
+took that room, another such lane (phase C).
 
 A step of one member (:func:`_advance_member`) runs these compiled steps in turn:
 
@@ -93,7 +102,8 @@ ARG_NAMES = (
     # network (static)
     "link_to", "link_len", "link_lane0", "link_opposing", "link_priority",
     "turn_ptr", "turn_to", "turn_kind", "turn_mask", "node_in_ptr", "node_in_link",
-    "cross_order", "cross_rank", "lane_link", "lane_slot0", "lane_cap", "dest_links",
+    "cross_order", "cross_rank", "lane_link", "lane_slot0", "lane_cap", "dest_links", "turn_len",
+    "turn_lane_to",
     # signals (per member)
     "link_phase", "sig_kind", "sig_cycle", "sig_offset", "sig_nph", "sig_green", "sig_yellow",
     "sig_min_green", "sig_max_green", "sig_gap", "act_phase", "act_elapsed", "act_yellow",
@@ -161,7 +171,7 @@ def _commit(b, link_len, lane_link, lane_slot0, lane_count, lane_buf, lane_blk, 
                     agg_speed_sum[b, lnk] += v_speed_new[v]
                     if queuing:
                         if v_speed_new[v] < par[P_QUEUE_SPEED]:
-                            q = link_len[lnk] - (xn - veh_len)
+                            q = min(link_len[lnk], link_len[lnk] - (xn - veh_len))
                             if q > agg_queue[b, lnk]:
                                 agg_queue[b, lnk] = q
                         else:
@@ -180,6 +190,7 @@ def _commit(b, link_len, lane_link, lane_slot0, lane_count, lane_buf, lane_blk, 
 def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priority,
                     turn_ptr, turn_to, turn_kind, turn_mask, node_in_ptr, node_in_link,
                     cross_order, cross_rank, lane_link, lane_slot0, lane_cap, dest_links,
+                    turn_len, turn_lane_to,
                     link_phase, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green, sig_yellow,
                     sig_min_green, sig_max_green, sig_gap, act_phase, act_elapsed, act_yellow,
                     act_gap_timer, node_phase, node_color,
@@ -209,7 +220,7 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
     # and the steps compiled as functions of their own run 10-20 % slower
     net = (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to,
            turn_kind, turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank, lane_link,
-           lane_slot0, lane_cap, dest_links)
+           lane_slot0, lane_cap, dest_links, turn_len, turn_lane_to)
     sig = (link_phase, node_phase, node_color)
     links = (link_open, link_vmax, link_out_cap, link_credit)
     lanes = (lane_count, lane_buf, lane_blk, cross_blk)
@@ -251,6 +262,7 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
 def advance(link_to, link_len, link_lane0, link_opposing, link_priority,
             turn_ptr, turn_to, turn_kind, turn_mask, node_in_ptr, node_in_link,
             cross_order, cross_rank, lane_link, lane_slot0, lane_cap, dest_links,
+            turn_len, turn_lane_to,
             link_phase, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green, sig_yellow,
             sig_min_green, sig_max_green, sig_gap, act_phase, act_elapsed, act_yellow,
             act_gap_timer, node_phase, node_color,
@@ -276,7 +288,8 @@ def advance(link_to, link_len, link_lane0, link_opposing, link_priority,
         errs[b] = _advance_member(b, link_to, link_len, link_lane0, link_opposing,
                                   link_priority, turn_ptr, turn_to, turn_kind, turn_mask,
                                   node_in_ptr, node_in_link, cross_order, cross_rank,
-                                  lane_link, lane_slot0, lane_cap, dest_links, link_phase,
+                                  lane_link, lane_slot0, lane_cap, dest_links, turn_len,
+                                  turn_lane_to, link_phase,
                                   sig_kind, sig_cycle, sig_offset, sig_nph, sig_green,
                                   sig_yellow, sig_min_green, sig_max_green, sig_gap, act_phase,
                                   act_elapsed, act_yellow, act_gap_timer, node_phase,

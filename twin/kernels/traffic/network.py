@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import consts as _k
+from .geometry import turn_lengths
 
 
 class TrafficError(Exception):
@@ -209,10 +210,18 @@ class Network:
         serve each turn (the lanes of its connections), instead of the link geometry, at the
         nodes they cover (a node with at least one connection row); the other nodes keep the
         geometric turns. With ``lane_allowed``, a connection counts only from and into
-        allowed lanes.
+        allowed lanes. Their ``to_lane`` (when given) says which lanes of the next link each
+        lane leads to (``turn_lane_to``; a vehicle keeps to them unless its next turn needs
+        another lane).
     lane_allowed : (n_links, max lanes) bool or (sum of lanes,) bool, optional
         Lanes the simulated vehicles may use (e.g. not bus lanes): only connections from such
         lanes count. Default: all.
+
+    Derived for each turn: ``turn_len`` (m), the path through the junction that a vehicle
+    drives after its stop line, estimated from the geometry (links shorter than their
+    nodes' distance, as SUMO's lanes, which end at the junction's border; 0 where links meet
+    at the node; :func:`.geometry.turn_lengths`), and ``link_in_len`` (m), the longest such
+    path into each link.
     """
 
     def __init__(self, node_xy, link_from, link_to, link_length, link_lanes, link_free_speed,
@@ -293,7 +302,15 @@ class Network:
         np.bitwise_or.at(mask, inv, np.int64(1) << lane)
         first = np.full(key.size, -1, np.int64)
         np.maximum.at(first, inv, np.arange(f.size))  # one connection's direction per turn
-        return key // nl, key % nl, kind[first], mask
+        # the lanes each from-lane leads to (all when the connections name none)
+        to_mask = np.zeros((key.size, 16), np.int64)
+        to_lane = getattr(connections, "to_lane", None)
+        if to_lane is None:
+            to_mask[inv, lane] = -1
+        else:
+            to = np.asarray(to_lane, np.int64)[ok]
+            np.bitwise_or.at(to_mask, (inv, lane), np.int64(1) << np.clip(to, 0, 62))
+        return key // nl, key % nl, kind[first], mask, to_mask
 
     def _derive(self, allow_uturns, connections=None, lane_allowed=None):
         nl = self.n_links
@@ -318,9 +335,10 @@ class Network:
         kind = np.where(uturn, _k.TURN_UTURN, np.where(ang < -45.0, _k.TURN_RIGHT, np.where(
             ang > 45.0, _k.TURN_LEFT, _k.TURN_THROUGH)))
         conn_mask = None
+        lane_to = np.full((rows.size, 16), -1, np.int64)  # to-lanes of each from-lane: all
         if connections is not None and len(connections.from_link):
             # nodes with connection rows take their turns from them; others keep geometry
-            cr, cc, ck, cm = self._connection_turns(connections, lane_allowed)
+            cr, cc, ck, cm, ctm = self._connection_turns(connections, lane_allowed)
             covered = np.zeros(self.n_nodes, bool)
             covered[lt[np.asarray(connections.from_link, np.int64)]] = True
             geo = ~covered[lt[rows]]
@@ -328,10 +346,12 @@ class Network:
             rows, cols = np.r_[rows[geo], cr][o], np.r_[cols[geo], cc][o]
             kind = np.r_[kind[geo], ck][o]
             conn_mask = np.r_[np.full(int(geo.sum()), -1, np.int64), cm][o]
+            lane_to = np.r_[np.full((int(geo.sum()), 16), -1, np.int64), ctm][o]
         self.turn_ptr = np.searchsorted(rows, np.arange(nl + 1)).astype(np.int64)
         self.turn_from = rows.astype(np.int64)
         self.turn_to_arr = cols.astype(np.int64)
         self.turn_kind = kind.astype(np.int64)
+        self.turn_lane_to = np.ascontiguousarray(lane_to, np.int64)
         # lane masks: right turns use the rightmost lane, left turns and U-turns the leftmost,
         # through movements any lane; a link with one movement uses all lanes; without a
         # through movement rights take the right half of the lanes and lefts the left half
@@ -349,6 +369,13 @@ class Network:
         mask = np.where((per == 1) | (n == 1), full, mask)
         self.turn_mask = (mask if conn_mask is None else np.where(conn_mask < 0, mask, conn_mask)
                           ).astype(np.int64)
+        # path length through the junction of each turn (SUMO's internal lanes), driven
+        # after the stop line: a vehicle enters its next link that far before its start
+        self.turn_len = turn_lengths(self.node_xy, lf, lt, self.link_length, self.link_lanes,
+                                     rows, cols, kind, _k.TURN_RIGHT,
+                                     [_k.TURN_LEFT, _k.TURN_UTURN])
+        self.link_in_len = np.zeros(nl)
+        np.maximum.at(self.link_in_len, cols, self.turn_len)
         # padded turn tables for vectorized re-planning
         kmax = int(max(1, np.diff(self.turn_ptr).max(initial=1)))
         self.turn_pad_to = np.full((nl, kmax), -1, np.int64)
@@ -388,4 +415,5 @@ class Network:
             "turn_mask": self.turn_mask, "node_in_ptr": self.node_in_ptr,
             "node_in_link": self.node_in_link, "cross_order": self.cross_order,
             "cross_rank": self.cross_rank,
-            "lane_link": self.lane_link}
+            "lane_link": self.lane_link, "turn_len": self.turn_len,
+            "turn_lane_to": self.turn_lane_to}

@@ -49,6 +49,11 @@ class TrafficParams:
         A vehicle at the head of its lane that has stood (below 0.1 m/s) this long is
         teleported ahead along its route to the next link with room (SUMO's
         ``--time-to-teleport``, 300 s; ``inf`` or <= 0: never). Resolves deadlocks.
+    sigma : float
+        Driver imperfection (SUMO's Krauss ``sigma``, 0.5 by default; 0: perfect driving).
+        SUMO takes a random ``U(0, 1) sigma a dt`` off each new speed (``U sigma v`` below
+        ``a dt``); the kernel takes its mean: cruising at ``u - sigma a dt / 2`` and starting
+        with ``a (1 - sigma / 2)``.
     debug : bool
         Check conservation, overlap and monotonic motion every step; raise on violation.
     """
@@ -68,6 +73,7 @@ class TrafficParams:
     reroute_period: float = np.inf
     reroute_share: float = 0.1
     time_to_teleport: float = 300.0
+    sigma: float = 0.5
     debug: bool = False
 
     @property
@@ -90,6 +96,7 @@ class TrafficParams:
         p[_c.P_TURN_LEFT] = self.turn_speed_left
         tp = float(self.time_to_teleport)
         p[_c.P_TELEPORT] = tp if np.isfinite(tp) and tp > 0 else 0.0
+        p[_c.P_SIGMA] = self.sigma
         return p
 
 
