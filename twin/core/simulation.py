@@ -375,9 +375,11 @@ class Simulation:
                     for k, v in bus.items()},
         }
         meta["wall_time_s"] = self.wall_before + _time.perf_counter() - self.wall0
-        arrays = {f"proc/{p.name}": p.get_state() for p in self.procs}
-        arrays["triggers"] = {str(i): t.get_state() for i, t in enumerate(self.triggers)}
-        arrays["bus"] = {k.replace("/", "%2F"): v.value for k, v in bus.items()}
+        arrays: dict = {}
+        if not final:  # a finished run is returned as it is, never resumed: no state to keep
+            arrays = {f"proc/{p.name}": p.get_state() for p in self.procs}
+            arrays["triggers"] = {str(i): t.get_state() for i, t in enumerate(self.triggers)}
+            arrays["bus"] = {k.replace("/", "%2F"): v.value for k, v in bus.items()}
         # the root attrs are rewritten only at the end: a root write drops the consolidated
         # metadata until the next consolidation, and a kill in between would leave none
         done = (lambda: self.set_status("complete", meta["wall_time_s"])) if final else None
