@@ -65,3 +65,51 @@ def test_returning_unit_takes_the_call_from_the_road(tmp_path):
     # every unit trip the dispatcher inserted is in the table, none lost
     legs = runs[True].table("dispatch", "unit_links")
     assert set(legs["leg_trip"]) <= set(trips["trip_id"])
+
+
+@pytest.mark.slow
+def test_unit_is_sent_round_water_rising_ahead_of_it(tmp_path):
+    """A link on the unit's route floods while it drives: the dispatcher cancels its trip
+    where it is and sends it on by the fastest passable route; it never enters the flooded
+    link and still arrives."""
+    from twin.kernels.traffic import TrafficProcess
+
+    from .test_dispatch import FakeFlood
+
+    city = dispatch_city()
+    ids = city.roads.link_ids
+    fire = incident("fire", at=60.0, building="bn22", on_scene_s=60.0)
+    units = [("E1", "fire_engine", "fs1")]
+
+    def go(name, flood_at):
+        kw = {"kernels": [TrafficProcess(vehicle_slots=16, threads=1),
+                          FakeFlood(cut, at=flood_at)],
+              "couplings": {"dispatch/speed_factor": "flood/speed_factor"}}
+        return twin.run(scenario(city, [DispatchProcess([fire], units=units)], n_trips=10,
+                                 duration=900.0, **kw), tmp_path / name, progress=False)
+
+    cut = str(ids[0])
+    dry = go("dry.zarr", 1e9)
+    c0 = dry.table("dispatch", "calls")
+    legs = {k: np.asarray(v) for k, v in dry.table("dispatch", "unit_links").items()}
+    scene = legs["leg_trip"] == int(c0["call_trip_scene"][0])
+    route = [str(s) for s in legs["leg_road_link"][scene]]
+    t_in = legs["leg_enter_s"][scene]
+    assert len(route) >= 4
+    # flood the third link of its way 20 s before the unit would enter it
+    cut, at = route[2], float(t_in[2]) - 20.0
+    assert at > float(c0["call_departed_s"][0])
+    wet = go("wet.zarr", at)
+    c = wet.table("dispatch", "calls")
+    assert int(c["call_reroutes"][0]) == 1
+    assert np.isfinite(c["call_response_s"][0])
+    legs = {k: np.asarray(v) for k, v in wet.table("dispatch", "unit_links").items()}
+    later = legs["leg_enter_s"] >= at
+    assert cut not in {str(s) for s in legs["leg_road_link"][later]}
+    # the first trip was cancelled where it was, the second one arrived at the scene
+    trips = {k: np.asarray(v) for k, v in wet.table("traffic", "trips").items()}
+    first = np.unique(legs["leg_trip"])[0]
+    k = np.flatnonzero(trips["trip_id"] == first)
+    assert k.size == 1 and np.isnan(trips["trip_arrival_s"][k[0]])
+    k2 = np.flatnonzero(trips["trip_id"] == int(c["call_trip_scene"][0]))
+    assert k2.size == 1 and np.isfinite(trips["trip_arrival_s"][k2[0]])
