@@ -24,7 +24,9 @@ and the continuity update row after row (the fluxes lead by one row), from the p
 state into a second buffer — the row above and below a block are recomputed by it (halo), so
 blocks share nothing and the result does not depend on the number of threads. The discharges
 are stored in ``q_dtype`` (float32 by default: momentum only; the mass balance uses the
-double-precision values of the step).
+double-precision values of the step). The row loops are branch-free so that LLVM vectorises
+them (numpy error model: no division checks); held and pervious cells are redone one by one
+from per-row lists. Sums are grouped so that mirrored cells round alike.
 
 Layout: ``h`` (K, ny, nx) depth (m) in the open part of the cell; ``qx`` (K, ny, nx+1) at
 the west/east faces (face j between columns j−1 and j), positive east; ``qy`` (K, ny+1, nx)
