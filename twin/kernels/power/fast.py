@@ -125,40 +125,66 @@ def _link_adjacency(nbus, f, t, ll):
 
 
 @nb.njit(cache=True)
+def contrib(it, q, nl, yff, yft, ytf, ytt, b_dc, ysh):
+    """The Ybus (complex) and B' (float) contributions of removable item ``it`` (a link
+    when < ``nl``, else the node shunt it - nl) at its q-th pattern position: a link's
+    (f, f), (f, t), (t, f), (t, t); a shunt's diagonal (q = 0)."""
+    if it >= nl:
+        return ysh[it - nl], 0.0
+    b = b_dc[it]
+    if q == 0:
+        return yff[it], b
+    if q == 1:
+        return yft[it], -b
+    if q == 2:
+        return ytf[it], -b
+    return ytt[it], b
+
+
+@nb.njit(cache=True)
 def _values(ll, lpos, yff, yft, ytf, ytt, b_dc, nn, ndpos, ysh, nnz):
     """The removable items (links ``ll`` at pattern positions ``lpos`` (len(ll), 4), then
     the node shunts ``nn`` at the diagonal positions ``ndpos`` (n_node,)): ``cpos``
-    (n_link + n_node, 4) (-1: none), ``cval`` / ``cdc`` their Ybus / B' contributions, and
-    the base values ``ybase`` / ``bbase`` (nnz,) complex (the sums, item by item)."""
+    (n_link + n_node, 4) (-1: none), and the base values ``ybase`` / ``bbase`` (nnz,)
+    complex (the sums of their :func:`contrib`, item by item)."""
     nl, n = len(yff), len(ysh)
     cpos = np.full((nl + n, 4), -1, np.int64)
-    cval = np.zeros((nl + n, 4), np.complex128)
-    cdc = np.zeros((nl + n, 4), np.complex128)
     for a in range(len(ll)):
-        e = ll[a]
-        b = b_dc[e]
-        cpos[e] = lpos[a]
-        cval[e, 0], cval[e, 1], cval[e, 2], cval[e, 3] = yff[e], yft[e], ytf[e], ytt[e]
-        cdc[e, 0], cdc[e, 1], cdc[e, 2], cdc[e, 3] = b, -b, -b, b
+        cpos[ll[a]] = lpos[a]
     for i in nn:
         cpos[nl + i, 0] = ndpos[i]
-        cval[nl + i, 0] = ysh[i]
     ybase = np.zeros(nnz, np.complex128)
     bbase = np.zeros(nnz, np.complex128)
     for it in range(nl + n):
         for q in range(4):
             if cpos[it, q] >= 0:
-                ybase[cpos[it, q]] += cval[it, q]
-    for e in ll:
+                y, b = contrib(it, q, nl, yff, yft, ytf, ytt, b_dc, ysh)
+                ybase[cpos[it, q]] += y
+                if it < nl:
+                    bbase[cpos[it, q]] += b
+    return cpos, ybase, bbase
+
+
+@nb.njit(cache=True)
+def _contributions(cpos, yff, yft, ytf, ytt, b_dc, ysh):
+    """``cval`` / ``cdc`` (n_link + n_node, 4) complex: :func:`contrib` at every position of
+    ``cpos`` (0 where none)."""
+    nl = len(yff)
+    cval = np.zeros(cpos.shape, np.complex128)
+    cdc = np.zeros(cpos.shape, np.complex128)
+    for it in range(cpos.shape[0]):
         for q in range(4):
-            bbase[cpos[e, q]] += cdc[e, q]
-    return cpos, cval, cdc, ybase, bbase
+            if cpos[it, q] >= 0:
+                y, b = contrib(it, q, nl, yff, yft, ytf, ytt, b_dc, ysh)
+                cval[it, q] = y
+                cdc[it, q] = b
+    return cval, cdc
 
 
 class FastPattern:
     """The base case's Ybus pattern (``yr``, ``yc``), its values (``ybase``, and ``bbase``
     for B'), the removable items (links, then node shunts: ``cpos`` (n_link + n_node, 4)
-    pattern positions, ``cval``/``cdc`` their admittance contributions), the symbolic
+    pattern positions, their admittance contributions from :meth:`contributions`), the symbolic
     factorisation and the factor positions ``fpos``; ``labels`` (n_node,) the base bus of each
     node, ``fb``/``tb`` (n_link,) the base buses of the link ends, ``adj_ptr``/``adj_bus``/
     ``adj_link`` the bus adjacency over the base case's in-service non-switch links."""
@@ -177,11 +203,10 @@ class FastPattern:
         first[ll] = np.arange(len(ll))
         self.yr, self.yc, lpos, dpos = _pattern(nbus, f, t, self.adj_ptr, self.adj_bus,
                                                 self.adj_link, first)
-        self.cpos, self.cval, self.cdc, self.ybase, self.bbase = _values(
+        self.cpos, self.ybase, self.bbase = _values(
             ll, lpos, c.yff, c.yft, c.ytf, c.ytt, c.b_dc, np.flatnonzero(self.base_on[nl:]),
             dpos[labels], c.ysh, len(self.yr))
         cpos = self.cpos
-        cval, cdc = self.cval, self.cdc
         # the pattern's adjacency: each row's entries after its diagonal
         adj = (np.append(dpos, len(self.yr)) - np.arange(nbus + 1), self.yc[self.yr != self.yc])
         self.sym = symbolic(self.yr, self.yc, nbus, adjacency=adj)
@@ -190,7 +215,7 @@ class FastPattern:
         self.yr, self.yc, self.ybase, self.bbase, self.fpos, cpos = _by_position(
             nbus, sy.nnz_l, self.fpos, self.yr, self.yc, self.ybase, self.bbase, cpos)
         self.cpos = cpos
-        self.pat = (self.yr, self.yc, self.ybase, self.bbase, self.fpos, cpos, cval, cdc, nbus,
+        self.pat = (self.yr, self.yc, self.ybase, self.bbase, self.fpos, cpos, nbus,
                     sy.cp, sy.ri, sy.rp, sy.rk, sy.rpos, sy.iperm, sy.tg, sy.n_f, self.adj_ptr,
                     self.adj_bus, self.adj_link)
         self.grid_arrays = (labels, c.node_in, c.f, c.t, self.fb, self.tb, c.link_in, c.switch,
@@ -201,6 +226,15 @@ class FastPattern:
         self.load_arrays = (c.load_bus, c.load_p, c.load_q, c.load_in)
         #: the switches closed in the base case: a member that opens one leaves the fast path
         self.closed_switches = np.flatnonzero(link_on[0] & c.switch)
+
+    def contributions(self):
+        """(cval, cdc) (n_link + n_node, 4) complex: the Ybus and B' contributions of the
+        removable items at ``cpos`` (built on first use: the fused member kernel computes
+        them on the fly)."""
+        if getattr(self, "_contrib", None) is None:
+            c = self.c
+            self._contrib = _contributions(self.cpos, c.yff, c.yft, c.ytf, c.ytt, c.b_dc, c.ysh)
+        return self._contrib
 
     def applies(self, s: System) -> bool:
         """True when every member of ``s`` has the base bus set (same fusion)."""
@@ -220,9 +254,9 @@ class FastPattern:
     def _args(self, s: System, dc: bool = False):
         ptr, idx = self._removed(s)
         sy = self.sym
+        cval = self.contributions()[1 if dc else 0]
         return (self.yr, self.yc, self.bbase if dc else self.ybase, self.fpos, ptr, idx,
-                self.cpos, self.cdc if dc else self.cval, self.nb, sy.cp, sy.ri, sy.rp, sy.rk,
-                sy.rpos, sy.iperm, sy.tg)
+                self.cpos, cval, self.nb, sy.cp, sy.ri, sy.rp, sy.rk, sy.rpos, sy.iperm, sy.tg)
 
     def dc(self, s: System, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """DC angles (K, nb) rad (NaN where de-energized) for net injections ``p`` (N,) p.u.

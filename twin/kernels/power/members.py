@@ -13,6 +13,7 @@ import numba as nb
 import numpy as np
 
 from .compile import EXT_GRID, GEN, SGEN
+from .fast import contrib
 from .nrfast import OK, dc_one, newton_one
 
 WARM, DC_START, FLAT, DC_MEAN = 0, 1, 2, 3
@@ -23,7 +24,7 @@ CHUNK = 4
 @nb.njit(cache=True)
 def _member(m, pat, grid, gens, loads, bro, buo, geo, lsc, init, dc, vbw, tol, max_iter,
             base, vm_o, va_o, p_o, q_o, en_o, vn_o, fl_o, ls_o, lp_o, conv_o, it_o):
-    (yr, yc, ybase, bbase, fpos, cpos, cval, cdc, nbus, cp, ri, rp, rk, rpos, iperm, tg, nf,
+    (yr, yc, ybase, bbase, fpos, cpos, nbus, cp, ri, rp, rk, rpos, iperm, tg, nf,
      aptr, abus, alink) = pat
     (labels, node_in, f, t, fb, tb, link_in, switch, base_on, yff, yft, ytf, ytt, b_dc, shift,
      rate, ysh) = grid
@@ -57,8 +58,9 @@ def _member(m, pat, grid, gens, loads, bro, buo, geo, lsc, init, dc, vbw, tol, m
             continue
         for q in range(4):
             if cpos[it, q] >= 0:
-                ydata[cpos[it, q]] -= cval[it, q]
-                bd[cpos[it, q]] -= cdc[it, q]
+                y, b = contrib(it, q, nl, yff, yft, ytf, ytt, b_dc, ysh)
+                ydata[cpos[it, q]] -= y
+                bd[cpos[it, q]] -= b
     # slack buses, energized islands (search from the slacks), bus types
     ref = np.zeros(nbus, np.bool_)
     for g in range(ng):
