@@ -22,7 +22,8 @@ class WalkNet:
     """Walkway arrays: ``a``, ``b`` (L,) end nodes; ``length`` (L,) m; ``width`` (L,) m;
     ``area`` (L,) m²; ``xy`` (N, 2) node positions m; ``ids`` (L,) link ids; ``node_ids``
     (N,). Pair lookup: ``pair_key`` (P,) sorted keys lo·N+hi of the node pairs joined by a
-    link, ``pair_link`` (P, 2) the first and the alternative link of each pair."""
+    link, ``pair_link`` (P, 2) the first and the alternative link of each pair, ``pair_a``,
+    ``pair_b`` (P,) its nodes; ``pair_of_link`` (L,) the pair of each link."""
 
     a: np.ndarray
     b: np.ndarray
@@ -63,6 +64,8 @@ class WalkNet:
         # the graph: one edge per pair, of the shortest length among its links
         best = np.minimum.reduceat(self.length[order], first) if L else np.zeros(0)
         pa, pb = uniq // max(N, 1), uniq % max(N, 1)
+        self.pair_a, self.pair_b = pa, pb
+        self.pair_of_link = np.searchsorted(uniq, key)        # (L,) the pair of each link
         self.graph = csr_matrix((np.r_[best, best], (np.r_[pa, pb], np.r_[pb, pa])),
                                 shape=(N, N))
 

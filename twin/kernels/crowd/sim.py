@@ -16,6 +16,16 @@ Each person is a row of arrays: the link it walks (``link``), the node it walks 
    and by its storage ρ_max × area;
    capacities accumulate over steps so that fractional flows per step are exact on average.
 
+Route switching (``reroute=True``; RiMEA test 11): every ``reroute_every`` s the expected
+travel time from each node to each destination is found (Dijkstra, per member) with link
+times from the current state: a link without a queue takes length / v(ρ); a link with a
+queue at its end takes length / v0 plus (people on it) / (its measured discharge rate, a
+moving average over ``rate_tau`` s while queued, starting at its capacity) — the time for
+those ahead to pass the bottleneck. People waiting at a node for their next link (or at
+their start) then take the destination among their ``options`` with the least expected
+time when it beats their current one by more than ``switch_margin`` s, and follow the
+least-time tree. Deterministic; without ``reroute`` routes are the static shortest paths.
+
 People are never removed: each is home (``HOME``, before its departure), walking
 (``WALKING``), ``ARRIVED`` at its destination node, or ``NO_ROUTE`` (its start cannot reach
 a destination). Members share the network; link arrays have a leading member axis (K, L).
@@ -55,11 +65,16 @@ class CrowdSim:
     per node without destinations for rings: a (1, N) table with ``dest_node`` [-1].
     ``v_min`` (m/s): people on a link walk at least this fast towards its end (a link
     loaded beyond jam density still empties from its front, at the capacities above).
+    ``reroute``: route switching under congestion (module docstring); ``options`` (P, D)
+    bool the destinations each person may switch to (default: all with a node);
+    ``reroute_every`` s, ``switch_margin`` s, ``rate_tau`` s.
     """
 
     def __init__(self, net: WalkNet, start, depart, dest, next_node, dest_node, *,
                  member=None, n_members: int = 1, fd: Weidmann | None = None,
-                 dt: float = 0.5, t0: float = 0.0, v_min: float = 0.05):
+                 dt: float = 0.5, t0: float = 0.0, v_min: float = 0.05,
+                 reroute: bool = False, options=None, reroute_every: float = 1.0,
+                 switch_margin: float = 2.0, rate_tau: float = 5.0):
         self.net = net
         self.v_min = float(v_min)
         self.fd = fd or Weidmann()
@@ -104,6 +119,22 @@ class CrowdSim:
         self.count = np.zeros((self.K, L), np.int64)
         self.queue = np.zeros((self.K, L), np.int64)
         self.steps = 0
+        self.reroute = bool(reroute)
+        self.switch_margin = float(switch_margin)
+        self.rate_tau = float(rate_tau)
+        self.reroute_every = max(int(round(float(reroute_every) / self.dt)), 1)
+        self.rate = np.tile(self.cap_out, (self.K, 1))      # (K, L) P/s discharge while queued
+        self.tt = np.zeros((0,))                            # (K, D, N) s expected time to d
+        self.tnext = np.zeros((0,), np.int64)               # (K, D, N) next node on the tree
+        if self.reroute:
+            D = self.next_node.shape[0]
+            ok = self.dest_node >= 0
+            opt = (np.broadcast_to(ok, (P, D)) if options is None else
+                   np.asarray(options, np.bool_).reshape(P, D) & ok)
+            self.options = np.ascontiguousarray(opt)
+            if P and not self.options[self.pid, self.dest].all():
+                raise CrowdError("crowd: a person's destination is not among its options")
+            self.STATE = CrowdSim.STATE + ("dest", "rate", "tt", "tnext")
 
     # ---- state -----------------------------------------------------------------------
     STATE = ("status", "link", "head", "pos", "reach", "arrive", "entered", "acc_out",
@@ -166,8 +197,15 @@ class CrowdSim:
         ci = sup * dt
         ai[:] = np.minimum(ai + ci, ci + 1.0)
         cand = np.flatnonzero(walking & np.isfinite(self.reach) & (self.reach < t + dt))
+        self._out = np.zeros(self.K * L if self.reroute else 0)
+        if self.reroute and (self.tt.size == 0 or self.steps % self.reroute_every == 0):
+            self._travel_times(n, v)
         if cand.size:
             self._transfer(cand, n, v, t, dt)
+        if self.reroute:   # discharge rate of the links that had a queue this step
+            qd = self.queue.reshape(-1) > 0
+            r = self.rate.reshape(-1)
+            r[qd] += min(dt / self.rate_tau, 1.0) * (self._out[qd] / dt - r[qd])
         gq = self.member * L + np.maximum(self.link, 0)
         w = (self.status == WALKING) & (self.link >= 0)
         self.count = np.bincount(gq[w], minlength=self.K * L).reshape(self.K, L)
@@ -189,7 +227,11 @@ class CrowdSim:
             self.link[i] = -1
             self.reach[i] = np.inf
         cand, head, d = cand[~arr], head[~arr], d[~arr]
-        nn = self.next_node[d, head]
+        if self.reroute:
+            d = self._switch(cand, head, d)
+            nn = self.tnext[self.member[cand], d, head]
+        else:
+            nn = self.next_node[d, head]
         nl = net.link_between(head, nn, self.pick[cand])
         lost = nl < 0
         if lost.any():
@@ -218,6 +260,8 @@ class CrowdSim:
             np.subtract.at(ai, dstm, 1.0)
             s = srcm >= 0
             np.subtract.at(ao, srcm[s], 1.0)
+            if self.reroute:
+                self._out += np.bincount(srcm[s], minlength=self._out.size)
             nlm = dstm % L
             hm = self.head[moved]
             self.head[moved] = np.where(net.a[nlm] == hm, net.b[nlm], net.a[nlm])
@@ -228,6 +272,48 @@ class CrowdSim:
             self.reach[moved] = np.inf
             self.reach[moved[full]] = t + dt
         # the others keep waiting at their link end (reach stays: first come, first served)
+
+    def _travel_times(self, n, v) -> None:
+        """Expected times (K, D, N) s from each node to each destination, and the next node
+        on the least-time tree, from the links' current loads (module docstring)."""
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import dijkstra
+
+        net, K, L, N = self.net, self.K, self.net.n_links, self.net.n_nodes
+        D = self.dest_node.size
+        n = n.reshape(K, L)
+        walk = net.length / np.maximum(v.reshape(K, L), self.v_min)
+        wait = net.length / self.fd.v0 + n / np.maximum(self.rate, 1e-6)
+        c = np.where(self.queue > 0, wait, walk)
+        npair = net.pair_key.size
+        self.tt = np.full((K, D, N), np.inf)
+        self.tnext = np.full((K, D, N), -1, np.int64)
+        dn = self.dest_node
+        has = np.flatnonzero(dn >= 0)
+        for k in range(K):    # one Dijkstra per member, from all destinations at once
+            w = np.full(npair, np.inf)
+            np.minimum.at(w, net.pair_of_link, c[k])
+            g = csr_matrix((np.r_[w, w], (np.r_[net.pair_a, net.pair_b],
+                                          np.r_[net.pair_b, net.pair_a])), shape=(N, N))
+            if has.size:
+                dist, pred = dijkstra(g, directed=False, indices=dn[has],
+                                      return_predecessors=True)
+                self.tt[k, has] = dist
+                self.tnext[k, has] = np.where(pred < 0, -1, pred)
+
+    def _switch(self, cand, head, d) -> np.ndarray:
+        """New destinations (n,) of people ``cand`` waiting at nodes ``head``: the option of
+        least expected time where it beats the current one by ``switch_margin`` s."""
+        m = self.member[cand]
+        T = self.tt[m, :, head]                                   # (n, D)
+        T = np.where(self.options[cand], T, np.inf)
+        best = np.argmin(T, axis=1)
+        tb = T[np.arange(cand.size), best]
+        tc = self.tt[m, d, head]
+        sw = tb < tc - self.switch_margin
+        d = np.where(sw, best, d)
+        self.dest[cand] = d
+        return d
 
     def summary(self) -> dict:
         """Counts by status for each member: {name: (K,) int}."""
