@@ -11,6 +11,7 @@ from tests.twin.runcompare import assert_runs_equal
 from tests.twin.test_runtime_traffic import demand, grid_city
 from twin.kernels import traffic
 from twin.kernels.traffic import TrafficProcess
+from twin.kernels.traffic._route_tables import TableCache
 from twin.kernels.traffic.demand import kernel_network, kernel_trips
 from twin.kernels.traffic.plans import signal_plans
 
@@ -43,15 +44,19 @@ def test_cached_tables_equal_solved_ones(tmp_path):
     np.testing.assert_array_equal(_tables(net, trips, tmp_path), solved)
 
 
-def test_changed_inputs_make_new_entries(tmp_path):
+def test_changed_inputs_make_new_entries(tmp_path, monkeypatch):
     net, trips = _net_trips()
     _tables(net, trips, tmp_path)
     penalised = _tables(net, trips, tmp_path, left_turn_penalty=30.0)
     assert len(list(tmp_path.glob("routes-*.i32"))) == 2
     np.testing.assert_array_equal(penalised, _tables(net, trips, None, left_turn_penalty=30.0))
+    monkeypatch.setattr(TableCache, "KEEP", 2)
     fewer = kernel_trips_subset(trips)
     _tables(net, fewer, tmp_path)              # other destinations: a third entry, oldest out
     assert len(list(tmp_path.glob("routes-*.i32"))) == 2
+    monkeypatch.setattr(TableCache, "MAX_BYTES", 1)
+    _tables(net, trips, tmp_path, left_turn_penalty=7.0)
+    assert len(list(tmp_path.glob("routes-*.i32"))) == 1  # over the size budget: the newest
 
 
 def kernel_trips_subset(trips):

@@ -171,10 +171,11 @@ class TableCache:
     source of the modules that solve them), so that a run on an unchanged network and demand
     maps its first tables (~250 MB on a district) instead of solving them (~1 s).
     Files are raw int32, written to a temporary name and renamed (a file of the wrong size
-    is ignored), and mapped copy-on-write when read; the :data:`KEEP` most recently used
-    stay."""
+    is ignored), and mapped copy-on-write when read; the most recently used stay, at most
+    ``KEEP`` of them and ``MAX_BYTES`` together (the newest always)."""
 
-    KEEP = 2
+    KEEP = 6
+    MAX_BYTES = 1 << 30
 
     def __init__(self, folder):
         self.folder = Path(folder)
@@ -218,10 +219,12 @@ class TableCache:
             with open(tmp, "wb") as f:
                 f.write(memoryview(np.ascontiguousarray(table).reshape(-1)).cast("B"))
             os.replace(tmp, p)
-            old = sorted(self.folder.glob("routes-*.i32"), key=lambda q: q.stat().st_mtime,
-                         reverse=True)
-            for q in old[self.KEEP:]:
-                q.unlink(missing_ok=True)
+            kept = 0
+            for i, q in enumerate(sorted(self.folder.glob("routes-*.i32"),
+                                         key=lambda q: q.stat().st_mtime, reverse=True)):
+                kept += q.stat().st_size
+                if i and (i >= self.KEEP or kept > self.MAX_BYTES):
+                    q.unlink(missing_ok=True)
         except OSError:
             tmp.unlink(missing_ok=True)
 
