@@ -77,3 +77,30 @@ def test_rimea_11_switching_is_deterministic_and_resumes_identically():
     for o in (b, c):
         assert np.array_equal(a.arrive, o.arrive, equal_nan=True)
         assert np.array_equal(a.head, o.head)
+
+
+def test_route_switch_through_the_runtime_keeps_everyone_and_shelter_capacity(tmp_path):
+    import twin
+    from agents.evacuation import Evacuation, circle
+    from tests.agents.conftest import make_city
+    from tests.agents.test_evacuation import shelters
+    from twin.kernels.crowd.process import CrowdProcess
+
+    city = make_city(6, 6, 200.0)
+    city.sites = shelters([[1000.0, 1000.0], [0.0, 1000.0]], [1000.0, np.nan])
+    ev = Evacuation(circle(300.0, 300.0, 420.0), premovement_median_s=60.0)
+    sc = twin.Scenario(city=city, duration=3600.0, seed=7, name="evac", record_interval=60.0,
+                       kernels=[CrowdProcess(route_switch=True)], inputs={"crowd": ev})
+    run = twin.run(sc, out=tmp_path / "r.zarr", progress=False)
+    t = run.table("crowd", "evacuees")
+    people = ev.draw(city, np.random.default_rng(0))["x"].size
+    assert len(np.asarray(t["evac_status"])) == people
+    status = np.asarray(t["evac_status"], dtype=object).astype(str)
+    ok = status == "arrived"
+    assert np.all(ok | np.char.startswith(status, "not_evacuated")) and ok.mean() > 0.95
+    sh = np.asarray(t["evac_shelter"], dtype=object).astype(str)
+    assert (sh == "s0").sum() <= 1000                  # switching never overfills s0
+    ds = run.open("crowd")
+    total = sum(ds[v].isel(time=-1).values for v in
+                ("evacuated", "home", "walking", "driving", "not_evacuated"))
+    assert (total == people).all()

@@ -67,7 +67,8 @@ class CrowdProcess(Kernel):
     the traffic kernel for car households; fd : Weidmann parameters {v0, gamma, rho_max};
     max_access_m : farthest a shelter may be from the walkway network (m); segment_m,
     sidewalk_width : for sidewalks built from streets; n_bottlenecks : rows of the
-    bottlenecks table."""
+    bottlenecks table; route_switch : walkers switch, under congestion, to a shelter without
+    a capacity limit that is faster (:class:`~.sim.CrowdSim` ``reroute``; off by default)."""
 
     batched = True
     outputs = {"evacuated_share": Spec((), "1"), "evacuated": Spec((), "1"),
@@ -90,7 +91,7 @@ class CrowdProcess(Kernel):
     def __init__(self, dt: float = 1.0, *, substep: float = 0.5, traffic: str = "traffic",
                  fd: dict | None = None, max_access_m: float = 300.0,
                  segment_m: float | None = 50.0, sidewalk_width=None,
-                 n_bottlenecks: int = 10, name: str = "crowd"):
+                 n_bottlenecks: int = 10, route_switch: bool = False, name: str = "crowd"):
         self.name = name
         self.dt = float(dt)
         self.substep = float(substep)
@@ -100,6 +101,7 @@ class CrowdProcess(Kernel):
         self.segment_m = segment_m
         self.sidewalk_width = sidewalk_width
         self.n_bottlenecks = int(n_bottlenecks)
+        self.route_switch = bool(route_switch)
 
     def element_ids(self, city) -> dict:
         w = getattr(city, "walkways", None)
@@ -157,10 +159,16 @@ class CrowdProcess(Kernel):
                                                    "not_evacuated:no_route")).astype(object)
         walk_i = np.flatnonzero(reach & (P["mode"] == "walk"))
         self.walk_i = walk_i
+        # switching only to unlimited shelters (a limited one's room was assigned above)
+        opts = None
+        if self.route_switch:
+            opts = allowed[P["member"][walk_i]] & np.isinf(cap)
+            opts[np.arange(walk_i.size), shelter[walk_i]] = True
         self.sim = CrowdSim(net, start[walk_i], depart_net[walk_i], shelter[walk_i],
                             self.next_node, snode, member=P["member"][walk_i],
                             n_members=ctx.n_members, fd=Weidmann(**self.fd),
-                            dt=min(self.substep, self.dt))
+                            dt=min(self.substep, self.dt), reroute=self.route_switch,
+                            options=opts)
         self._cars(ctx, city, snode, start, reach)
         L = net.n_links
         self.peak = np.zeros((ctx.n_members, L))
@@ -338,7 +346,9 @@ class CrowdProcess(Kernel):
         status[(status == "") & ~np.isfinite(arr) & (P["depart_s"] > ctx.now)] = (
             "not_evacuated:still_home")
         status[status == ""] = "not_evacuated:en_route"
-        sh = np.where(self.shelter >= 0, self.shelter_ids[np.maximum(self.shelter, 0)], "")
+        shel = self.shelter.copy()
+        shel[w] = s.dest                                 # walkers may have switched
+        sh = np.where(shel >= 0, self.shelter_ids[np.maximum(shel, 0)], "")
         for k in range(ctx.n_members):
             i = np.flatnonzero(P["member"] == k)
             ctx.table("evacuees").append({
@@ -356,7 +366,7 @@ class CrowdProcess(Kernel):
     def config(self) -> dict:
         return {k: getattr(self, k) for k in ("dt", "substep", "traffic", "fd", "max_access_m",
                                               "segment_m", "sidewalk_width", "n_bottlenecks",
-                                              "name")}
+                                              "route_switch", "name")}
 
     @classmethod
     def kpis(cls, layer: LayerData):
