@@ -104,3 +104,22 @@ def test_route_switch_through_the_runtime_keeps_everyone_and_shelter_capacity(tm
     total = sum(ds[v].isel(time=-1).values for v in
                 ("evacuated", "home", "walking", "driving", "not_evacuated"))
     assert (total == people).all()
+
+
+def test_rimea_11_a_member_in_a_batch_equals_the_member_alone():
+    net = room()
+    outs = [3, 5]
+    nxt, _ = routes_to(net, outs)
+    member = np.r_[np.zeros(P, int), np.ones(P // 2, int)]
+    pos = np.r_[np.random.default_rng(11).uniform(0, 10.0, P),
+                np.random.default_rng(5).uniform(0, 10.0, P // 2)]
+    sim = CrowdSim(net, np.zeros(member.size, int), 0.0, 0, nxt, outs, dt=0.25,
+                   reroute=True, member=member, n_members=2)
+    sim.status[:] = WALKING
+    sim.link[:], sim.head[:], sim.pos[:], sim.entered[:] = 0, 1, pos, 0.0
+    while (sim.status != ARRIVED).any() and sim.t < 2000.0:
+        sim.step(sim.dt)
+    alone = evacuate(reroute=True)
+    assert np.array_equal(sim.arrive[:P], alone.arrive)
+    assert np.array_equal(sim.head[:P], alone.head)
+    assert (sim.status == ARRIVED).all()
