@@ -151,6 +151,64 @@ def bucket_search(src, ptr, nbr, wt, delta, dist, head, e_node, e_key, e_next):
     return True
 
 
+@njit(cache=True)
+def bucket_until(src, ptr, nbr, wt, delta, dist, head, e_node, e_key, e_next, mark, stamp,
+                 n_need):
+    """:func:`bucket_search`, stopping once the ``n_need`` nodes with ``mark == stamp`` are
+    final: when all have a label and the buckets below the largest of those labels are
+    done (their ``dist`` is then that of :func:`dijkstra`; the other nodes' is not final).
+    Returns False if the pool ran out."""
+    nb = head.shape[0]
+    inv = 1.0 / delta
+    dist[:] = np.inf
+    head[:] = -1
+    dist[src] = 0.0
+    e_node[0] = src
+    e_key[0] = 0.0
+    e_next[0] = -1
+    head[0] = 0
+    n_ent = 1
+    live = 1
+    k = 0
+    n_lab = 1 if mark[src] == stamp else 0
+    bound = 0.0
+    while live > 0:
+        if n_lab == n_need and bound < k * delta:
+            return True
+        b = k % nb
+        while head[b] >= 0:
+            e = head[b]
+            head[b] = e_next[e]
+            live -= 1
+            u = e_node[e]
+            d = e_key[e]
+            if d > dist[u]:
+                continue  # superseded by a later entry
+            for j in range(ptr[u], ptr[u + 1]):
+                nd = d + wt[j]
+                v = nbr[j]
+                if nd < dist[v]:
+                    if dist[v] == np.inf and mark[v] == stamp:
+                        n_lab += 1
+                        if nd > bound:
+                            bound = nd
+                    dist[v] = nd
+                    if n_ent == e_node.shape[0]:
+                        return False
+                    kb = int(nd * inv)
+                    if kb < k:
+                        kb = k
+                    bb = kb % nb
+                    e_node[n_ent] = v
+                    e_key[n_ent] = nd
+                    e_next[n_ent] = head[bb]
+                    head[bb] = n_ent
+                    n_ent += 1
+                    live += 1
+        k += 1
+    return True
+
+
 def bucket_width(w):
     """Bucket width and number of buckets for turn weights ``w``."""
     fin = w[np.isfinite(w)]
@@ -250,10 +308,12 @@ def copy_rows(src, dst, rows):
 
 
 @njit(cache=True, parallel=True)
-def distances_needed(sources, ptr, nbr, wt, need_ptr, need, out):
+def distances_needed(sources, ptr, nbr, wt, delta, n_buckets, need_ptr, need, out):
     """``out[j]``: cost from ``sources[i]`` to node ``need[j]`` for ``j`` in
-    ``need_ptr[i]..need_ptr[i + 1]`` (inf when unreachable); each search stops once its
-    needed nodes are settled; sources in parallel."""
+    ``need_ptr[i]..need_ptr[i + 1]`` (inf when unreachable); each search
+    (:func:`bucket_until`, :func:`dijkstra_until` if its pool runs out) stops once its
+    needed nodes are final; sources in parallel. ``delta``, ``n_buckets``:
+    :func:`bucket_width` of ``wt``."""
     n = ptr.shape[0] - 1
     n_src = sources.shape[0]
     n_chunks = max(1, min(n_src, 64))
@@ -263,13 +323,19 @@ def distances_needed(sources, ptr, nbr, wt, need_ptr, need, out):
         pos = np.empty(n, np.int64)
         dist = np.empty(n)
         mark = np.zeros(n, np.int64)
+        head = np.empty(n_buckets, np.int64)
+        cap = 2 * n + 64
+        e_node = np.empty(cap, np.int64)
+        e_key = np.empty(cap)
+        e_next = np.empty(cap, np.int64)
         for i in range(c * n_src // n_chunks, (c + 1) * n_src // n_chunks):
             k = 0
             for j in range(need_ptr[i], need_ptr[i + 1]):
                 if mark[need[j]] != i + 1:
                     mark[need[j]] = i + 1
                     k += 1
-            if k > 0:
+            if k > 0 and not bucket_until(sources[i], ptr, nbr, wt, delta, dist, head,
+                                          e_node, e_key, e_next, mark, i + 1, k):
                 dijkstra_until(sources[i], ptr, nbr, wt, dist, heap_key, heap_node, pos,
                                mark, i + 1, k)
             for j in range(need_ptr[i], need_ptr[i + 1]):

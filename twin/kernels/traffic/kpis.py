@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import StoreError
-from ._route_solve import csr, distances_needed
+from ._route_solve import bucket_width, csr, distances_needed
 
 #: Scalar KPIs in table order: name → (label, unit, format).
 SCALARS = {
@@ -150,8 +150,10 @@ def _path_costs(n, tail, head, weight, src, dst) -> np.ndarray:
     order = np.argsort(inv, kind="stable")
     need_ptr = np.searchsorted(inv[order], np.arange(sources.size + 1)).astype(np.int64)
     vals = np.empty(src.size)
-    distances_needed(sources.astype(np.int64), ptr, nbr.astype(np.int64),
-                     wt.astype(np.float64), need_ptr, np.asarray(dst, np.int64)[order], vals)
+    wt = wt.astype(np.float64)
+    delta, n_buckets = bucket_width(wt)
+    distances_needed(sources.astype(np.int64), ptr, nbr.astype(np.int64), wt, delta,
+                     n_buckets, need_ptr, np.asarray(dst, np.int64)[order], vals)
     out = np.empty(src.size)
     out[order] = vals
     return out
