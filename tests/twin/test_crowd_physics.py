@@ -10,8 +10,8 @@ routes: each goes to its assigned destination), 12 (bottlenecks in series: no ja
 second, flow grows with width) and 16 (1D fundamental diagram). Not applicable: 2, 3, 13
 (stairs: the street walkways have none; no stair links), 6 and 15 (walls and corners: a
 corner is a node, lengths are along the links), 7 (one free speed for all, no demographic
-draws), 8 and 14 (documentation only), 11 (route switching under congestion: routes are
-static shortest paths, so people do not switch).
+draws), 8 and 14 (documentation only). Test 11 (route switching under congestion, with
+``reroute=True``) is in ``test_crowd_rimea11.py``.
 """
 
 from __future__ import annotations
