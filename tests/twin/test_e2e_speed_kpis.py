@@ -48,3 +48,29 @@ def test_free_flow_times_equal_scipy():
         ref = _scipy_reference(d, origin, destination, backwards=back)
         np.testing.assert_array_equal(got, ref)
         assert np.isnan(got).any() and np.isfinite(got).sum() > 100
+
+
+def test_searches_fall_back_to_the_heap_when_the_bucket_pool_runs_out():
+    """30 middle nodes at the same distance each lower the labels of 30 far nodes in turn
+    (30 × 30 labels for a pool of 2 × 61 + 64): the search redone by the heap agrees."""
+    from twin.kernels.traffic import _route_solve as rs
+
+    m = 30
+    mid, far = np.arange(1, m + 1), np.arange(m + 1, 2 * m + 1)
+    tail = np.concatenate([np.zeros(m, np.int64), np.repeat(mid, m)])
+    head = np.concatenate([mid, np.tile(far, m)])
+    weight = np.concatenate([np.ones(m), 1.0 + 1e-6 * np.repeat(mid, m)])
+    n = 2 * m + 1
+    ptr, nbr, wt = rs.csr(tail, n, head, weight)
+    delta, nb = rs.bucket_width(wt)
+    cap = 2 * n + 64
+    mark = np.zeros(n, np.int64)
+    mark[far] = 1
+    assert not rs.bucket_until(0, ptr, nbr.astype(np.int64), wt.astype(np.float64), delta,
+                            np.empty(n), np.empty(nb, np.int64), np.empty(cap, np.int64),
+                            np.empty(cap), np.empty(cap, np.int64), mark, 1, m)  # pool out
+    out = np.empty(m)
+    rs.distances_needed(np.array([0]), ptr, nbr.astype(np.int64), wt.astype(np.float64), delta,
+                     nb, np.array([0, m]), far.astype(np.int64), out)
+    g = coo_matrix((weight, (tail, head)), shape=(n, n)).tocsr()
+    np.testing.assert_array_equal(out, dijkstra(g, directed=True, indices=0)[far])
