@@ -15,7 +15,7 @@ import twin
 from agents.responders import INCIDENT_TYPES, DispatchError, DispatchProcess, incident
 from agents.responders import dispatch as dispatch_mod
 from agents.responders.routing import MIN_SPEED
-from twin.kernels.traffic import TrafficProcess
+from twin.kernels.traffic import TrafficParams, TrafficProcess
 
 from ..twin.runcompare import assert_runs_equal
 from .dispatch_city import dispatch_city, reference_times, route_time, scenario
@@ -281,17 +281,20 @@ def test_bad_input_is_a_clear_error(tmp_path):
 
 
 def test_free_flow_response_is_processing_turnout_and_shortest_path(tmp_path):
-    """On empty streets: response = call taking + turnout + the fastest free-flow drive
-    (from an independent Dijkstra), to the traffic kernel's 1 s step, for routes that do not
-    cross the signal at n11 (those wait for their green, up to a cycle)."""
+    """On empty streets with perfect drivers (no Krauss dawdling, ``sigma=0``): response =
+    call taking + turnout + the fastest free-flow drive (from an independent Dijkstra), to
+    the traffic kernel's 1 s step, for routes that do not cross the signal at n11 (those wait
+    for their green, up to a cycle)."""
     city = dispatch_city()
     roads = city.roads
     where = [dict(road_link="h01:f"), dict(building="bn22"), dict(road_link="v02:f"),
              dict(building="bn11"), dict(road_link="h00:f")]
     fires = [incident("fire", at=100.0 + 500 * k, on_scene_s=60.0, **w)
              for k, w in enumerate(where)]
+    perfect = TrafficProcess(vehicle_slots=16, threads=1, params=TrafficParams(sigma=0.0))
     run = twin.run(scenario(city, [DispatchProcess(fires, units=ENGINES[:1])], n_trips=0,
-                            duration=3400.0), tmp_path / "ff.zarr", progress=False)
+                            duration=3400.0, kernels=[perfect]), tmp_path / "ff.zarr",
+                   progress=False)
     c = run.table("dispatch", "calls")
     ff = roads.link_length / roads.link_free_speed
     home = list(roads.link_ids).index(ENGINES[0][3])
