@@ -11,7 +11,7 @@ The steps take the kernel's arrays in groups (tuples, unpacked in the step; see
               turn_kind, turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank,
               lane_link, lane_slot0, lane_cap, dest_links, turn_len,
               turn_lane_to)                                               # static network
-    sig    = (link_phase, node_phase, node_color)                          # signal states
+    sig    = (link_phase, node_phase, node_color, turn_sig)                # signal states
     links  = (link_open, link_vmax, link_out_cap, link_credit)             # per member
     lanes  = (lane_count, lane_buf, lane_blk, cross_blk)                   # per member
     veh    = (v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos, v_prev,
@@ -24,7 +24,8 @@ The steps take the kernel's arrays in groups (tuples, unpacked in the step; see
 ``turn_len`` (n_turns,) m: path length of each turn through its junction (a vehicle enters
 its next link that far before the link's start, at a negative position); ``turn_lane_to``
 (n_turns, 16) int64: for each lane of the from-link, the bit mask of the next link's lanes its
-connections lead to (-1: any).
+connections lead to (-1: any); ``turn_sig`` (n_turns, MAX_PHASES) int64: each turn's signal
+state in each phase of its node (per-movement plans; -1: the approach's, ``link_phase``).
 
 Fixed routes: a vehicle with ``v_route[v] >= 0`` follows the link sequence
 ``route_links[v_route[v]:]`` (its origin first, its destination link last and only there)
@@ -77,6 +78,23 @@ def approach_state(b, lnk, link_to, link_phase, node_phase, node_color):
     if node_phase[b, n] != p:
         return RED
     return node_color[b, n]
+
+
+@njit(cache=True, inline="always")
+def movement_state(b, lnk, tk, turn_sig, link_to, link_phase, node_phase, node_color):
+    """Signal state of turn ``tk`` from approach ``lnk``: its own state in the node's
+    current phase where the plan gives per-movement states (``turn_sig``: RED, YELLOW,
+    GREEN, GREEN_MINOR, FREE), else (and for ``tk`` < 0) the approach's
+    (:func:`approach_state`)."""
+    if tk < 0 or turn_sig[tk, 0] < 0:
+        return approach_state(b, lnk, link_to, link_phase, node_phase, node_color)
+    n = link_to[lnk]
+    if node_color[b, n] == FREE:  # switched off (dark): priority rules
+        return FREE
+    p = node_phase[b, n]
+    if p < 0:
+        return RED
+    return turn_sig[tk, p]
 
 
 @njit(cache=True, inline="always")

@@ -10,9 +10,18 @@ lane it will take on its next link.
 import numpy as np
 from numba import njit
 
-from ._kcommon import BLOCK, approach_state, choose_lane, find_turn, next_hop, turn_lanes
+from ._kcommon import (
+    BLOCK,
+    approach_state,
+    choose_lane,
+    find_turn,
+    movement_state,
+    next_hop,
+    turn_lanes,
+)
 from .consts import (
     FREE,
+    GREEN,
     P_ACCEL,
     P_DECEL,
     P_GAP_CRIT,
@@ -52,11 +61,14 @@ def _arrival_time(dist, v, a, u):
 @njit(cache=True)
 def _approaching(b, o, so, skip_left, link_open, link_vmax, link_len, link_lane0, lane_slot0,
                  lane_count, lane_buf, v_pos, v_speed, v_next, v_tlane, turn_ptr, turn_to,
-                 turn_kind, par):
+                 turn_kind, par, link_to, sig):
     """True if a front vehicle of approach `o` will reach its stop line within the critical
     gap (s), accelerating as it can up to the link's speed (a foe that speeds up, such as the
     head of a queue starting at green, arrives sooner than its speed says); a standing one
-    only when it stands at the line and can leave."""
+    only when it stands at the line and can leave. ``so`` is the approach's signal state;
+    a vehicle whose movement has a state of its own (per-movement plans, ``sig``) uses
+    that."""
+    link_phase, node_phase, node_color, turn_sig = sig
     lo = link_len[o]
     a = par[P_ACCEL] * (1.0 - 0.5 * par[P_SIGMA])
     u = link_vmax[b, o]
@@ -67,15 +79,17 @@ def _approaching(b, o, so, skip_left, link_open, link_vmax, link_len, link_lane0
         nw = v_next[w]
         if nw < 0:
             continue
-        if skip_left:
-            k = find_turn(o, nw, turn_ptr, turn_to)
-            if k >= 0 and turn_kind[k] == TURN_LEFT:
-                continue
+        k = find_turn(o, nw, turn_ptr, turn_to)
+        if skip_left and k >= 0 and turn_kind[k] == TURN_LEFT:
+            continue
+        sv = so
+        if k >= 0 and turn_sig[k, 0] >= 0:
+            sv = movement_state(b, o, k, turn_sig, link_to, link_phase, node_phase, node_color)
         dist = lo - v_pos[w]
         sw = v_speed[w]
-        if so == RED:
+        if sv == RED:
             continue
-        if so == YELLOW and dist > sw * sw / (2.0 * par[P_YELLOW_DECEL]):
+        if sv == YELLOW and dist > sw * sw / (2.0 * par[P_YELLOW_DECEL]):
             continue
         if sw < 0.5:
             # standing at the line: a conflict only if it can actually leave
@@ -89,10 +103,15 @@ def _approaching(b, o, so, skip_left, link_open, link_vmax, link_len, link_lane0
 
 @njit(cache=True)
 def _must_yield(b, lnk, kind, st, link_open, link_vmax, link_to, link_opposing, link_priority,
-                link_phase, node_phase, node_color, node_in_ptr, node_in_link, link_len,
+                sig, tk, node_in_ptr, node_in_link, link_len,
                 link_lane0, lane_slot0, lane_count, lane_buf, v_pos, v_speed, v_next, v_tlane,
                 turn_ptr, turn_to, turn_kind, par):
-    """True if the front vehicle of `lnk` turning `kind` must give way at the node."""
+    """True if the front vehicle of `lnk` turning `kind` (turn `tk`) in signal state `st`
+    must give way at the node: at an uncontrolled node to higher-priority approaches; at a
+    signal a left turn to the opposing approach's vehicles that may go, unless its movement
+    has a priority green of its own (a protected left, SUMO ``G``); a permissive movement
+    (``g``) yields as an approach's left turn."""
+    link_phase, node_phase, node_color, turn_sig = sig
     if st == FREE:
         n = link_to[lnk]
         pr = link_priority[lnk]
@@ -105,20 +124,23 @@ def _must_yield(b, lnk, kind, st, link_open, link_vmax, link_to, link_opposing, 
             if po > pr or (po == pr and kind == TURN_LEFT and o == opp):
                 if _approaching(b, o, FREE, po == pr, link_open, link_vmax, link_len,
                                 link_lane0, lane_slot0, lane_count, lane_buf, v_pos, v_speed,
-                                v_next, v_tlane, turn_ptr, turn_to, turn_kind, par):
+                                v_next, v_tlane, turn_ptr, turn_to, turn_kind, par, link_to,
+                                sig):
                     return True
         return False
     if kind != TURN_LEFT:
         return False
+    if st == GREEN and tk >= 0 and turn_sig[tk, 0] >= 0:
+        return False  # protected
     o = link_opposing[lnk]
     if o < 0:
         return False
     so = approach_state(b, o, link_to, link_phase, node_phase, node_color)
-    if so == RED:
-        return False
+    if so == RED and (tk < 0 or turn_sig[tk, 0] < 0):
+        return False  # (per-movement: each opposing vehicle's own movement state counts)
     return _approaching(b, o, so, True, link_open, link_vmax, link_len, link_lane0, lane_slot0,
                         lane_count, lane_buf, v_pos, v_speed, v_next, v_tlane, turn_ptr, turn_to,
-                        turn_kind, par)
+                        turn_kind, par, link_to, sig)
 
 
 @njit(cache=True, inline="always")
@@ -184,7 +206,7 @@ def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta,
     (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to, turn_kind,
      turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank, lane_link, lane_slot0,
      lane_cap, dest_links, turn_len, turn_lane_to) = net
-    link_phase, node_phase, node_color = sig
+    link_phase, node_phase, node_color, turn_sig = sig
     link_open, link_vmax, link_out_cap, link_credit = links
     lane_count, lane_buf, lane_blk, cross_blk = lanes
     (v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos, v_prev, v_speed, v_enter,
@@ -231,16 +253,17 @@ def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta,
                         nx = next_hop(v, 1, b, v_dest[v], lnk, v_ver[v], route_next, fixed)
                         v_next[v] = nx
                     if lnk != d_link:
-                        st = approach_state(b, lnk, link_to, link_phase, node_phase, node_color)
+                        tk = find_turn(lnk, nx, turn_ptr, turn_to)
+                        kind = turn_kind[tk] if tk >= 0 else TURN_THROUGH
+                        st = movement_state(b, lnk, tk, turn_sig, link_to, link_phase,
+                                            node_phase, node_color)
                         credit = link_credit[b, lnk] if link_out_cap[b, lnk] < np.inf else np.inf
                         stop = _held_at_line(nx < 0 or link_open[b, nx] == 0, st, L - x, sp,
                                              credit, par[P_YELLOW_DECEL])
-                        tk = find_turn(lnk, nx, turn_ptr, turn_to)
-                        kind = turn_kind[tk] if tk >= 0 else TURN_THROUGH
                         if not stop:
                             stop = _must_yield(b, lnk, kind, st, link_open, link_vmax, link_to,
-                                               link_opposing, link_priority, link_phase,
-                                               node_phase, node_color, node_in_ptr,
+                                               link_opposing, link_priority, sig, tk,
+                                               node_in_ptr,
                                                node_in_link, link_len, link_lane0, lane_slot0,
                                                lane_count, lane_buf, v_pos, v_speed, v_next,
                                                v_tlane, turn_ptr, turn_to, turn_kind, par)

@@ -5,6 +5,7 @@ RED = 0
 YELLOW = 1
 GREEN = 2
 FREE = 3  # not signal controlled (priority rules apply)
+GREEN_MINOR = 4  # a green that must yield (SUMO 'g', 's'); GREEN is SUMO's 'G'
 
 # turn kinds
 TURN_RIGHT = 0

@@ -107,7 +107,7 @@ ARG_NAMES = (
     # signals (per member)
     "link_phase", "sig_kind", "sig_cycle", "sig_offset", "sig_nph", "sig_green", "sig_yellow",
     "sig_min_green", "sig_max_green", "sig_gap", "act_phase", "act_elapsed", "act_yellow",
-    "act_gap_timer", "node_phase", "node_color",
+    "act_gap_timer", "node_phase", "node_color", "turn_sig",
     # links (per member; link_vmax: speed limit, m/s)
     "link_open", "link_vmax", "link_out_cap", "link_credit", "lane_count", "lane_buf",
     "lane_blk", "cross_blk", "q_blk",
@@ -193,7 +193,7 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
                     turn_len, turn_lane_to,
                     link_phase, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green, sig_yellow,
                     sig_min_green, sig_max_green, sig_gap, act_phase, act_elapsed, act_yellow,
-                    act_gap_timer, node_phase, node_color,
+                    act_gap_timer, node_phase, node_color, turn_sig,
                     link_open, link_vmax, link_out_cap, link_credit, lane_count, lane_buf,
                     lane_blk, cross_blk, q_blk,
                     v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
@@ -221,7 +221,7 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
     net = (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to,
            turn_kind, turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank, lane_link,
            lane_slot0, lane_cap, dest_links, turn_len, turn_lane_to)
-    sig = (link_phase, node_phase, node_color)
+    sig = (link_phase, node_phase, node_color, turn_sig)
     links = (link_open, link_vmax, link_out_cap, link_credit)
     lanes = (lane_count, lane_buf, lane_blk, cross_blk)
     veh = (v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos, v_prev, v_speed,
@@ -265,7 +265,7 @@ def advance(link_to, link_len, link_lane0, link_opposing, link_priority,
             turn_len, turn_lane_to,
             link_phase, sig_kind, sig_cycle, sig_offset, sig_nph, sig_green, sig_yellow,
             sig_min_green, sig_max_green, sig_gap, act_phase, act_elapsed, act_yellow,
-            act_gap_timer, node_phase, node_color,
+            act_gap_timer, node_phase, node_color, turn_sig,
             link_open, link_vmax, link_out_cap, link_credit, lane_count, lane_buf, lane_blk,
             cross_blk, q_blk,
             v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
@@ -293,7 +293,7 @@ def advance(link_to, link_len, link_lane0, link_opposing, link_priority,
                                   sig_kind, sig_cycle, sig_offset, sig_nph, sig_green,
                                   sig_yellow, sig_min_green, sig_max_green, sig_gap, act_phase,
                                   act_elapsed, act_yellow, act_gap_timer, node_phase,
-                                  node_color, link_open, link_vmax, link_out_cap, link_credit,
+                                  node_color, turn_sig, link_open, link_vmax, link_out_cap, link_credit,
                                   lane_count, lane_buf, lane_blk, cross_blk, q_blk, v_dest,
                                   v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
                                   v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver,

@@ -31,7 +31,7 @@ class InvariantError(TrafficError, RuntimeError):
     """A debug check failed: overlap, backward motion or vehicle count not conserved."""
 
 
-MAX_PHASES = 8
+MAX_PHASES = 16
 
 
 @dataclass
@@ -57,6 +57,12 @@ class SignalPlan:
     gap : (n_nodes,) float, s
         Actuated gap-out time: a green ends (if another phase has a call) once no vehicle
         has been on its detectors for this long.
+    conn_state : (n_connections, n_phases) int, optional
+        Per-movement states (SUMO's per-connection signals), aligned with the rows of the
+        ``connections`` given to :class:`Network`: in each phase RED, YELLOW, GREEN
+        (priority, SUMO ``G``), GREEN_MINOR (must yield, ``g``/``s``) or FREE (off, ``o``/``O``);
+        -1: the connection is not controlled this way. Turns with such rows take their
+        state from them (:func:`movement_table`), the others from ``link_phase``.
     """
 
     link_phase: np.ndarray
@@ -69,6 +75,7 @@ class SignalPlan:
     min_green: np.ndarray
     max_green: np.ndarray
     gap: np.ndarray
+    conn_state: np.ndarray | None = None
 
     @classmethod
     def none(cls, n_nodes: int, n_links: int) -> SignalPlan:
@@ -310,7 +317,31 @@ class Network:
         else:
             to = np.asarray(to_lane, np.int64)[ok]
             np.bitwise_or.at(to_mask, (inv, lane), np.int64(1) << np.clip(to, 0, 62))
-        return key // nl, key % nl, kind[first], mask, to_mask
+        return key // nl, key % nl, kind[first], mask, to_mask, self._turn_states(ok, inv,
+                                                                                  key.size)
+
+    def _turn_states(self, ok, inv, n_turns):
+        """(n_turns, MAX_PHASES) per-phase state of each connection turn from the plan's
+        ``conn_state`` (rows ``ok`` of the connections, turn ``inv``): the most restrictive of
+        its connections' states (red, yellow, green that yields, off, green), -1 where none
+        of them is controlled per movement."""
+        out = np.full((n_turns, MAX_PHASES), -1, np.int64)
+        cs = self.signals.conn_state
+        if cs is None:
+            return out
+        cs = np.asarray(cs, np.int64)
+        if cs.ndim != 2 or cs.shape[0] != ok.size or cs.shape[1] > MAX_PHASES:
+            raise NetworkError(f"signal plan: conn_state has shape {cs.shape}, expected "
+                               f"({ok.size}, <= {MAX_PHASES}) (one row per connection)")
+        if cs.size and (cs.min() < -1 or cs.max() > _k.GREEN_MINOR):
+            raise NetworkError("signal plan: conn_state values must be -1..GREEN_MINOR")
+        # rank by state + 1: -1 none (ignored), RED, YELLOW, GREEN, FREE, GREEN_MINOR
+        rank_of = np.array([99, 0, 1, 4, 3, 2])
+        state_of = np.array([_k.RED, _k.YELLOW, _k.GREEN_MINOR, _k.FREE, _k.GREEN])
+        r = np.full((n_turns, cs.shape[1]), 99)
+        np.minimum.at(r, inv, rank_of[cs[ok] + 1])
+        out[:, :cs.shape[1]] = np.where(r == 99, -1, state_of[np.minimum(r, 4)])
+        return out
 
     def _derive(self, allow_uturns, connections=None, lane_allowed=None):
         nl = self.n_links
@@ -336,9 +367,10 @@ class Network:
             ang > 45.0, _k.TURN_LEFT, _k.TURN_THROUGH)))
         conn_mask = None
         lane_to = np.full((rows.size, 16), -1, np.int64)  # to-lanes of each from-lane: all
+        turn_sig = np.full((rows.size, MAX_PHASES), -1, np.int64)  # per-movement states
         if connections is not None and len(connections.from_link):
             # nodes with connection rows take their turns from them; others keep geometry
-            cr, cc, ck, cm, ctm = self._connection_turns(connections, lane_allowed)
+            cr, cc, ck, cm, ctm, cts = self._connection_turns(connections, lane_allowed)
             covered = np.zeros(self.n_nodes, bool)
             covered[lt[np.asarray(connections.from_link, np.int64)]] = True
             geo = ~covered[lt[rows]]
@@ -347,11 +379,15 @@ class Network:
             kind = np.r_[kind[geo], ck][o]
             conn_mask = np.r_[np.full(int(geo.sum()), -1, np.int64), cm][o]
             lane_to = np.r_[np.full((int(geo.sum()), 16), -1, np.int64), ctm][o]
+            turn_sig = np.r_[turn_sig[geo], cts][o]
         self.turn_ptr = np.searchsorted(rows, np.arange(nl + 1)).astype(np.int64)
         self.turn_from = rows.astype(np.int64)
         self.turn_to_arr = cols.astype(np.int64)
         self.turn_kind = kind.astype(np.int64)
         self.turn_lane_to = np.ascontiguousarray(lane_to, np.int64)
+        # (n_turns, MAX_PHASES) state of each turn in each phase of its node (-1: the
+        # approach's state, ``link_phase``)
+        self.turn_sig = np.ascontiguousarray(turn_sig, np.int64)
         # lane masks: right turns use the rightmost lane, left turns and U-turns the leftmost,
         # through movements any lane; a link with one movement uses all lanes; without a
         # through movement rights take the right half of the lanes and lefts the left half
@@ -416,4 +452,4 @@ class Network:
             "node_in_link": self.node_in_link, "cross_order": self.cross_order,
             "cross_rank": self.cross_rank,
             "lane_link": self.lane_link, "turn_len": self.turn_len,
-            "turn_lane_to": self.turn_lane_to}
+            "turn_lane_to": self.turn_lane_to, "turn_sig": self.turn_sig}

@@ -8,6 +8,13 @@ from cim.roads import CLASS_DEFAULTS
 
 from ...errors import ScenarioError
 from . import api as traffic
+from . import consts as _c
+from .network import MAX_PHASES
+
+#: SUMO signal character -> kernel state (``s``, green right-on-red, as a green that yields;
+#: ``u``, red-yellow, as red; ``o``/``O``, off, as no signal: priority rules)
+_SUMO_STATE = {"G": _c.GREEN, "g": _c.GREEN_MINOR, "s": _c.GREEN_MINOR, "y": _c.YELLOW,
+               "Y": _c.YELLOW, "r": _c.RED, "u": _c.RED, "o": _c.FREE, "O": _c.FREE}
 
 
 def class_rank(cls) -> int:
@@ -50,6 +57,44 @@ def phase_roads(roads, node, keys=None) -> list[list[str]]:
     return [order[:1], order[1:]]
 
 
+def movement_rows(roads, node):
+    """Return (connection rows, SUMO phases) of signalized node ``node`` when its plan can
+    run per movement: a SUMO program (``plan["sumo"]``) of at most ``MAX_PHASES`` phases
+    controlling connections of ``roads.connections`` at the node (a program controlling
+    several junctions gives each its own rows); else None."""
+    plan = roads.node_signal_plan[node] or {}
+    sumo, c = plan.get("sumo"), getattr(roads, "connections", None)
+    if not sumo or c is None or not len(c) or not 0 < len(sumo["phases"]) <= MAX_PHASES:
+        return None
+    at = roads.link_to[np.asarray(c.from_link, np.int64)] == node
+    rows = np.flatnonzero(at & (np.asarray(c.tl, object) == sumo["tl"])
+                          & (np.asarray(c.tl_index) >= 0))
+    if not len(rows) or len(sumo["phases"][0]["state"]) <= int(c.tl_index[rows].max()):
+        return None
+    return rows, sumo["phases"]
+
+
+def _movement_plan(roads, i, rows, phases, conn_state, link_phase):
+    """Fill ``conn_state`` rows and ``link_phase`` of node ``i`` from its SUMO ``phases``
+    (each a kernel phase of the phase's duration with no yellow of its own: SUMO's yellow
+    phases are per-movement states); return (greens, cycle s, offset s)."""
+    c = roads.connections
+    idx = np.asarray(c.tl_index, np.int64)[rows]
+    dur = np.array([float(p["duration"]) for p in phases])
+    for k, p in enumerate(phases):
+        conn_state[rows, k] = [_SUMO_STATE[p["state"][j]] for j in idx]
+    # the approach's own phase (used where a turn has no controlled connection): the one
+    # in which most of its connections are green, weighted by duration
+    green = np.isin(conn_state[rows, :len(phases)], (_c.GREEN, _c.GREEN_MINOR)) * dur
+    into, inv = np.unique(np.asarray(c.from_link, np.int64)[rows], return_inverse=True)
+    w = np.zeros((into.size, len(phases)))
+    np.add.at(w, inv, green)
+    link_phase[into] = np.where(w.max(1) > 0, np.argmax(w, 1), -1)
+    sumo = roads.node_signal_plan[i]["sumo"]
+    total = float(dur.sum())
+    return dur, total, float(sumo.get("offset") or 0.0) % total
+
+
 def signal_plans(roads) -> traffic.SignalPlan:
     """Return the kernel's fixed-time signal plans for ``roads``, phases mapped by road.
 
@@ -60,12 +105,23 @@ def signal_plans(roads) -> traffic.SignalPlan:
     link has one phase, its left turns are permissive), so a road's through and left greens
     are merged into one green of through + yellow + left, which keeps the plan's cycle and
     adds no all-red. Approaches on roads no phase lists get the last phase. Defaults where
-    the plan gives none: 42 s green per phase, 3 s yellow (SUMO's)."""
+    the plan gives none: 42 s green per phase, 3 s yellow (SUMO's).
+
+    A node with a SUMO program (:func:`movement_rows`) runs it per movement instead: each
+    SUMO phase is a kernel phase, and each connection's state in it (``G`` priority green,
+    ``g`` green that yields, yellow, red) goes to ``conn_state`` (the plan's per-connection
+    states, rows of ``roads.connections``), so a protected left, an always-green right, or
+    one program for several junctions run as SUMO runs them."""
     sig = np.flatnonzero(np.asarray(roads.node_signal, bool))
     n_nodes, n_links = roads.n_nodes, roads.n_links
     keys = road_keys(roads)
     per_node = {i: phase_roads(roads, i, keys) for i in sig}
-    P = max([2] + [len(r) for r in per_node.values()])  # the kernel checks P <= its maximum
+    mov = {i: m for i in sig if (m := movement_rows(roads, i)) is not None}
+    P = max([2] + [len(r) for r in per_node.values()]  # the kernel checks P <= its maximum
+            + [len(m[1]) for m in mov.values()])
+    conn_state = None
+    if mov:
+        conn_state = np.full((len(roads.connections), P), -1, np.int64)
     link_phase = np.full(n_links, -1, np.int64)
     kind = np.zeros(n_nodes, np.int64)
     green = np.zeros((n_nodes, P))
@@ -74,6 +130,12 @@ def signal_plans(roads) -> traffic.SignalPlan:
     offset = np.zeros(n_nodes)
     n_phases = np.ones(n_nodes, np.int64)
     for i, roads_of in per_node.items():
+        kind[i] = 1
+        if i in mov:
+            g, cycle[i], offset[i] = _movement_plan(roads, i, *mov[i], conn_state, link_phase)
+            n_phases[i] = len(g)
+            green[i, :len(g)] = g
+            continue
         p = roads.node_signal_plan[i] or {}
         n = len(roads_of)
         where = {r: k for k in reversed(range(n)) for r in roads_of[k]}
@@ -95,10 +157,9 @@ def signal_plans(roads) -> traffic.SignalPlan:
         total = float(sum(g) + n * y)
         cycle[i] = max(float(p.get("cycle_s") or total), total)
         offset[i] = float(p.get("offset_s") or 0.0)
-        kind[i] = 1
         n_phases[i] = n
     return traffic.SignalPlan(link_phase, kind, cycle, offset, green, yellow, n_phases,
                               np.full((n_nodes, P), 5.0), np.full((n_nodes, P), 60.0),
-                              np.full(n_nodes, 3.0))
+                              np.full(n_nodes, 3.0), conn_state)
 
 
