@@ -5,7 +5,10 @@ SUMO's default programs, 2 lanes, 13.9 m/s, no turnarounds):
 
 - ``spider``: ``--spider`` (arms × circles, rings 150 m apart);
 - ``rand``: ``--rand`` (random planar network, seed 1);
-- ``rand_congested``: the same random network at three times the demand.
+- ``rand_congested``: the same random network at three times the demand;
+- ``lihu``, ``liangxi``: the two pilot districts (``cim.load_district``) written for SUMO by
+  ``cim.write_sumo`` (our link ids as edge ids, our lanes and connections, our signal plans
+  as static SUMO programs); both engines then read that same ``.net.xml``.
 
 Demand: ``randomTrips.py`` (fringe factor 10, trips of at least 300 m, ``departLane="best"
 departSpeed="max"``) routed by ``duarouter`` (``randomTrips.py -r``), so both engines get
@@ -19,15 +22,17 @@ Figures per network: end-to-end wall time (ours split into ``cim.load``, ``read_
 network + trips + state, and run; SUMO: the whole ``sumo`` process, load + run,
 fastest of ``--sumo-repeats``; ours: load + demand + network + run in this process, numba's
 JIT compilation done in a warm-up before, fastest of ``--repeats``) and their ratio, CPU
-times, completed trips, teleports, mean trip time (tripinfo ``duration``: arrival − entry;
+times, completed trips, teleports, SUMO's mean time loss (tripinfo ``timeLoss``: how congested
+the case is), mean trip time (tripinfo ``duration``: arrival − entry;
 ours the same) and its relative difference, and the Pearson correlation of per-edge counts
 (SUMO ``edgedata``: ``left + arrived``; ours: vehicles crossing the link's downstream end,
 arrivals included). Summary: ``min_ratio_vs_sumo``, ``min_cpu_ratio_vs_sumo``,
 ``max_tt_rel_diff_vs_sumo``, ``min_edge_count_corr``, ``lost_trips`` (trips neither
 completed, unfinished, teleported nor rejected with a reason: must be 0).
 
-Usage: python benchmarks/traffic_sumo_nets.py [--quick] [--json PATH]
-  --quick: smaller networks and 10 min of demand (CI size, about a minute).
+Usage: python benchmarks/traffic_sumo_nets.py [--quick] [--json PATH] [--nets a,b]
+  --quick: smaller networks and 10 min of demand (CI size, about a minute; the districts
+  at a light demand).
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ _COMMON = ["--default.lanenumber", "2", "--default.speed", "13.9",
 
 
 def networks(quick: bool) -> list[dict]:
-    """The benchmark cases: name, netgenerate arguments, trip period (s), demand end (s)."""
+    """The benchmark cases: name, netgenerate arguments (or ``district``: a pilot district
+    written by ``cim.write_sumo``), trip period (s), demand end (s)."""
     end = 600.0 if quick else 1800.0
     spider = ["--spider", "--spider.arm-number", "5" if quick else "7",
               "--spider.circle-number", "4" if quick else "6", "--spider.space-radius", "150"]
@@ -71,7 +77,10 @@ def networks(quick: bool) -> list[dict]:
     return [{"name": "spider", "args": spider, "period": 1.0 if quick else 0.6, "end": end},
             {"name": "rand", "args": rand, "period": 1.5 if quick else 0.8, "end": end},
             {"name": "rand_congested", "args": rand, "period": 0.5 if quick else 0.27,
-             "end": end}]
+             "end": end},
+            {"name": "liangxi", "district": "liangxi", "period": 2.0 if quick else 0.6,
+             "end": end},
+            {"name": "lihu", "district": "lihu", "period": 2.0 if quick else 0.6, "end": end}]
 
 
 def build(case: dict, work: str) -> tuple[str, str]:
@@ -80,8 +89,11 @@ def build(case: dict, work: str) -> tuple[str, str]:
 
     net = os.path.join(work, f"{case['name']}.net.xml")
     rou = os.path.join(work, f"{case['name']}.rou.xml")
-    subprocess.run([sumo_bin("netgenerate"), *case["args"], *_COMMON, "-o", net], check=True,
-                   capture_output=True)
+    if case.get("district"):
+        cim.write_sumo(cim.load_district(case["district"]), net)
+    else:
+        subprocess.run([sumo_bin("netgenerate"), *case["args"], *_COMMON, "-o", net],
+                       check=True, capture_output=True)
     env = dict(os.environ, SUMO_HOME=sumo.SUMO_HOME)
     subprocess.run([sys.executable, os.path.join(sumo.SUMO_HOME, "tools", "randomTrips.py"),
                     "-n", net, "-o", os.path.join(work, f"{case['name']}.trips.xml"),
@@ -104,12 +116,13 @@ def run_sumo(net: str, rou: str, work: str) -> dict:
     subprocess.run(cmd, check=True, capture_output=True)
     wall = time.perf_counter() - t0
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    dur, done = [], 0
+    dur, loss, done = [], [], 0
     for _, el in ET.iterparse(ti):
         if el.tag == "tripinfo":
             if float(el.get("arrival")) >= 0:
                 done += 1
                 dur.append(float(el.get("duration")))
+                loss.append(float(el.get("timeLoss")))
             el.clear()
     counts = {}
     for _, el in ET.iterparse(ed):
@@ -119,6 +132,7 @@ def run_sumo(net: str, rou: str, work: str) -> dict:
     tele = int(ET.parse(stx).getroot().find("teleports").get("total"))
     return {"wall_s": wall, "cpu_s": (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime),
             "completed": done, "mean_tt_s": float(np.mean(dur)) if dur else float("nan"),
+            "mean_time_loss_s": float(np.mean(loss)) if loss else float("nan"),
             "teleports": tele, "edge_counts": counts}
 
 
@@ -163,12 +177,22 @@ def run_ours(net_path: str, rou: str, limit: int | None = None) -> dict:
             "edge_counts": dict(zip(roads.link_ids.astype(str).tolist(), flow.tolist()))}
 
 
+def edge_count_corr(a: dict, b: dict) -> float:
+    """Pearson correlation of per-edge counts ``a`` and ``b`` (edge id -> vehicles) over the
+    edges both know (0.0 when either is constant)."""
+    ids = sorted(set(a) & set(b))
+    x = np.array([a[k] for k in ids], float)
+    y = np.array([b[k] for k in ids], float)
+    return float(np.corrcoef(x, y)[0, 1]) if x.size > 1 and x.std() and y.std() else 0.0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller networks, 10 min demand")
     ap.add_argument("--json", help="write the figures to this file")
     ap.add_argument("--repeats", type=int, default=None, help="timed runs of ours (fastest)")
     ap.add_argument("--sumo-repeats", type=int, default=None, help="SUMO runs (fastest)")
+    ap.add_argument("--nets", help="comma-separated case names to run (default: all)")
     a = ap.parse_args(argv)
     a.repeats = a.repeats or (2 if a.quick else 3)
     a.sumo_repeats = a.sumo_repeats or (2 if a.quick else 1)
@@ -177,7 +201,9 @@ def main(argv=None):
         return 1
     out = {"quick": a.quick, "nets": {}}
     with tempfile.TemporaryDirectory() as work:
-        for i, case in enumerate(networks(a.quick)):
+        cases = [c for c in networks(a.quick)
+                 if not a.nets or c["name"] in a.nets.split(",")]
+        for i, case in enumerate(cases):
             net, rou = build(case, work)
             if i == 0:  # numba: compile (or load the on-disk cache) outside the timed runs
                 run_ours(net, rou, limit=20)
@@ -185,10 +211,7 @@ def main(argv=None):
                        key=lambda r: r["wall_s"])
             ours = [run_ours(net, rou) for _ in range(a.repeats)]
             best = min(ours, key=lambda r: r["wall_s"])
-            ids = sorted(set(sumo["edge_counts"]) & set(best["edge_counts"]))
-            x = np.array([sumo["edge_counts"][k] for k in ids], float)
-            y = np.array([best["edge_counts"][k] for k in ids], float)
-            corr = float(np.corrcoef(x, y)[0, 1]) if x.size > 1 and x.std() and y.std() else 0.0
+            corr = edge_count_corr(sumo["edge_counts"], best["edge_counts"])
             fig = {"links": len(best["edge_counts"]), "trips": best["n_demand"],
                    "sumo_wall_s": sumo["wall_s"], "ours_wall_s": best["wall_s"],
                    "ratio_vs_sumo": sumo["wall_s"] / best["wall_s"],
@@ -201,6 +224,7 @@ def main(argv=None):
                    "ours_stuck": best["stuck"], "ours_rejected": best["rejected"],
                    "lost_trips": best["lost"],
                    "sumo_mean_tt_s": sumo["mean_tt_s"], "ours_mean_tt_s": best["mean_tt_s"],
+                   "sumo_mean_time_loss_s": sumo["mean_time_loss_s"],
                    "tt_rel_diff_vs_sumo": abs(best["mean_tt_s"] - sumo["mean_tt_s"])
                    / sumo["mean_tt_s"],
                    "tt_signed_diff_vs_sumo": (best["mean_tt_s"] - sumo["mean_tt_s"])
