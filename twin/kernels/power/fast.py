@@ -75,36 +75,6 @@ def _factor_positions(yc, dpos, lpos, order, iperm, cp, ri):
 
 
 @nb.njit(cache=True)
-def _by_position(n, nl, fpos, yr, yc, ybase, bbase, cpos):
-    """The pattern entries (``yr``, ``yc``, ``ybase``, ``bbase``, ``fpos``) sorted by their
-    factor position (diagonal, then L, then U: the Jacobian is written front to back), and
-    ``cpos`` renumbered to match. An entry of U at q has its mirror in L at q."""
-    nnz = len(fpos)
-    cum = np.zeros(nl + 1, np.int64)
-    for e in range(nnz):
-        if n <= fpos[e] < n + nl:
-            cum[fpos[e] - n + 1] = 1
-    for q in range(nl):
-        cum[q + 1] += cum[q]
-    rank = np.empty(nnz, np.int64)
-    for e in range(nnz):
-        p = fpos[e]
-        rank[e] = p if p < n else (n + cum[p - n] if p < n + nl else n + cum[nl]
-                                   + cum[p - n - nl])
-    yr2, yc2, fp2 = np.empty_like(yr), np.empty_like(yc), np.empty_like(fpos)
-    yb2, bb2 = np.empty_like(ybase), np.empty_like(bbase)
-    for e in range(nnz):
-        o = rank[e]
-        yr2[o], yc2[o], fp2[o], yb2[o], bb2[o] = yr[e], yc[e], fpos[e], ybase[e], bbase[e]
-    cpos2 = cpos.copy()
-    for a in range(cpos.shape[0]):
-        for q in range(cpos.shape[1]):
-            if cpos[a, q] >= 0:
-                cpos2[a, q] = rank[cpos[a, q]]
-    return yr2, yc2, yb2, bb2, fp2, cpos2
-
-
-@nb.njit(cache=True)
 def _link_adjacency(nbus, f, t, ll):
     """For each bus b, its neighbours ``adj_bus[ptr[b]:ptr[b + 1]]`` over the links ``ll``
     (ends ``f``/``t``) and those links ``adj_link``."""
@@ -219,9 +189,6 @@ class FastPattern:
         self.sym = symbolic(self.yr, self.yc, nbus, adjacency=adj)
         sy = self.sym
         self.fpos = _factor_positions(self.yc, dpos, lpos, sy.perm, sy.iperm, sy.cp, sy.ri)
-        self.yr, self.yc, self.ybase, self.bbase, self.fpos, cpos = _by_position(
-            nbus, sy.nnz_l, self.fpos, self.yr, self.yc, self.ybase, self.bbase, cpos)
-        self.cpos = cpos
         self.pat = (self.yr, self.yc, self.ybase, self.bbase, self.fpos, cpos, nbus,
                     sy.cp, sy.ri, sy.rp, sy.rk, sy.rpos, sy.iperm, sy.tg, sy.n_f, self.adj_ptr,
                     self.adj_bus, self.adj_link)
