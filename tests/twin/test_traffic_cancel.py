@@ -87,6 +87,11 @@ def test_cancel_active_waiting_and_scheduled_trips_conserves_vehicles():
     assert rows["trip_id"].size == 400 and np.unique(rows["trip_id"]).size == 400
     k = np.isin(rows["trip_id"], ids[live])
     assert np.isnan(rows["trip_arrival_s"][k]).all() and np.isnan(rows["trip_stuck_s"][k]).all()
+    assert set(rows["trip_status"][k]) == {"cancelled"}
+    assert np.all(rows["trip_cancelled_s"][k] >= 120.0)
+    ended = rows["trip_status"][~k]
+    assert set(ended) <= {"arrived", "stuck"} and np.isnan(rows["trip_cancelled_s"][~k]).all()
+    np.testing.assert_array_equal(ended == "arrived", ~np.isnan(rows["trip_arrival_s"][~k]))
 
 
 def test_redirect_is_cancel_then_insert_from_the_current_link():

@@ -5,13 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from . import api as traffic
+from ._process_trips import CANCELLED, TRIP_STATUS_NAMES
 from .consts import ARRIVED, STUCK
+
+_NAMES = np.array([TRIP_STATUS_NAMES.get(k, "") for k in range(max(TRIP_STATUS_NAMES) + 1)],
+                  dtype=object)
 
 #: the trips table, dimension ``trip``: column -> (dtype, fill, units). ``trip_id`` is the
 #: demand's row (of the trip's member); links are indices into the layer's ``road_link``;
 #: ``trip_arrival_s`` is NaN for trips not arrived, ``trip_stuck_s`` the time a vehicle was
 #: removed with no next link towards its destination (NaN otherwise); ``trip_teleports`` how
-#: often it was teleported out of a deadlock. Demand rows that could not be routed are not
+#: often it was teleported out of a deadlock; ``trip_status`` how the trip ended
+#: (``arrived``, ``stuck``, ``cancelled`` by ``TrafficProcess.cancel_trips``, or at the end of
+#: a run ``scheduled`` / ``waiting`` / ``active``: unfinished) and ``trip_cancelled_s`` the
+#: time a cancelled trip was taken off the network (NaN otherwise). Demand rows that could not be routed are not
 #: rows here: the layer attribute ``trips_rejected`` lists them, [member, row, reason]. The
 #: store adds ``trip_member``.
 TRIP_COLUMNS = {
@@ -19,7 +26,8 @@ TRIP_COLUMNS = {
     "trip_destination_link": (np.int64, -1, ""), "trip_depart_s": (np.float64, np.nan, "s"),
     "trip_enter_s": (np.float64, np.nan, "s"), "trip_arrival_s": (np.float64, np.nan, "s"),
     "trip_travel_time_s": (np.float64, np.nan, "s"), "trip_stuck_s": (np.float64, np.nan, "s"),
-    "trip_teleports": (np.int64, 0, ""),
+    "trip_teleports": (np.int64, 0, ""), "trip_status": (str, "", ""),
+    "trip_cancelled_s": (np.float64, np.nan, "s"),
 }
 
 
@@ -41,6 +49,7 @@ def trip_rows(state: traffic.TrafficState, after: float, final: bool) -> tuple[d
             "trip_depart_s": a["v_depart"][sel], "trip_enter_s": a["v_enter"][sel],
             "trip_arrival_s": arrival, "trip_travel_time_s": arrival - a["v_enter"][sel],
             "trip_stuck_s": np.where(stuck, end[sel], np.nan),
-            "trip_teleports": a["v_tele"][sel]}
+            "trip_teleports": a["v_tele"][sel], "trip_status": _NAMES[status[sel]],
+            "trip_cancelled_s": np.where(status[sel] == CANCELLED, end[sel], np.nan)}
     return rows, mem[sel]
 
