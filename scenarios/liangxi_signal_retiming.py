@@ -3,14 +3,31 @@
 Every signalized junction on a main arterial (a primary road: Tongjiang Avenue, Xingyuan North
 Road, Guangshi Road…) gets, from the start, a 110 s cycle with 60 % of its green time for the
 arterial's approaches and no idle all-red time; the other junctions keep their plans. Demand
-is generated from the district's residents and jobs (a quarter of the generated car demand
-and 600 veh/h through traffic, as in the Lihu baseline); ``twin run`` compares the result with the
-same morning on today's plans (``baseline``: same demand, same seed). With the plans' phases
-served as the city model defines them (major road first), today's plans already run the
-arterials well: the retiming costs ~3 % more vehicle-hours and ~11 s more mean delay (an
-earlier gain came from phases wrongly given to the crossing streets).
+is generated from the district's residents and jobs (600 veh/h through traffic); ``twin run``
+compares the result with the same morning on today's plans (``baseline``: same demand, same
+seed). With the plans' phases served as the city model defines them (major road first),
+today's plans already run the arterials well: the retiming costs ~3 % more vehicle-hours and
+~11 s more mean delay (an earlier gain came from phases wrongly given to the crossing streets).
 
-Quick version (``--quick``): 07:45–08:15 at a quarter of the demand.
+Demand scale 0.25, as the Lihu baseline (``lihu_morning_peak.py``: the demand assumptions —
+car_share 0.30, occupancy 1.3, 2.1 person trips per resident a day — their sources, and the
+Wuxi figures used as checks; no published Wuxi trip rate, car share, peak-hour share or
+occupancy was found). Scale 1.0 is what ``agents.generate_trips`` makes from Liangxi's 354,000
+residents: ~22,000 car trips in 07:00–08:00, ~37,000 in 07:00–09:00 plus through traffic.
+Measured 2026-11-30 on today's plans (traffic kernel of commit 932f339):
+
+===========  ======  =======  ==========  ==========  =====  =========  =======
+07:00–09:00  trips   arrived  teleported  unfinished  stuck  trip time  speed
+===========  ======  =======  ==========  ==========  =====  =========  =======
+0.25         9,634   9,080    881         410         144    535 s      36 km/h
+1.0          38,536  25,902   7,640       12,565      69     1,039 s    7 km/h
+===========  ======  =======  ==========  ==========  =====  =========  =======
+
+At 1.0 the network gridlocks; in the busiest half hour ~3 % of trips are teleported at any
+scale (a kernel defect at unsignalized nodes, see the Lihu docstring), so the scale stays at
+0.25 until that is fixed.
+
+Quick version (``--quick``): 07:45–08:15 at half the scale (0.125).
 """
 
 import datetime as dt
