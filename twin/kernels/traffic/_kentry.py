@@ -9,7 +9,7 @@ its origin link is full or closed.
 from numba import njit
 
 from ._kcommon import BLOCK, choose_lane, find_turn, move_count, next_hop
-from .consts import ACTIVE, C_ACTIVE, C_RELEASED, C_WAITING, P_JAM_SPACING, P_TAU, WAITING
+from .consts import ACTIVE, C_ACTIVE, C_RELEASED, C_WAITING, P_TAU, WAITING
 
 
 @njit(cache=True, inline="always")
@@ -37,8 +37,8 @@ def release_departures(b, veh, queues, counters, t_end):
 
 
 @njit(cache=True, inline="always")
-def enter_queued(b, net, links, lanes, veh, fixed, queues, route_next, latest_ver, counters,
-                 par, theta, t, t_end, dt):
+def enter_queued(b, net, links, lanes, veh, fixed, vt, queues, route_next, latest_ver,
+                 counters, par, theta, t, t_end, dt):
     """Insert queued vehicles of member b at the upstream end of their (open) origin links,
     links in index order, each queue while its head finds room (arrays in groups,
     :mod:`._kcommon`)."""
@@ -53,7 +53,7 @@ def enter_queued(b, net, links, lanes, veh, fixed, queues, route_next, latest_ve
     if counters[b, C_WAITING] <= 0:
         return
     n_links = link_len.shape[0]
-    s_j = par[P_JAM_SPACING]
+    v_len, v_gap, v_acc, v_dec, v_vmax = vt
     tau = par[P_TAU]
     for qi in range(q_blk.shape[1]):
         if q_blk[b, qi] == 0:
@@ -73,7 +73,7 @@ def enter_queued(b, net, links, lanes, veh, fixed, queues, route_next, latest_ve
                 g = choose_lane(b, o, mask, link_lane0, lane_slot0, lane_count, lane_buf,
                                 v_pos_new)
                 c = lane_count[b, g]
-                u = link_vmax[b, o]
+                u = min(link_vmax[b, o], v_vmax[v])
                 vin = u
                 # a fresh departure enters at free speed if there is room for it
                 # (it entered during the step: at most u (t_end - depart) in)
@@ -83,8 +83,10 @@ def enter_queued(b, net, links, lanes, veh, fixed, queues, route_next, latest_ve
                     xin = link_len[o]
                 fly = v_depart[v] >= t
                 ld = -1
+                s_j = 0.0
                 if c > 0:
                     ld = lane_buf[b, lane_slot0[g] + c - 1]
+                    s_j = v_len[ld] + v_gap[v]
                     if c >= lane_cap[g]:
                         break
                     room = v_pos_new[ld] - s_j

@@ -23,7 +23,6 @@ from .consts import (
     FREE,
     GREEN,
     P_ACCEL,
-    P_DECEL,
     P_GAP_CRIT,
     P_JAM_SPACING,
     P_SIGMA,
@@ -193,7 +192,7 @@ def follow_speed(x, sp, u, L, v_turn, has_leader, xl, xlp, vl, theta, s_j, acc_m
 
 
 @njit(cache=True, inline="always")
-def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta, dt):
+def car_following(b, net, sig, links, lanes, veh, fixed, vt, route_next, par, theta, dt):
     """Phase A: new speeds and positions (``v_speed_new``, ``v_pos_new``) of all vehicles of
     member b from the old state; lanes in index order, front to back. Also decides for the
     front vehicle of each lane whether it may cross the stop line and, if so, its lane on the
@@ -201,8 +200,11 @@ def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta,
     if it has one (:func:`._kcommon.next_hop`).
 
     The arrays come in groups (:mod:`._kcommon`); ``link_vmax`` (n_members, n_links) is the
-    speed limit of each link (m/s).
+    speed limit of each link (m/s); ``vt`` = (v_len, v_gap, v_acc, v_dec, v_vmax), each
+    vehicle's type: its own acceleration, deceleration and top speed, and a jam spacing of
+    its leader's length plus its own minimum gap.
     """
+    v_len, v_gap, v_acc, v_dec, v_vmax = vt
     (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to, turn_kind,
      turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank, lane_link, lane_slot0,
      lane_cap, dest_links, turn_len, turn_lane_to) = net
@@ -212,9 +214,6 @@ def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta,
     (v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos, v_prev, v_speed, v_enter,
      v_arrive, v_link_enter, v_ver, v_qnext, v_pos_new, v_speed_new, v_tlane, v_nn) = veh
     n_lanes = lane_count.shape[1]
-    s_j = par[P_JAM_SPACING]
-    acc_max = par[P_ACCEL]
-    dec = par[P_DECEL]
     sigma = par[P_SIGMA]
     for bi in range(lane_blk.shape[1]):
         if lane_blk[b, bi] == 0:
@@ -225,10 +224,14 @@ def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta,
                 continue
             lnk = lane_link[g]
             L = link_len[lnk]
-            u = link_vmax[b, lnk]
+            u_link = link_vmax[b, lnk]
             s0 = lane_slot0[g]
             for k in range(cnt):
                 v = lane_buf[b, s0 + k]
+                u = min(u_link, v_vmax[v])
+                acc_max = v_acc[v]
+                dec = v_dec[v]
+                s_j = v_len[v] + v_gap[v]
                 x = v_pos[v]
                 sp = v_speed[v]
                 has_leader = False
@@ -238,6 +241,7 @@ def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta,
                 vl = 0.0
                 if k > 0:
                     ld = lane_buf[b, s0 + k - 1]
+                    s_j = v_len[ld] + v_gap[v]
                     has_leader = True
                     xl = v_pos[ld]
                     xlp = v_prev[ld]
@@ -293,6 +297,7 @@ def car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta,
                                 # its next link starts the turn's path through the
                                 # junction after the stop line
                                 ld = lane_buf[b, lane_slot0[tl] + tc - 1]
+                                s_j = v_len[ld] + v_gap[v]
                                 x0 = L + (turn_len[tk] if tk >= 0 else 0.0)
                                 xl = x0 + v_pos[ld]
                                 xlp = x0 + v_prev[ld]

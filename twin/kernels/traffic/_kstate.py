@@ -43,9 +43,20 @@ def state_arrays(net, trips, params, n_members: int | None = None) -> dict:
     a = {}
     for name in net.kernel_arrays:
         a[name] = net.kernel_arrays[name]
+    # vehicle types (``trips.vehicle``; NaN: the params' values): length, min gap (m),
+    # accel, decel (m/s^2), max speed (m/s), per vehicle in internal order
+    vt = np.array([params.vehicle_length, params.min_gap, params.max_accel,
+                   params.comfort_decel, np.inf])
+    vt = np.broadcast_to(vt, (n, 5)).copy()
+    if getattr(trips, "vehicle", None) is not None:
+        given = trips.vehicle[order]
+        vt = np.where(np.isnan(given), vt, given)
+    for k, name in enumerate(("v_len", "v_gap", "v_acc", "v_dec", "v_vmax")):
+        a[name] = np.ascontiguousarray(vt[:, k])
     # room for the link and the junction paths into it (vehicles there have positions < 0)
     room = (net.link_length + net.link_in_len)[net.lane_link]
-    lane_cap = (np.floor(room / params.vehicle_length) + 2).astype(np.int64)
+    shortest = min(params.vehicle_length, float(vt[:, 0].min(initial=np.inf)))
+    lane_cap = (np.floor(room / shortest) + 2).astype(np.int64)
     a["lane_cap"] = lane_cap
     a["lane_slot0"] = np.concatenate([[0], np.cumsum(lane_cap)]).astype(np.int64)
     a["dest_links"] = dest_links.astype(np.int64)

@@ -26,21 +26,22 @@ def _leave(b, v, status, t_end, v_status, v_arrive, v_link, v_lane, counters, co
 
 
 @njit(cache=True, inline="always")
-def _bound(b, tl, x0, xn, lane_count, lane_buf, lane_slot0, v_pos, v_prev, theta, s_j):
+def _bound(b, tl, x0, xn, lane_count, lane_buf, lane_slot0, v_pos, v_prev, theta, v_len, gap):
     """``xn`` (m, in the coordinates of the link before, whose next link starts at ``x0``)
-    bounded by Newell's rule behind the last vehicle of lane ``tl`` of the next link."""
+    bounded by Newell's rule behind the last vehicle of lane ``tl`` of the next link (jam
+    spacing: that vehicle's length ``v_len`` plus the follower's minimum ``gap``)."""
     tc = lane_count[b, tl]
     if tc > 0:
         ld = lane_buf[b, lane_slot0[tl] + tc - 1]
         xl = x0 + v_pos[ld]
-        bound = xl - theta * (xl - (x0 + v_prev[ld])) - s_j
+        bound = xl - theta * (xl - (x0 + v_prev[ld])) - (v_len[ld] + gap)
         if bound < xn:
             return bound
     return xn
 
 
 @njit(cache=True, inline="always")
-def node_transfers(b, net, links, lanes, veh, fixed, tele, route_next, stats, par, theta, s_j,
+def node_transfers(b, net, links, lanes, veh, fixed, tele, vt, route_next, stats, par, theta,
                    dt, t_end):
     """Phase C: transfers at nodes, arrivals, teleports (:mod:`._kteleport`) and removals of
     stuck vehicles, lanes in stop-line priority order (``cross_order``).
@@ -99,7 +100,7 @@ def node_transfers(b, net, links, lanes, veh, fixed, tele, route_next, stats, pa
                 tk = find_turn(lnk, nx, turn_ptr, turn_to)
                 x0 = L + (turn_len[tk] if tk >= 0 else 0.0)
                 xn = _bound(b, tl, x0, v_pos_new[v], lane_count, lane_buf, lane_slot0, v_pos,
-                            v_prev, theta, s_j)
+                            v_prev, theta, vt[0], vt[1][v])
                 if xn <= L or lane_count[b, tl] >= lane_cap[tl]:
                     # a vehicle served before took the room on that lane in this step:
                     # another lane that serves its next turn, the one with most room
@@ -110,7 +111,7 @@ def node_transfers(b, net, links, lanes, veh, fixed, tele, route_next, stats, pa
                                 lane_count[b, h] >= lane_cap[h]):
                             continue
                         xh = _bound(b, h, x0, v_pos_new[v], lane_count, lane_buf, lane_slot0,
-                                    v_pos, v_prev, theta, s_j)
+                                    v_pos, v_prev, theta, vt[0], vt[1][v])
                         if xh > L and xh > xn:
                             xn = xh
                             tl = h

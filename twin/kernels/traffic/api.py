@@ -88,6 +88,10 @@ __all__ = [
 
 from .network import InvariantError, NetworkError, TrafficError, TripError  # noqa: E402
 
+#: columns of :attr:`Trips.vehicle` (SUMO vType attributes length, minGap, accel, decel,
+#: maxSpeed)
+VEHICLE_COLUMNS = ("length", "min_gap", "accel", "decel", "max_speed")
+
 
 @dataclass
 class Trips:
@@ -109,6 +113,10 @@ class Trips:
         destination last, consecutive links joined by turns. Followed until the driver
         re-routes (:func:`~twin.kernels.traffic.routing.reroute`); checked by
         :func:`init_state` (TripError naming the trip).
+    vehicle : (n, 5) float64, optional
+        Each trip's vehicle type (SUMO's vType), columns :data:`VEHICLE_COLUMNS`: length,
+        min_gap (m), accel, decel (m/s^2), max_speed (m/s); NaN (or no array): the
+        :class:`TrafficParams` value (max_speed: none).
     """
 
     depart: np.ndarray
@@ -117,6 +125,7 @@ class Trips:
     member: np.ndarray | None = None
     trip_id: np.ndarray | None = None
     route: list | None = None
+    vehicle: np.ndarray | None = None
 
     def __post_init__(self):
         self.depart = np.asarray(self.depart, dtype=np.float64).ravel()
@@ -131,6 +140,14 @@ class Trips:
             self.route = list(self.route)
             if len(self.route) != n:
                 raise TripError(f"trips: 'route' has {len(self.route)} entries, 'depart' has {n}")
+        if self.vehicle is not None:
+            self.vehicle = np.asarray(self.vehicle, np.float64).reshape(n, len(VEHICLE_COLUMNS))
+            bad = ~(np.isnan(self.vehicle) | (self.vehicle > 0))
+            bad[:, 1] = ~(np.isnan(self.vehicle[:, 1]) | (self.vehicle[:, 1] >= 0))
+            if bad.any():
+                r, c = np.argwhere(bad)[0]
+                raise TripError(f"trips: trip {self.trip_id[r]} has vehicle "
+                                f"{VEHICLE_COLUMNS[c]} {self.vehicle[r, c]!r}")
         for name in ("origin", "destination", "member", "trip_id"):
             if getattr(self, name).size != n:
                 raise TripError(f"trips: '{name}' has {getattr(self, name).size} entries, "
@@ -150,11 +167,15 @@ class Trips:
         if any(p.route is not None for p in parts):
             routes = [r for p in parts
                       for r in (p.route if p.route is not None else [None] * p.depart.size)]
+        veh = None
+        if any(p.vehicle is not None for p in parts):
+            veh = np.concatenate([p.vehicle if p.vehicle is not None else np.full(
+                (p.depart.size, len(VEHICLE_COLUMNS)), np.nan) for p in parts])
         return cls(np.concatenate([p.depart for p in parts]),
                    np.concatenate([p.origin for p in parts]),
                    np.concatenate([p.destination for p in parts]),
                    np.concatenate([np.full(p.depart.size, k) for k, p in enumerate(parts)]),
-                   np.concatenate([p.trip_id for p in parts]), routes)
+                   np.concatenate([p.trip_id for p in parts]), routes, veh)
 
 
 @dataclass

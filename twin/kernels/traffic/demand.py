@@ -124,8 +124,13 @@ def kernel_trips(demand, roads, net: traffic.Network | None = None,
     stats.update(dropped=int(rows.size), unroutable=int(sum(str(w).startswith(("no path", "route")) for w in why[rows])))
     trip_id = np.flatnonzero(keep)
     kept_routes = None if routes is None else [routes[i] for i in trip_id]
-    return (traffic.Trips(depart[keep], o[keep], d[keep], trip_id=trip_id, route=kept_routes),
-            int(rows.size))
+    # vehicle types (SUMO vTypes: ``agents.SumoTrips`` columns) as kernel parameters
+    veh = None
+    if all(getattr(demand, c, None) is not None for c in traffic.VEHICLE_COLUMNS):
+        veh = np.column_stack([np.asarray(getattr(demand, c), float)
+                               for c in traffic.VEHICLE_COLUMNS])[keep]
+    return (traffic.Trips(depart[keep], o[keep], d[keep], trip_id=trip_id, route=kept_routes,
+                          vehicle=veh), int(rows.size))
 
 
 def _given_routes(demand, names, n):

@@ -58,7 +58,9 @@ _V_INIT = {"v_status": _c.SCHEDULED, "v_link": -1, "v_lane": -1, "v_next": -1,
            "v_qnext": -1, "v_tlane": -1, "v_nn": -1, "v_ver": 0, "v_pos": 0.0,
            "v_prev": 0.0, "v_speed": 0.0, "v_pos_new": 0.0, "v_speed_new": 0.0,
            "v_link_enter": 0.0, "v_enter": np.nan, "v_arrive": np.nan, "v_route": -1,
-           "v_route_pos": 0, "v_wait": 0.0, "v_tele": 0}
+           "v_route_pos": 0, "v_wait": 0.0, "v_tele": 0,
+           # vehicle type: the params' (set in add_trips)
+           "v_len": np.nan, "v_gap": np.nan, "v_acc": np.nan, "v_dec": np.nan, "v_vmax": np.inf}
 _V_TRIP = ("v_dest", "v_orig", "v_depart", "v_member", "v_trip_id")
 # arrays holding vehicle indices (-1: none)
 _V_INDEX = ("lane_buf", "q_head", "q_tail", "v_qnext")
@@ -300,6 +302,9 @@ def add_trips(net, state, depart, origin, destination, member=None, trip_id=None
         base = a["route_links"].size
         given["v_route"] = np.where(start >= 0, start + base, -1)[order]
         a["route_links"] = np.concatenate([a["route_links"], flat]).astype(np.int64)
+    p = state.params  # added trips drive the params' vehicle (``init_state``'s default)
+    given.update(v_len=p.vehicle_length, v_gap=p.min_gap, v_acc=p.max_accel,
+                 v_dec=p.comfort_decel, v_vmax=np.inf)
     for name in [k for k in a if k.startswith("v_")]:
         old = a[name]
         out = np.empty((n_old + n,) + old.shape[1:], old.dtype)

@@ -115,6 +115,8 @@ ARG_NAMES = (
     "v_dest", "v_orig", "v_depart", "v_status", "v_link", "v_lane", "v_next", "v_pos",
     "v_prev", "v_speed", "v_enter", "v_arrive", "v_link_enter", "v_ver", "v_qnext",
     "v_pos_new", "v_speed_new", "v_tlane", "v_nn", "v_route", "v_route_pos", "v_wait", "v_tele",
+    # vehicle types: length, min gap (m), accel, decel (m/s^2), max speed (m/s)
+    "v_len", "v_gap", "v_acc", "v_dec", "v_vmax",
     # demand and routing (route_links: the fixed routes, :mod:`._kcommon`)
     "q_head", "q_tail", "m_next", "m_end", "route_next", "latest_ver", "route_links",
     # statistics and aggregates
@@ -125,7 +127,7 @@ ARG_NAMES = (
 
 @njit(cache=True, inline="always")
 def _commit(b, link_len, lane_link, lane_slot0, lane_count, lane_buf, lane_blk, v_pos, v_prev,
-            v_speed, v_pos_new, v_speed_new, v_wait, counters, agg_count, agg_speed_sum,
+            v_speed, v_pos_new, v_speed_new, v_wait, v_len, counters, agg_count, agg_speed_sum,
             agg_queue, par, dt, last, debug):
     """Phase D: commit the new positions and speeds and the time each vehicle has stood
     (``v_wait``, s; reset when it moves at :data:`._kteleport.WAIT_SPEED` or more); on the ``last`` step of a call also the
@@ -151,15 +153,17 @@ def _commit(b, link_len, lane_link, lane_slot0, lane_count, lane_buf, lane_blk, 
             lnk = lane_link[g]
             queuing = last
             prev_x = np.inf
+            prev_len = 0.0
             for k in range(cnt):
                 v = lane_buf[b, s0 + k]
                 xn = v_pos_new[v]
                 if debug:
                     if xn < v_pos[v] - 1e-9:
                         return ERR_BACKWARDS * 2**40 + b * 2**20 + v
-                    if prev_x - xn < veh_len - 1e-6:
+                    if prev_x - xn < prev_len - 1e-6:  # the leader's length
                         return ERR_OVERLAP * 2**40 + b * 2**20 + v
                 prev_x = xn
+                prev_len = v_len[v]
                 v_prev[v] = v_pos[v]
                 v_pos[v] = xn
                 v_speed[v] = v_speed_new[v]
@@ -199,12 +203,11 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
                     v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
                     v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver, v_qnext,
                     v_pos_new, v_speed_new, v_tlane, v_nn, v_route, v_route_pos, v_wait,
-                    v_tele, q_head, q_tail, m_next, m_end, route_next, latest_ver, route_links,
+                    v_tele, v_len, v_gap, v_acc, v_dec, v_vmax, q_head, q_tail, m_next, m_end, route_next, latest_ver, route_links,
                     ltt_sum, ltt_cnt, counters, veh_seconds, teleports, agg_flow, agg_count,
                     agg_speed_sum, agg_queue,
                     par, t0, dt, n_steps, debug):
     """Advance member b by n_steps steps of dt s from time t0; return an error code."""
-    s_j = par[P_JAM_SPACING]
     theta = (par[P_TAU] - dt) / dt  # fraction of the last step to look back (0 <= theta <= 1)
     for j in range(agg_flow.shape[1]):
         agg_flow[b, j] = 0
@@ -230,6 +233,7 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
     stats = (ltt_sum, ltt_cnt, counters, agg_flow)
     fixed = (v_route, v_route_pos, route_links)
     tele = (v_wait, v_tele, teleports)
+    vt = (v_len, v_gap, v_acc, v_dec, v_vmax)
     for step in range(n_steps):
         t = t0 + step * dt
         t_end = t + dt
@@ -241,17 +245,17 @@ def _advance_member(b, link_to, link_len, link_lane0, link_opposing, link_priori
                        link_lane0, lane_slot0, lane_count, lane_buf, v_pos, par)
         refill_credit(b, capped, link_out_cap, link_credit, dt)
         # ---- phase A: new speeds and positions from the old state
-        car_following(b, net, sig, links, lanes, veh, fixed, route_next, par, theta, dt)
+        car_following(b, net, sig, links, lanes, veh, fixed, vt, route_next, par, theta, dt)
         # ---- phase C: node transfers and arrivals, in priority order
-        node_transfers(b, net, links, lanes, veh, fixed, tele, route_next, stats, par, theta,
-                       s_j, dt, t_end)
+        node_transfers(b, net, links, lanes, veh, fixed, tele, vt, route_next, stats, par,
+                       theta, dt, t_end)
         # ---- phase E: release departures into entry queues, insert at origins
         release_departures(b, veh, queues, counters, t_end)
-        enter_queued(b, net, links, lanes, veh, fixed, queues, route_next, latest_ver, counters,
-                     par, theta, t, t_end, dt)
+        enter_queued(b, net, links, lanes, veh, fixed, vt, queues, route_next, latest_ver,
+                     counters, par, theta, t, t_end, dt)
         # ---- phase D: commit, aggregates, debug invariants
         err = _commit(b, link_len, lane_link, lane_slot0, lane_count, lane_buf, lane_blk, v_pos,
-                      v_prev, v_speed, v_pos_new, v_speed_new, v_wait, counters, agg_count,
+                      v_prev, v_speed, v_pos_new, v_speed_new, v_wait, v_len, counters, agg_count,
                       agg_speed_sum, agg_queue, par, dt, step == n_steps - 1, debug)
         if err != ERR_OK:
             return err
@@ -271,7 +275,7 @@ def advance(link_to, link_len, link_lane0, link_opposing, link_priority,
             v_dest, v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
             v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver, v_qnext,
             v_pos_new, v_speed_new, v_tlane, v_nn, v_route, v_route_pos, v_wait, v_tele,
-            q_head, q_tail, m_next, m_end, route_next, latest_ver, route_links,
+            v_len, v_gap, v_acc, v_dec, v_vmax, q_head, q_tail, m_next, m_end, route_next, latest_ver, route_links,
             ltt_sum, ltt_cnt, counters, veh_seconds, teleports, agg_flow, agg_count,
             agg_speed_sum, agg_queue,
             par, t0, dt, n_steps, debug):
@@ -298,7 +302,8 @@ def advance(link_to, link_len, link_lane0, link_opposing, link_priority,
                                   v_orig, v_depart, v_status, v_link, v_lane, v_next, v_pos,
                                   v_prev, v_speed, v_enter, v_arrive, v_link_enter, v_ver,
                                   v_qnext, v_pos_new, v_speed_new, v_tlane, v_nn, v_route,
-                                  v_route_pos, v_wait, v_tele, q_head, q_tail, m_next, m_end,
+                                  v_route_pos, v_wait, v_tele, v_len, v_gap, v_acc, v_dec,
+                                  v_vmax, q_head, q_tail, m_next, m_end,
                                   route_next, latest_ver, route_links, ltt_sum,
                                   ltt_cnt, counters, veh_seconds, teleports, agg_flow,
                                   agg_count, agg_speed_sum, agg_queue, par, t0, dt, n_steps,
