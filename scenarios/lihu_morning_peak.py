@@ -43,8 +43,13 @@ congestion): through vehicles on Lihu Avenue and other main roads stand 300 s at
 their lane at unsignalized nodes, some with their current link as next link. That is a kernel
 defect, not demand, that came with the calibration: at 0.25 it makes 17 % of trips teleport,
 where the kernel before it (commit 22e0770) teleported none, removed none as stuck, and gave a
-436 s mean trip time with queues under 58 m. Until it is fixed a scale cannot be judged by
-congestion, and the peak stays at 0.25 (also issue 6's benchmark scale, which
+436 s mean trip time with queues under 58 m. (The defect: a vehicle that crosses a link of
+2–11 m within one step keeps that link as its next hop, is put on its own lane a second time
+and becomes its own leader; Lihu has 290 links under 20 m.) Scale 1.0 gridlocks even on that
+earlier kernel: 71,761 of 81,553 trips arrive, 15,993 teleported, 1,233 s mean trip time,
+11 km/h — 1.0 is more than this network carries in the model, or the demand assumptions are
+high (the profiles put 44 % of a day's home→work trips into one hour). Until the defect is
+fixed a scale cannot be judged by congestion, and the peak stays at 0.25 (also issue 6's benchmark scale, which
 ``benchmarks/traffic_district.py`` pins). ``scenario(scale=...)`` runs another scale.
 
 Quick version (``--quick``): the busiest half hour, 07:45–08:15, at half that demand — well
