@@ -49,8 +49,9 @@ and becomes its own leader; Lihu has 290 links under 20 m.) Scale 1.0 gridlocks 
 earlier kernel: 71,761 of 81,553 trips arrive, 15,993 teleported, 1,233 s mean trip time,
 11 km/h — 1.0 is more than this network carries in the model, or the demand assumptions are
 high (the profiles put 44 % of a day's home→work trips into one hour). Until the defect is
-fixed a scale cannot be judged by congestion, and the peak stays at 0.25 (also issue 6's benchmark scale, which
-``benchmarks/traffic_district.py`` pins). ``scenario(scale=...)`` runs another scale.
+fixed a scale cannot be judged by congestion, and the peak stays at 0.25 (also issue 6's
+benchmark scale, which ``benchmarks/traffic_district.py`` pins). ``scenario(scale=...)`` runs
+another scale.
 
 Quick version (``--quick``): the busiest half hour, 07:45–08:15, at half that demand — well
 under a minute of simulation.
