@@ -39,8 +39,8 @@ full peak  trips    arrived  teleported  unfinished  stuck  trip time  speed
 
 At 1.0 the network gridlocks (29 % of trips teleported, 6 km/h). But ~4 % of trips are
 teleported in the busiest half hour at every scale, 0.05 included (~1,100 trips, no
-congestion): through vehicles on Lihu Avenue and other main roads stand 300 s at the head of
-their lane at unsignalized nodes, some with their current link as next link. That is a kernel
+congestion): vehicles on Lihu Avenue and other main roads stand 300 s a few metres into a
+link, at the head of their lane, with an empty road ahead. That is a kernel
 defect, not demand, that came with the calibration: at 0.25 it makes 17 % of trips teleport,
 where the kernel before it (commit 22e0770) teleported none, removed none as stuck, and gave a
 436 s mean trip time with queues under 58 m. (The defect: a vehicle that crosses a link of
