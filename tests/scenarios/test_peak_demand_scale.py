@@ -48,9 +48,6 @@ def test_benchmark_keeps_issue_6_scale():
     assert bench.SCALES[""] == bench.ISSUE6_SCALE and bench.SCALES["_scale1"] == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="traffic kernel since 932f339: a vehicle that crosses a "
-                   "link shorter than its step (2-11 m) keeps that link as its next hop, is put "
-                   "on its own lane twice and stands until teleported (issue 10 part 6)")
 def test_free_flow_peak_teleports_nobody(tmp_path):
     """At a twentieth of the generated demand (~700 trips in 20 min, free flow) no vehicle
     may stand 300 s at a lane head: every trip arrives or is under way, none teleported."""

@@ -49,7 +49,10 @@ def node_transfers(b, net, links, lanes, veh, fixed, tele, vt, route_next, stats
     The front vehicle of a lane whose new position lies past the stop line moves onto the
     lane chosen in phase A if its position there, bounded by the last vehicle of that lane,
     is past the stop line and the lane has a free slot; otherwise it is held at most at the
-    stop line. The arrays come in groups (:mod:`._kcommon`)."""
+    stop line. A vehicle crosses at most one node per step: it enters its next link at
+    most at that link's stop line (links shorter than a step's move, a few m) and is not
+    served again in the step it entered its lane. The arrays come in groups
+    (:mod:`._kcommon`)."""
     (link_to, link_len, link_lane0, link_opposing, link_priority, turn_ptr, turn_to, turn_kind,
      turn_mask, node_in_ptr, node_in_link, cross_order, cross_rank, lane_link, lane_slot0,
      lane_cap, dest_links, turn_len, turn_lane_to) = net
@@ -70,6 +73,10 @@ def node_transfers(b, net, links, lanes, veh, fixed, tele, vt, route_next, stats
                 continue
             s0 = lane_slot0[g]
             v = lane_buf[b, s0]
+            if v_link_enter[v] == t_end:
+                # entered this lane in this step (transferred or teleported from a lane
+                # served before): it crosses at most one node per step
+                continue
             lnk = lane_link[g]
             L = link_len[lnk]
             nx = v_next[v]
@@ -127,6 +134,11 @@ def node_transfers(b, net, links, lanes, veh, fixed, tele, vt, route_next, stats
                     v_speed_new[v] = (xn - v_pos[v]) / dt
                     continue
                 v_speed_new[v] = (xn - v_pos[v]) / dt
+                if xn > x0 + link_len[nx]:
+                    # a next link shorter than the rest of its move: it ends the step at
+                    # that link's stop line, at the speed it drove (the rest of the move is
+                    # lost; its next node is decided in the next step's phase A)
+                    xn = x0 + link_len[nx]
                 # move v from the front of g to the back of tl
                 pop_front(b, g, s0, cnt, lane_buf, lane_count)
                 lane_buf[b, lane_slot0[tl] + tc] = v
