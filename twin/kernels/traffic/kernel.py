@@ -32,6 +32,13 @@ serves its turn after it (of those, the lanes its own lane's connection leads to
 ``turn_lane_to``), the one with most room; when a vehicle served before it in the same step
 took that room, another such lane (phase C).
 
+Signals: a front vehicle obeys its own movement's state (``turn_sig``, from SUMO's
+per-connection programs: a priority green ``G`` never yields, a green ``g`` that yields gives
+way to the opposing approach as a permissive left turn) where the plan gives one, else its
+approach's phase (``link_phase``). Vehicle types: each vehicle has its own length, minimum gap,
+acceleration, deceleration and top speed (``v_len``, ``v_gap``, ``v_acc``, ``v_dec``,
+``v_vmax``); the jam spacing behind a leader is the leader's length plus the follower's gap.
+
 A step of one member (:func:`_advance_member`) runs these compiled steps in turn:
 
 * signals (:func:`.signals.update_signals`) and the outflow credit of capped links
