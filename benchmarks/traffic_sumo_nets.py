@@ -28,7 +28,9 @@ ours the same) and its relative difference, and the Pearson correlation of per-e
 (SUMO ``edgedata``: ``left + arrived``; ours: vehicles crossing the link's downstream end,
 arrivals included). Summary: ``min_ratio_vs_sumo``, ``min_cpu_ratio_vs_sumo``,
 ``max_tt_rel_diff_vs_sumo``, ``min_edge_count_corr``, ``lost_trips`` (trips neither
-completed, unfinished, teleported nor rejected with a reason: must be 0).
+completed, unfinished, teleported nor rejected with a reason: must be 0), ``failed_nets``
+(cases whose process died: each case runs in a child process of its own when several are
+run, so one crash leaves the others' figures).
 
 Usage: python benchmarks/traffic_sumo_nets.py [--quick] [--json PATH] [--nets a,b]
   --quick: smaller networks and 10 min of demand (CI size, about a minute; the districts
@@ -186,6 +188,67 @@ def edge_count_corr(a: dict, b: dict) -> float:
     return float(np.corrcoef(x, y)[0, 1]) if x.size > 1 and x.std() and y.std() else 0.0
 
 
+def run_case(case: dict, a, work: str, warm: bool) -> dict:
+    """Build ``case``, run SUMO and ours on it (``warm``: a numba warm-up run first); return
+    the case's figures and print them."""
+    net, rou = build(case, work)
+    if warm:  # numba: compile (or load the on-disk cache) outside the timed runs
+        run_ours(net, rou, limit=20)
+    sumo = min((run_sumo(net, rou, work) for _ in range(a.sumo_repeats)),
+               key=lambda r: r["wall_s"])
+    ours = [run_ours(net, rou) for _ in range(a.repeats)]
+    best = min(ours, key=lambda r: r["wall_s"])
+    corr = edge_count_corr(sumo["edge_counts"], best["edge_counts"])
+    fig = {"links": len(best["edge_counts"]), "trips": best["n_demand"],
+           "sumo_wall_s": sumo["wall_s"], "ours_wall_s": best["wall_s"],
+           "ratio_vs_sumo": sumo["wall_s"] / best["wall_s"],
+           "ours_load_s": best["load_s"], "ours_read_trips_s": best["read_trips_s"],
+           "ours_build_s": best["build_s"], "ours_run_s": best["run_s"],
+           "sumo_cpu_s": sumo["cpu_s"], "ours_cpu_s": min(r["cpu_s"] for r in ours),
+           "cpu_ratio_vs_sumo": sumo["cpu_s"] / min(r["cpu_s"] for r in ours),
+           "sumo_completed": sumo["completed"], "ours_completed": best["completed"],
+           "sumo_teleports": sumo["teleports"], "ours_teleports": best["teleports"],
+           "ours_stuck": best["stuck"], "ours_rejected": best["rejected"],
+           "lost_trips": best["lost"],
+           "sumo_mean_tt_s": sumo["mean_tt_s"], "ours_mean_tt_s": best["mean_tt_s"],
+           "sumo_mean_time_loss_s": sumo["mean_time_loss_s"],
+           "tt_rel_diff_vs_sumo": abs(best["mean_tt_s"] - sumo["mean_tt_s"]) / sumo["mean_tt_s"],
+           "tt_signed_diff_vs_sumo": (best["mean_tt_s"] - sumo["mean_tt_s"]) / sumo["mean_tt_s"],
+           "completed_rel_diff": abs(best["completed"] - sumo["completed"])
+           / max(sumo["completed"], 1),
+           "edge_count_corr": corr}
+    print(f"{case['name']:15s} {fig['links']:4d} links {fig['trips']:6d} trips | "
+          f"wall SUMO {fig['sumo_wall_s']:.2f} s ours {fig['ours_wall_s']:.2f} s "
+          f"(×{fig['ratio_vs_sumo']:.1f}, cpu ×{fig['cpu_ratio_vs_sumo']:.1f}; load "
+          f"{fig['ours_load_s']:.2f} read_trips {fig['ours_read_trips_s']:.2f} build "
+          f"{fig['ours_build_s']:.2f} run {fig['ours_run_s']:.2f} s) | "
+          f"tt SUMO {fig['sumo_mean_tt_s']:.0f} s ours {fig['ours_mean_tt_s']:.0f} s "
+          f"({fig['tt_signed_diff_vs_sumo']:+.1%}) | done {fig['sumo_completed']}/"
+          f"{fig['ours_completed']} | teleports {fig['sumo_teleports']}/"
+          f"{fig['ours_teleports']} | edge corr {corr:.3f}", flush=True)
+    return fig
+
+
+def run_isolated(case: dict, a, work: str) -> dict:
+    """Run ``case`` in a child process of this script (a crash of one case, e.g. a
+    segmentation fault in compiled code, or a run past ``--case-timeout``, is reported as
+    that case's ``failed``)."""
+    path = os.path.join(work, f"{case['name']}.fig.json")
+    cmd = [sys.executable, os.path.abspath(__file__), "--nets", case["name"], "--json", path,
+           "--repeats", str(a.repeats), "--sumo-repeats", str(a.sumo_repeats)]
+    try:
+        p = subprocess.run(cmd + (["--quick"] if a.quick else []), stdout=sys.stdout,
+                           timeout=a.case_timeout)
+    except subprocess.TimeoutExpired:
+        print(f"{case['name']:15s} FAILED: timeout {a.case_timeout:.0f} s", flush=True)
+        return {"failed": f"timeout {a.case_timeout:.0f} s"}
+    if p.returncode == 0:
+        with open(path) as f:
+            return json.load(f)["nets"][case["name"]]
+    print(f"{case['name']:15s} FAILED: exit status {p.returncode}", flush=True)
+    return {"failed": f"exit status {p.returncode}"}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller networks, 10 min demand")
@@ -193,66 +256,35 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=None, help="timed runs of ours (fastest)")
     ap.add_argument("--sumo-repeats", type=int, default=None, help="SUMO runs (fastest)")
     ap.add_argument("--nets", help="comma-separated case names to run (default: all)")
+    ap.add_argument("--case-timeout", type=float, default=None,
+                    help="s per case when several run (default 300 with --quick, else 1800)")
     a = ap.parse_args(argv)
+    a.case_timeout = a.case_timeout or (300.0 if a.quick else 1800.0)
     a.repeats = a.repeats or (2 if a.quick else 3)
     a.sumo_repeats = a.sumo_repeats or (2 if a.quick else 1)
     if sumo_bin("sumo") is None:
         print("traffic_sumo_nets: eclipse-sumo is not installed", file=sys.stderr)
         return 1
     out = {"quick": a.quick, "nets": {}}
+    cases = [c for c in networks(a.quick) if not a.nets or c["name"] in a.nets.split(",")]
     with tempfile.TemporaryDirectory() as work:
-        cases = [c for c in networks(a.quick)
-                 if not a.nets or c["name"] in a.nets.split(",")]
-        for i, case in enumerate(cases):
-            net, rou = build(case, work)
-            if i == 0:  # numba: compile (or load the on-disk cache) outside the timed runs
-                run_ours(net, rou, limit=20)
-            sumo = min((run_sumo(net, rou, work) for _ in range(a.sumo_repeats)),
-                       key=lambda r: r["wall_s"])
-            ours = [run_ours(net, rou) for _ in range(a.repeats)]
-            best = min(ours, key=lambda r: r["wall_s"])
-            corr = edge_count_corr(sumo["edge_counts"], best["edge_counts"])
-            fig = {"links": len(best["edge_counts"]), "trips": best["n_demand"],
-                   "sumo_wall_s": sumo["wall_s"], "ours_wall_s": best["wall_s"],
-                   "ratio_vs_sumo": sumo["wall_s"] / best["wall_s"],
-                   "ours_load_s": best["load_s"], "ours_read_trips_s": best["read_trips_s"],
-                   "ours_build_s": best["build_s"], "ours_run_s": best["run_s"],
-                   "sumo_cpu_s": sumo["cpu_s"], "ours_cpu_s": min(r["cpu_s"] for r in ours),
-                   "cpu_ratio_vs_sumo": sumo["cpu_s"] / min(r["cpu_s"] for r in ours),
-                   "sumo_completed": sumo["completed"], "ours_completed": best["completed"],
-                   "sumo_teleports": sumo["teleports"], "ours_teleports": best["teleports"],
-                   "ours_stuck": best["stuck"], "ours_rejected": best["rejected"],
-                   "lost_trips": best["lost"],
-                   "sumo_mean_tt_s": sumo["mean_tt_s"], "ours_mean_tt_s": best["mean_tt_s"],
-                   "sumo_mean_time_loss_s": sumo["mean_time_loss_s"],
-                   "tt_rel_diff_vs_sumo": abs(best["mean_tt_s"] - sumo["mean_tt_s"])
-                   / sumo["mean_tt_s"],
-                   "tt_signed_diff_vs_sumo": (best["mean_tt_s"] - sumo["mean_tt_s"])
-                   / sumo["mean_tt_s"],
-                   "completed_rel_diff": abs(best["completed"] - sumo["completed"])
-                   / max(sumo["completed"], 1),
-                   "edge_count_corr": corr}
-            out["nets"][case["name"]] = fig
-            print(f"{case['name']:15s} {fig['links']:4d} links {fig['trips']:6d} trips | "
-                  f"wall SUMO {fig['sumo_wall_s']:.2f} s ours {fig['ours_wall_s']:.2f} s "
-                  f"(×{fig['ratio_vs_sumo']:.1f}, cpu ×{fig['cpu_ratio_vs_sumo']:.1f}; load "
-                  f"{fig['ours_load_s']:.2f} read_trips {fig['ours_read_trips_s']:.2f} build "
-                  f"{fig['ours_build_s']:.2f} run {fig['ours_run_s']:.2f} s) | "
-                  f"tt SUMO {fig['sumo_mean_tt_s']:.0f} s ours {fig['ours_mean_tt_s']:.0f} s "
-                  f"({fig['tt_signed_diff_vs_sumo']:+.1%}) | done {fig['sumo_completed']}/"
-                  f"{fig['ours_completed']} | teleports {fig['sumo_teleports']}/"
-                  f"{fig['ours_teleports']} | edge corr {corr:.3f}", flush=True)
-    nets = out["nets"].values()
+        for case in cases:
+            out["nets"][case["name"]] = (run_case(case, a, work, warm=True) if len(cases) == 1
+                                         else run_isolated(case, a, work))
+    nets = [f for f in out["nets"].values() if "failed" not in f]
+    if not nets:
+        return 1
     out.update(min_ratio_vs_sumo=min(f["ratio_vs_sumo"] for f in nets),
                min_cpu_ratio_vs_sumo=min(f["cpu_ratio_vs_sumo"] for f in nets),
                max_tt_rel_diff_vs_sumo=max(f["tt_rel_diff_vs_sumo"] for f in nets),
                min_edge_count_corr=min(f["edge_count_corr"] for f in nets),
-               lost_trips=sum(f["lost_trips"] for f in nets))
+               lost_trips=sum(f["lost_trips"] for f in nets),
+               failed_nets=[k for k, f in out["nets"].items() if "failed" in f])
     print(json.dumps({k: v for k, v in out.items() if k != "nets"}, indent=1))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)
-    return 0
+    return 1 if out["failed_nets"] else 0
 
 
 if __name__ == "__main__":
