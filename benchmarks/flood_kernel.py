@@ -104,7 +104,12 @@ def main(argv=None) -> dict:
               "load_average_at_start": load0, "load_average_at_end": os.getloadavg()[0],
               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
               "cell_update": "raster cells (all) × steps, summed over members"}
-    print(json.dumps({"figures": figures, "config": config}, indent=1))
+    print(f"flood kernel: {n}×{n} raster, {nb}×{nb} × {K} members batched; load "
+          f"{load0:.1f} → {config['load_average_at_end']:.1f} on {os.cpu_count()} cores")
+    print(f"{'figure':34s} {'value':>14s}")
+    for k, v in figures.items():
+        print(f"{k:34s} {v:14.4g}")
+    print(f"a cell-update: {config['cell_update']}; goal cell_updates_per_s >= 1e8")
     if a.json:
         os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
         with open(a.json, "w") as f:
