@@ -14,18 +14,17 @@ car_share 0.30, occupancy 1.3, 2.1 person trips per resident a day — their sou
 Wuxi figures used as checks; no published Wuxi trip rate, car share, peak-hour share or
 occupancy was found). Scale 1.0 is what ``agents.generate_trips`` makes from Liangxi's 354,000
 residents: ~22,000 car trips in 07:00–08:00, ~37,000 in 07:00–09:00 plus through traffic.
-Measured 2026-11-30 on today's plans (traffic kernel of commit 932f339):
+Measured 2026-11-30 on today's plans (traffic kernel of commit 12ded7a):
 
-===========  ======  =======  ==========  ==========  =====  =========  =======
-07:00–09:00  trips   arrived  teleported  unfinished  stuck  trip time  speed
-===========  ======  =======  ==========  ==========  =====  =========  =======
-0.25         9,634   9,080    881         410         144    535 s      36 km/h
-1.0          38,536  25,902   7,640       12,565      69     1,039 s    7 km/h
-===========  ======  =======  ==========  ==========  =====  =========  =======
+===========  ======  =======  ==========  ==========  ===============
+07:00–09:00  trips   arrived  teleported  unfinished  mean trip time
+===========  ======  =======  ==========  ==========  ===============
+0.25         9,634   9,341    0           293         392 s
+1.0          38,536  31,467   2,811       7,069       845 s
+===========  ======  =======  ==========  ==========  ===============
 
-At 1.0 the network gridlocks; in the busiest half hour ~3 % of trips are teleported at any
-scale (a kernel defect at unsignalized nodes, see the Lihu docstring), so the scale stays at
-0.25 until that is fixed.
+At 1.0 the network jams (7 % of trips teleported out of deadlocks, 18 % unfinished at 09:00),
+so the scale stays at 0.25, as in Lihu.
 
 Quick version (``--quick``): 07:45–08:15 at half the scale (0.125).
 """

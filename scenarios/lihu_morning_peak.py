@@ -23,35 +23,26 @@ transport survey (Wuxi Natural Resources and Planning Bureau, Wuxi Daily 2022-12
 at http://hzgou.cn/news/chengshi/wuxi/2022-12-02/110222.html): mean road-network speed in the
 peak 27.9 km/h, ~60 % of residents live and work in the same district, private cars 3× their
 2011 number; Jiangsu traffic police, end of 2022 (http://gw5u.cn/news/show-190156.html): 2.588
-million motor vehicles in Wuxi. The busiest half hour (07:45–08:15) runs at 31, 27 and 19 km/h
-at scales 0.25, 0.5 and 1.0: the survey's 27.9 km/h sits near 0.5 — but see below.
+million motor vehicles in Wuxi.
 
-Why not 1.0 (issue 10 part 6, measured 2026-11-30 on the traffic kernel of commit 932f339,
-junctions calibrated against SUMO, teleport after 300 s standing):
+Why not 1.0 (issue 10 part 6; ``benchmarks/traffic_district.py``, 2026-11-30, traffic kernel
+of commit 12ded7a: junctions calibrated against SUMO, a vehicle crosses at most one node per
+step, teleport after 300 s standing at the head of its lane):
 
-=========  =======  =======  ==========  ==========  =====  =========  =========
-full peak  trips    arrived  teleported  unfinished  stuck  trip time  speed
-=========  =======  =======  ==========  ==========  =====  =========  =========
-0.25       20,388   19,331   3,405       524         533    843 s      39 km/h
-0.5        40,777   36,627   7,576       3,726       424    995 s      16 km/h
-1.0        81,553   62,339   23,929      18,849      365    1,562 s    6 km/h
-=========  =======  =======  ==========  ==========  =====  =========  =========
+=========  =======  =========  ==========  ===================
+full peak  trips    completed  teleported  vehicle-hours
+=========  =======  =========  ==========  ===================
+0.25       20,388   19,910     0           2,593 h
+1.0        81,553   68,922     14,840      37,698 h
+=========  =======  =========  ==========  ===================
 
-At 1.0 the network gridlocks (29 % of trips teleported, 6 km/h). But ~4 % of trips are
-teleported in the busiest half hour at every scale, 0.05 included (~1,100 trips, no
-congestion): vehicles on Lihu Avenue and other main roads stand 300 s a few metres into a
-link, at the head of their lane, with an empty road ahead. That is a kernel
-defect, not demand, that came with the calibration: at 0.25 it makes 17 % of trips teleport,
-where the kernel before it (commit 22e0770) teleported none, removed none as stuck, and gave a
-436 s mean trip time with queues under 58 m. (The defect: a vehicle that crosses a link of
-2–11 m within one step keeps that link as its next hop, is put on its own lane a second time
-and becomes its own leader; Lihu has 290 links under 20 m.) Scale 1.0 gridlocks even on that
-earlier kernel: 71,761 of 81,553 trips arrive, 15,993 teleported, 1,233 s mean trip time,
-11 km/h — 1.0 is more than this network carries in the model, or the demand assumptions are
-high (the profiles put 44 % of a day's home→work trips into one hour). Until the defect is
-fixed a scale cannot be judged by congestion, and the peak stays at 0.25 (also issue 6's
-benchmark scale, which ``benchmarks/traffic_district.py`` pins). ``scenario(scale=...)`` runs
-another scale.
+At 1.0 the network gridlocks: 18 % of trips are teleported out of deadlocks and 15 % are
+unfinished at 10:00. Either 1.0 is more than this network carries in the model, or the demand
+assumptions are high (the profiles put 44 % of a day's home→work trips into one hour). With no
+published Wuxi figure to set a scale, the peak stays at 0.25 (also issue 6's benchmark scale,
+which ``benchmarks/traffic_district.py`` pins); ``scenario(scale=...)`` runs another scale.
+(An earlier measurement on the kernel of commit 932f339 had ~4 % of trips teleported at every
+scale from a short-link defect, fixed in 12ded7a: 0 teleports at 0.25 now.)
 
 Quick version (``--quick``): the busiest half hour, 07:45–08:15, at half that demand — well
 under a minute of simulation.
