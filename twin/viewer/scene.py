@@ -44,6 +44,26 @@ class Drawn:
         return self.series.key
 
 
+def _districts() -> list:
+    import cim
+
+    return list(cim.districts())
+
+
+def _district(name: str):
+    """Pilot district ``name`` through the input cache (:func:`twin.store.cache.load_district`:
+    read again only when its files or the reader changed)."""
+    import cim
+
+    from ..errors import ScenarioError
+    from ..store import cache
+
+    try:
+        return cache.load_district(name)
+    except cim.CIMError as e:
+        raise ScenarioError(f"district {name!r} cannot be loaded: {e}") from e
+
+
 def resolve_city(run, city=None, twin=None):
     """Return (CityModel, Twin) for a run: the given ones, else the run's district."""
     from ..build import build
@@ -62,9 +82,9 @@ def resolve_city(run, city=None, twin=None):
         if not names:
             raise ScenarioError(f"{getattr(run, 'path', 'the run')}: its city is not a pilot "
                                 "district; pass the city (city= or --city FILE…)")
-        _, city, _ = _resolve(names[0])
+        city = _district(names[0])
     elif isinstance(city, str):
-        _, city, _ = _resolve(city)
+        city = _district(city) if city in _districts() else _resolve(city)[1]
     return city.to_metric(), build(city, terrain_max_cells=VIEW_TERRAIN_CELLS)
 
 
