@@ -114,7 +114,9 @@ def next_hop(v, ahead, b, d, lnk, ver, route_next, fixed):
     v_route, v_route_pos, route_links = fixed
     r = v_route[v]
     if r >= 0:
-        return route_links[r + v_route_pos[v] + ahead]
+        i = r + v_route_pos[v] + ahead
+        # compiled without bounds checks: never read past the stored routes
+        return route_links[i] if i < route_links.size else -1
     return route_next[ver, b, d, lnk]
 
 
