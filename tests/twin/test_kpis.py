@@ -121,7 +121,9 @@ def write_store(path, d: kpis.TrafficData, arrived=(1, 3), veh_seconds=250.0) ->
             "trip_enter_s": enter[rows], "trip_arrival_s": arrival[rows],
             "trip_travel_time_s": (arrival - enter)[rows],
             "trip_stuck_s": np.full(5, nan)[rows],
-            "trip_teleports": np.zeros(5, np.int64)[rows]}, member=0)
+            "trip_teleports": np.zeros(5, np.int64)[rows],
+            "trip_status": np.array(["arrived"] * 3 + ["active"] * 2, object)[rows],
+            "trip_cancelled_s": np.full(5, nan)[rows]}, member=0)
         st.flush()
     st.set_attrs(status="complete")
     st.consolidate()
