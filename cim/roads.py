@@ -59,6 +59,19 @@ def class_defaults(cls: str) -> tuple[int, float, float]:
     return CLASS_DEFAULTS.get(cls, CLASS_DEFAULTS["unclassified"])
 
 
+def class_rank(cls) -> int:
+    """Return the rank of highway class ``cls`` (higher = more important), in the order of
+    :data:`CLASS_DEFAULTS` (motorway first); ``<class>_link`` ranks just below its class,
+    unknown classes as ``unclassified`` (as :func:`class_defaults`)."""
+    base = [c for c in CLASS_DEFAULTS if not c.endswith("_link")]
+    cls = str(cls)
+    link = cls.endswith("_link")
+    stem = cls[:-5] if link else cls
+    if stem not in base:
+        stem, link = "unclassified", False
+    return 2 * (len(base) - base.index(stem)) - int(link)
+
+
 def polyline_length(xy: np.ndarray) -> float:
     """Return the length (CRS units) of an (n, 2) polyline."""
     return float(np.sum(np.hypot(*np.diff(xy[:, :2], axis=0).T)))

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import CIMError
 from ..model.roads import ALL_VCLASSES, vclass_names
-from ..roads import CLASS_DEFAULTS
+from ..roads import class_rank
 from . import _sumo_tls as tls
 from .source import Source
 from .sumo_net import read
@@ -143,8 +143,11 @@ def _connections(roads) -> str:
     typed = np.asarray(roads.node_type, dtype=object) != ""
     covered = np.isin(roads.link_to, roads.link_to[c.from_link]) | typed[roads.link_to]
     none = np.setdiff1d(np.flatnonzero(covered), c.from_link)
-    for k in none:
-        for t in np.flatnonzero(roads.link_from == roads.link_to[k]):
+    succ = np.argsort(roads.link_from, kind="stable")  # links grouped by their start node
+    lo = np.searchsorted(roads.link_from[succ], roads.link_to[none], "left")
+    hi = np.searchsorted(roads.link_from[succ], roads.link_to[none], "right")
+    for k, a, b in zip(none, lo, hi):
+        for t in succ[a:b]:
             out.append(f"  <delete from={quoteattr(str(ids[k]))} to={quoteattr(str(ids[t]))}/>")
     return "\n".join(out + ["</connections>\n"])
 
@@ -181,18 +184,6 @@ def _verbatim_tll(roads) -> str:
     return "\n".join(out + ["</tlLogics>\n"])
 
 
-def _class_rank(cls) -> int:
-    """Rank of a highway class, as the traffic kernel's plans rank them (motorway highest,
-    ``<class>_link`` just below its class, unknown as unclassified)."""
-    base = [c for c in CLASS_DEFAULTS if not c.endswith("_link")]
-    cls = str(cls)
-    link = cls.endswith("_link")
-    stem = cls[:-5] if link else cls
-    if stem not in base:
-        stem, link = "unclassified", False
-    return 2 * (len(base) - base.index(stem)) - int(link)
-
-
 def _derived_tll(roads, made) -> str:
     """Static programs for plans without SUMO phases, over the connections of ``made`` (the
     RoadNetwork netconvert produced, read back)."""
@@ -215,7 +206,7 @@ def _derived_tll(roads, made) -> str:
             at = np.flatnonzero((made.link_to == j) | (made.link_from == j))
             for a in at:
                 key = tls.road_key(made.link_name[a], made.link_source[a])
-                r = (_class_rank(made.link_class[a]), int(made.link_lanes[a]))
+                r = (class_rank(made.link_class[a]), int(made.link_lanes[a]))
                 best[key] = max(best.get(key, r), r)
             order = sorted(best, key=lambda k: (-best[k][0], -best[k][1], k))
             roads_of = [order[:1], order[1:]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cim.roads import CLASS_DEFAULTS
+from cim.roads import class_rank
 
 from ...errors import ScenarioError
 from . import api as traffic
@@ -15,19 +15,6 @@ from .network import MAX_PHASES
 #: ``u``, red-yellow, as red; ``o``/``O``, off, as no signal: priority rules)
 _SUMO_STATE = {"G": _c.GREEN, "g": _c.GREEN_MINOR, "s": _c.GREEN_MINOR, "y": _c.YELLOW,
                "Y": _c.YELLOW, "r": _c.RED, "u": _c.RED, "o": _c.FREE, "O": _c.FREE}
-
-
-def class_rank(cls) -> int:
-    """Return the rank of highway class ``cls`` (higher = more important), in the order of
-    :data:`cim.roads.CLASS_DEFAULTS` (motorway first); ``<class>_link`` ranks just below its
-    class, unknown classes as ``unclassified`` (as :func:`cim.roads.class_defaults`)."""
-    base = [c for c in CLASS_DEFAULTS if not c.endswith("_link")]
-    cls = str(cls)
-    link = cls.endswith("_link")
-    stem = cls[:-5] if link else cls
-    if stem not in base:
-        stem, link = "unclassified", False
-    return 2 * (len(base) - base.index(stem)) - int(link)
 
 
 def road_keys(roads) -> np.ndarray:
