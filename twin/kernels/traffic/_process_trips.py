@@ -17,7 +17,7 @@ from . import insert as traffic_insert
 from ._kcommon import BLOCK
 
 #: status of a cancelled trip (after the kernel's codes, :data:`~.insert.STATUS_NAMES`)
-CANCELLED = 5
+CANCELLED = _c.CANCELLED
 #: status code -> name, with :data:`CANCELLED`
 TRIP_STATUS_NAMES = {**traffic_insert.STATUS_NAMES, CANCELLED: "cancelled"}
 

@@ -19,6 +19,7 @@ WAITING = 1
 ACTIVE = 2
 ARRIVED = 3
 STUCK = 4  # removed: no next link towards its destination (SUMO: teleported)
+CANCELLED = 5  # taken off the network by TrafficProcess.cancel_trips
 
 # counters columns
 C_RELEASED = 0

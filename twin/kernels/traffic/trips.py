@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import api as traffic
-from ._process_trips import CANCELLED, TRIP_STATUS_NAMES
-from .consts import ARRIVED, STUCK
+from .consts import ARRIVED, CANCELLED, STUCK
+from .insert import STATUS_NAMES
 
-_NAMES = np.array([TRIP_STATUS_NAMES.get(k, "") for k in range(max(TRIP_STATUS_NAMES) + 1)],
-                  dtype=object)
+_NAMES = np.array([{**STATUS_NAMES, CANCELLED: "cancelled"}.get(k, "")
+                   for k in range(CANCELLED + 1)], dtype=object)
 
 #: the trips table, dimension ``trip``: column -> (dtype, fill, units). ``trip_id`` is the
 #: demand's row (of the trip's member); links are indices into the layer's ``road_link``;
