@@ -49,8 +49,12 @@ ARTERIAL_SHARE = 0.6  # of the green time
 YELLOW_S = 4.0
 
 
-def scenario(quick: bool = False, retimed: bool = True) -> twin.Scenario:
-    start, hours, scale = (dt.time(7, 45), 0.5, SCALE / 2) if quick else (dt.time(7), 2, SCALE)
+def scenario(quick: bool = False, retimed: bool = True,
+             scale: float | None = None) -> twin.Scenario:
+    """Return the retimed morning (``retimed=False``: today's plans); ``scale`` (default
+    :data:`SCALE`) multiplies the generated demand, the quick version runs at half of it."""
+    scale = SCALE if scale is None else float(scale)
+    start, hours, scale = (dt.time(7, 45), 0.5, scale / 2) if quick else (dt.time(7), 2, scale)
     city = cim.load_district(DISTRICT)
     trips = agents.generate_trips(city, start=start.strftime("%H:%M"), duration_s=hours * 3600,
                                   seed=SEED, scale=scale, through_veh_per_h=600)
@@ -64,9 +68,9 @@ def scenario(quick: bool = False, retimed: bool = True) -> twin.Scenario:
                          description=__doc__.splitlines()[0])
 
 
-def baseline(quick: bool = False) -> twin.Scenario:
-    """Return the same morning on today's signal plans."""
-    return scenario(quick, retimed=False)
+def baseline(quick: bool = False, scale: float | None = None) -> twin.Scenario:
+    """Return the same morning on today's signal plans (``scale`` as in :func:`scenario`)."""
+    return scenario(quick, retimed=False, scale=scale)
 
 
 def arterial_plans(roads) -> list[twin.Event]:
