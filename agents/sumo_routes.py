@@ -29,6 +29,7 @@ element (``vehicle 'v3': route edge 'x' is not a road link of the city``); malfo
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, fields
 
@@ -36,8 +37,8 @@ import numpy as np
 
 from cim.errors import CIMError
 from cim.formats import Source
-from cim.formats._xml import free, iterparse
 
+from ._sumo_routes_links import RouteLinks, collect, collect_fast, route_strings
 from .errors import DemandError
 from .profiles import parse_clock
 from .sampling import as_generator
@@ -51,6 +52,7 @@ _EXTRA = ("origin_link", "destination_link", "route", "vtype", "length", "min_ga
           "decel", "max_speed", "vclass")
 _EXP = re.compile(r"exp\(\s*([0-9.eE+-]+)\s*\)")
 DAY_S = 86400.0
+_VEHICLES = ("vehicle", "trip", "flow")
 
 
 @dataclass
@@ -117,7 +119,7 @@ def _num(a, key, what, path, line, default=None, minimum=None, positive=False):
     except ValueError:
         raise DemandError(f"{what}: '{key}' is not a number", path=path, line=line,
                           value=v) from None
-    if not np.isfinite(x) or (minimum is not None and x < minimum) or (positive and x <= 0):
+    if not math.isfinite(x) or (minimum is not None and x < minimum) or (positive and x <= 0):
         raise DemandError(f"{what}: '{key}' must be finite and "
                           f"{'> 0' if positive else f'>= {minimum:g}'}", path=path, line=line,
                           value=v)
@@ -132,35 +134,6 @@ def _depart(a, what, path, line):
         raise DemandError(f"{what}: depart={d!r} is not supported (give a time in s)",
                           path=path, line=line, value=d)
     return _num(a, "depart", what, path, line, minimum=0.0)
-
-
-def _collect(path):
-    """Return the elements of the file as (tag, attrs, line, child route edges or None)."""
-    items, other = [], {}
-    try:
-        for _, el in iterparse(Source.open_path(path), events=("end",)):
-            parent = el.getparent()
-            if parent is None:
-                if el.tag != "routes":
-                    raise DemandError(f"root element {el.tag!r} is not a SUMO <routes>",
-                                      path=path, line=el.sourceline)
-                continue
-            if parent.getparent() is not None:
-                continue
-            tag = el.tag
-            if tag in ("vType", "route", "vehicle", "trip", "flow"):
-                child = next((r.get("edges") for r in el.iter("route") if r is not el), None)
-                items.append((tag, dict(el.attrib), el.sourceline, child))
-            elif tag in ("vTypeDistribution", "routeDistribution"):
-                sub = "vType" if tag == "vTypeDistribution" else "route"
-                kids = [(dict(k.attrib), k.sourceline) for k in el.iter(sub)]
-                items.append((tag, dict(el.attrib), el.sourceline, kids))
-            elif isinstance(tag, str):
-                other[tag] = other.get(tag, 0) + 1
-            free(el)
-    except CIMError as e:
-        raise DemandError(e.reason, path=path, line=e.line) from None
-    return items, other
 
 
 def _flow_departs(a, what, path, line, rng):
@@ -203,52 +176,6 @@ def _flow_departs(a, what, path, line, rng):
     return begin + np.arange(max(k, 0)) * per
 
 
-class _Links:
-    """Edge ids → link indices, and the check that consecutive edges are joined."""
-
-    def __init__(self, roads, path):
-        self.roads, self.path = roads, path
-        self.index = {str(k): i for i, k in enumerate(roads.link_ids)}
-        c = getattr(roads, "connections", None)
-        L = max(roads.n_links, 1)
-        self.pairs = None if c is None else np.unique(c.from_link * L + c.to_link)
-        self.L = L
-
-    def route(self, edges: str, what, line) -> np.ndarray:
-        cache = self.__dict__.setdefault("_cache", {})
-        hit = cache.get(edges)
-        if hit is not None:          # flows and repeated vehicles share their route strings
-            return hit
-        out = self._route(edges, what, line)
-        out.setflags(write=False)    # shared by every trip on this route
-        cache[edges] = out
-        return out
-
-    def _route(self, edges: str, what, line) -> np.ndarray:
-        ids = edges.split()
-        if not ids:
-            raise DemandError(f"{what}: the route has no edges", path=self.path, line=line)
-        out = np.empty(len(ids), np.int64)
-        for k, e in enumerate(ids):
-            i = self.index.get(e)
-            if i is None:
-                raise DemandError(f"{what}: route edge {e!r} is not a road link of the city",
-                                  path=self.path, line=line, value=e)
-            out[k] = i
-        a, b = out[:-1], out[1:]
-        if self.pairs is not None:     # sorted (np.unique): one binary search per pair
-            key = a * self.L + b
-            at = np.minimum(np.searchsorted(self.pairs, key), max(len(self.pairs) - 1, 0))
-            ok = (self.pairs[at] == key) if len(self.pairs) else np.zeros(len(key), bool)
-        else:
-            ok = self.roads.link_to[a] == self.roads.link_from[b]
-        if not ok.all():
-            k = int(np.flatnonzero(~ok)[0])
-            raise DemandError(f"{what}: route edges {ids[k]!r} and {ids[k + 1]!r} are not "
-                              "connected", path=self.path, line=line, value=edges)
-        return out
-
-
 def read_sumo_routes(path, city, *, start="00:00", begin: float = 0.0, seed=0,
                      lenient: bool = False) -> SumoTrips:
     """Return the vehicles, trips and flows of a SUMO route file as :class:`SumoTrips`,
@@ -263,8 +190,22 @@ def read_sumo_routes(path, city, *, start="00:00", begin: float = 0.0, seed=0,
     path = str(path)
     t0 = parse_clock(start, what="start")
     rng = as_generator(seed)
-    items, other = _collect(path)
-    links = _Links(city.roads, path)
+    links = RouteLinks(city.roads, path)
+    fast = collect_fast(path)
+    if fast is not None:
+        # a clean file is read without lines; anything amiss in it is read again, with the
+        # lines its errors name (from the same random state)
+        state = rng.bit_generator.state
+        try:
+            return _read(path, city, *fast, links, t0, begin, rng, False)
+        except DemandError:
+            rng.bit_generator.state = state
+    return _read(path, city, *collect(path), links, t0, begin, rng, lenient)
+
+
+def _read(path, city, items, other, links, t0, begin, rng, lenient) -> SumoTrips:
+    """Return the trips of the elements ``items`` of :func:`collect` (see read_sumo_routes)."""
+    links.prepare(route_strings(items))
     skipped: list[str] = []
 
     def fail(e):
@@ -312,9 +253,10 @@ def read_sumo_routes(path, city, *, start="00:00", begin: float = 0.0, seed=0,
     def draw(name, n):
         members, p = dists[name]
         return [members[k] for k in rng.choice(len(members), size=n, p=p)]
-    rows: list[tuple] = []  # (id, depart, route or None, origin, destination, vtype)
+    # one entry per vehicle: id, depart, route or None, origin and destination link, vtype
+    ids, dep, rts, org, dst, typs = [], [], [], [], [], []
     for tag, a, line, child in items:
-        if tag not in ("vehicle", "trip", "flow"):
+        if tag not in _VEHICLES:
             continue
         vid = a.get("id")
         what = f"{tag} {vid!r}"
@@ -325,6 +267,7 @@ def read_sumo_routes(path, city, *, start="00:00", begin: float = 0.0, seed=0,
             if typ not in vtypes and typ not in dists:
                 raise DemandError(f"{what}: unknown vType", path=path, line=line, value=typ)
             rname = a.get("route") if tag != "trip" else None
+            o = d = -1
             if child is not None:
                 r = links.route(child, what, line)
             elif rname and rname in routes:
@@ -341,42 +284,61 @@ def read_sumo_routes(path, city, *, start="00:00", begin: float = 0.0, seed=0,
                 raise DemandError(f"{what} needs a route (or 'from' and 'to' edges); "
                                   "vehicles defined by stops alone are not read",
                                   path=path, line=line)
-            t = (_flow_departs(a, what, path, line, rng) if tag == "flow"
-                 else [_depart(a, what, path, line)])
-            names = ([f"{vid}.{k}" for k in range(len(t))] if tag == "flow" else [vid])
-            rs = draw(rname, len(t)) if isinstance(r, str) else [r] * len(t)
-            ts = draw(typ, len(t)) if typ in dists else [typ] * len(t)
-            for v, x, rr, tt in zip(names, t, rs, ts):
-                oo, dd = (o, d) if rr is None else (int(rr[0]), int(rr[-1]))
-                rows.append((v, float(x), rr, oo, dd, tt))
+            if tag != "flow":        # one vehicle (the common case: no lists)
+                x = _depart(a, what, path, line)
+                rr = draw(rname, 1)[0] if isinstance(r, str) else r
+                tt = draw(typ, 1)[0] if typ in dists else typ
+                if rr is not None:
+                    o, d = int(rr[0]), int(rr[-1])
+                ids.append(vid)
+                dep.append(x)
+                rts.append(rr)
+                org.append(o)
+                dst.append(d)
+                typs.append(tt)
+                continue
+            t = _flow_departs(a, what, path, line, rng)
+            k = len(t)
+            rs = draw(rname, k) if isinstance(r, str) else [r] * k
+            ids.extend(f"{vid}.{j}" for j in range(k))
+            dep.extend(t.tolist())
+            rts.extend(rs)
+            org.extend(o if rr is None else int(rr[0]) for rr in rs)
+            dst.extend(d if rr is None else int(rr[-1]) for rr in rs)
+            typs.extend(draw(typ, k) if typ in dists else [typ] * k)
         except DemandError as e:
             fail(e)
-    ids = [r[0] for r in rows]
     if len(set(ids)) != len(ids):
         seen: set = set()
         dup = next(i for i in ids if i in seen or seen.add(i))
         raise DemandError("duplicate vehicle id", path=path, value=dup)
-    depart = np.array([r[1] for r in rows], float) - begin
+    depart = np.array(dep, float) - begin
     keep = depart >= 0
-    rows = [r for r, k in zip(rows, keep) if k]
-    depart = depart[keep]
-    n = len(rows)
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(depart[order], kind="stable")].tolist()
+    n = len(order)
     roads = city.roads
-    o = np.array([r[3] for r in rows], np.int64)
-    d = np.array([r[4] for r in rows], np.int64)
-    vt = [vtypes[r[5]] for r in rows]
-    trips = SumoTrips(
-        np.array([r[0] for r in rows], object).reshape(-1), depart,
+    o = np.array(org, np.int64)[order]
+    d = np.array(dst, np.int64)[order]
+    typs = [typs[k] for k in order]
+    names = list(dict.fromkeys(typs))           # the vType attributes, taken per type
+    code = np.fromiter(map({t: k for k, t in enumerate(names)}.__getitem__, typs), np.int64,
+                       n)
+
+    def col(key, dtype):
+        v = np.empty(len(names), dtype)
+        v[:] = [vtypes[t][key] for t in names]
+        return v[code]
+    return SumoTrips(
+        np.array(ids, object)[order].reshape(-1), depart[order],
         roads.link_from[o], roads.link_to[d], np.full(n, -1), np.full(n, -1),
         np.full(n, GIVEN, np.int8), roads.node_ids, city.buildings.ids, t0,
         {"source": path, "skipped": skipped, "before_begin": int((~keep).sum()),
          "not_read": other, "vehicles": n},
-        origin_link=o, destination_link=d, route=[r[2] for r in rows],
-        vtype=[r[5] for r in rows], length=[v["length"] for v in vt],
-        min_gap=[v["minGap"] for v in vt], accel=[v["accel"] for v in vt],
-        decel=[v["decel"] for v in vt], max_speed=[v["maxSpeed"] for v in vt],
-        vclass=[v["vClass"] for v in vt], vtypes=vtypes)
-    return trips.select(np.argsort(trips.depart_s, kind="stable"))
+        origin_link=o, destination_link=d, route=[rts[k] for k in order],
+        vtype=typs, length=col("length", float), min_gap=col("minGap", float),
+        accel=col("accel", float), decel=col("decel", float),
+        max_speed=col("maxSpeed", float), vclass=col("vClass", object), vtypes=vtypes)
 
 
 def is_sumo_routes(path) -> bool:

@@ -1,0 +1,271 @@
+"""The parsing half of :mod:`agents.sumo_routes`: the file's top-level elements
+(:func:`collect`) and SUMO edge-id strings → checked link-index routes (:class:`RouteLinks`).
+
+:meth:`RouteLinks.prepare` maps every distinct route string of a file in one pass (one split
+per string, one dict lookup per edge, one binary search per consecutive edge pair over the
+network's sorted connection keys); :meth:`RouteLinks.route` then answers from that table and
+re-reads a string on its own only when it is bad, to raise the detailed error.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import weakref
+
+import numpy as np
+from lxml import etree
+
+from cim.errors import CIMError
+from cim.formats import Source
+from cim.formats._xml import free, iterparse
+
+from .errors import DemandError
+
+_READ = frozenset(("vType", "route", "vehicle", "trip", "flow"))
+_DISTS = {"vTypeDistribution": "vType", "routeDistribution": "route"}
+_SPACE = re.compile(r"\s")   # what str.split() splits at
+
+
+def collect(path):
+    """Return the top-level elements of the file as (tag, attrs, line, child route edges or
+    None; for a distribution: [(member attrs, line)]), and {other tag: count}."""
+    items, other = [], {}
+    try:
+        for _, el in iterparse(Source.open_path(path), events=("end",)):
+            parent = el.getparent()
+            if parent is None:
+                if el.tag != "routes":
+                    raise DemandError(f"root element {el.tag!r} is not a SUMO <routes>",
+                                      path=path, line=el.sourceline)
+                continue
+            if parent.getparent() is not None:
+                continue
+            tag = el.tag
+            if tag in _READ:
+                child = None
+                if len(el):          # first <route> below it, in document order
+                    for r in el.iterdescendants("route"):
+                        child = r.get("edges")
+                        break
+                items.append((tag, dict(el.items()), el.sourceline, child))
+            elif tag in _DISTS:
+                kids = [(dict(k.items()), k.sourceline) for k in el.iter(_DISTS[tag])]
+                items.append((tag, dict(el.items()), el.sourceline, kids))
+            elif isinstance(tag, str):
+                other[tag] = other.get(tag, 0) + 1
+            free(el)
+    except CIMError as e:
+        raise DemandError(e.reason, path=path, line=e.line) from None
+    return items, other
+
+
+class _Doctype(Exception):
+    pass
+
+
+class _Target:
+    """lxml parser target: the top-level elements as :func:`collect` returns them, without
+    building a tree (and without lines: ``None``)."""
+
+    def __init__(self):
+        self.items, self.other, self.depth, self.cur, self.root = [], {}, 0, None, None
+
+    def doctype(self, *args):
+        raise _Doctype
+
+    def start(self, tag, attrib):
+        d = self.depth = self.depth + 1
+        if d == 2:
+            self.cur = None
+            if tag in _READ:
+                self.cur = [tag, attrib, None, None]
+                self.items.append(self.cur)
+            elif tag in _DISTS:
+                self.cur = [tag, attrib, None, []]
+                self.items.append(self.cur)
+            elif isinstance(tag, str):
+                self.other[tag] = self.other.get(tag, 0) + 1
+        elif d > 2:
+            c = self.cur
+            if c is None:
+                return
+            if c[0] in _DISTS:
+                if tag == _DISTS[c[0]]:
+                    c[3].append((attrib, None))
+            elif tag == "route" and c[3] is None:
+                c[3] = attrib.get("edges")
+        else:
+            self.root = tag
+
+    def end(self, tag):
+        self.depth -= 1
+
+    def close(self):
+        return self
+
+
+def collect_fast(path):
+    """Return what :func:`collect` returns, with every line ``None``, read without building a
+    tree; or None where only :func:`collect` can say what is wrong or what lines are (no
+    file, malformed XML, a DOCTYPE, a root other than ``<routes>``)."""
+    target = _Target()
+    parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True,
+                             load_dtd=False, huge_tree=False, remove_comments=True,
+                             remove_pis=True)
+    try:
+        with Source.open_path(path).open() as stream:
+            while chunk := stream.read(1 << 20):
+                parser.feed(chunk)
+        parser.close()
+    except (_Doctype, etree.XMLSyntaxError, CIMError, OSError, EOFError):
+        return None
+    if target.root != "routes":
+        return None
+    return [tuple(c) for c in target.items], target.other
+
+
+def route_strings(items):
+    """Yield every edge-id string the elements name (routes, children, members, from/to)."""
+    for tag, a, _, kids in items:
+        if tag == "routeDistribution":
+            for k, _ in kids:
+                yield k.get("edges", "")
+            continue
+        if tag in _READ:
+            if tag == "route":
+                yield a.get("edges", "")
+            if kids is not None:
+                yield kids
+            if a.get("from") and a.get("to"):
+                yield a["from"]
+                yield a["to"]
+
+
+class _Index(dict):
+    """{edge id: link index}; -1 for an unknown id (not stored)."""
+
+    def __missing__(self, key):
+        return -1
+
+
+class _Tables:
+    """Per-network lookups: edge id → link index (:attr:`index`, a dict, and the compiled
+    kernels' byte table ``table``: None where an id is empty or holds whitespace or NUL),
+    sorted connection keys ``pairs`` (from·L + to)."""
+
+    def __init__(self, roads):
+        self.parts = _parts(roads)
+        self.ref = weakref.ref(roads)
+        self.names = list(map(str, roads.link_ids.tolist()))
+        c = getattr(roads, "connections", None)
+        self.L = max(roads.n_links, 1)
+        self.pairs = None if c is None else np.sort(c.from_link * self.L + c.to_link)
+        self.link_from = np.asarray(roads.link_from, np.int64)
+        self.link_to = np.asarray(roads.link_to, np.int64)
+        if self.pairs is None:
+            self.ptr, self.succ = np.zeros(self.L + 1, np.int64), np.zeros(0, np.int64)
+        else:   # link a's successors: succ[ptr[a]:ptr[a + 1]]
+            self.ptr = np.searchsorted(self.pairs, np.arange(self.L + 1) * self.L)
+            self.succ = self.pairs % self.L
+        self.table = None
+        text = "\0".join(self.names)
+        if (self.names and "" not in self.names and not _SPACE.search(text)
+                and text.count("\0") == len(self.names) - 1):
+            from . import _sumo_routes_jit as jit
+            self.ids = np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)
+            nul = np.flatnonzero(self.ids == 0)     # id k: ids[beg[k]:end[k]]
+            self.beg = np.concatenate([[0], nul + 1])
+            self.end = np.concatenate([nul, [len(self.ids)]])
+            self.table = jit.build_table(self.ids, self.beg, self.end)
+
+    @functools.cached_property
+    def index(self) -> dict:
+        """{edge id: link index}; the last link of a repeated id."""
+        return _Index(zip(self.names, range(len(self.names))))
+
+
+def _parts(roads):
+    c = getattr(roads, "connections", None)
+    return (roads.link_ids, roads.link_from, roads.link_to, c,
+            None if c is None else c.from_link, None if c is None else c.to_link)
+
+
+_LAST: list = [None]   # the tables of the last network read against
+
+
+def _tables(roads) -> _Tables:
+    """Return the lookups of ``roads``, reused while it is the same object with the same
+    arrays (one network kept, held weakly)."""
+    t = _LAST[0]
+    if t is not None and t.ref() is roads and all(
+            x is y for x, y in zip(t.parts, _parts(roads), strict=True)):
+        return t
+    t = _LAST[0] = _Tables(roads)
+    return t
+
+
+class RouteLinks:
+    """Edge-id strings → read-only int64 link-index arrays, consecutive edges checked to be
+    joined by a connection of the network (or, without a connection table, a shared node)."""
+
+    def __init__(self, roads, path):
+        self.roads, self.path = roads, path
+        self.t = t = _tables(roads)
+        self.pairs, self.L = t.pairs, t.L
+        self.cache: dict[str, np.ndarray] = {}
+
+    def prepare(self, strings) -> None:
+        """Map and check all distinct ``strings`` at once (compiled); the good routes are
+        cached, the bad ones are left for :meth:`route` to find and report."""
+        t = self.t
+        todo = [s for s in dict.fromkeys(strings) if s not in self.cache]
+        if not todo or t.table is None:
+            return
+        text = "\0".join(todo)
+        if text.count("\0") != len(todo) - 1:    # (XML text holds no NUL)
+            return
+        from . import _sumo_routes_jit as jit
+        buf = np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)
+        flat, start, bad = jit.scan(buf, len(todo), t.ids, t.beg, t.end, t.table, t.ptr,
+                                    t.succ, t.link_from, t.link_to, t.pairs is not None)
+        flat.setflags(write=False)           # each route is a read-only view
+        cache = self.cache
+        for s, i, j, b in zip(todo, start[:-1].tolist(), start[1:].tolist(), bad.tolist()):
+            if not b:
+                cache[s] = flat[i:j]
+
+    def route(self, edges: str, what, line) -> np.ndarray:
+        """Return the link indices of ``edges``; raise DemandError (naming ``what`` and
+        ``line``) for an empty route, an unknown edge or two unconnected edges."""
+        hit = self.cache.get(edges)
+        if hit is not None:          # flows and repeated vehicles share their route strings
+            return hit
+        out = self._route(edges, what, line)
+        out.setflags(write=False)    # shared by every trip on this route
+        self.cache[edges] = out
+        return out
+
+    def _route(self, edges: str, what, line) -> np.ndarray:
+        ids = edges.split()
+        if not ids:
+            raise DemandError(f"{what}: the route has no edges", path=self.path, line=line)
+        out = np.empty(len(ids), np.int64)
+        for k, e in enumerate(ids):
+            i = self.t.index[e]
+            if i < 0:
+                raise DemandError(f"{what}: route edge {e!r} is not a road link of the city",
+                                  path=self.path, line=line, value=e)
+            out[k] = i
+        a, b = out[:-1], out[1:]
+        if self.pairs is not None:     # sorted (np.unique): one binary search per pair
+            key = a * self.L + b
+            at = np.minimum(np.searchsorted(self.pairs, key), max(len(self.pairs) - 1, 0))
+            ok = (self.pairs[at] == key) if len(self.pairs) else np.zeros(len(key), bool)
+        else:
+            ok = self.roads.link_to[a] == self.roads.link_from[b]
+        if not ok.all():
+            k = int(np.flatnonzero(~ok)[0])
+            raise DemandError(f"{what}: route edges {ids[k]!r} and {ids[k + 1]!r} are not "
+                              "connected", path=self.path, line=line, value=edges)
+        return out
