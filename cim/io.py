@@ -41,8 +41,8 @@ def load(*paths, lenient: bool = False, crs=None) -> CityModel:
     city = CityModel.merge(models)
     if crs is not None:
         city = city.to_crs(resolve_crs(crs))
-    city.report.counts.update({k: v for k, v in city.summary().items()
-                               if isinstance(v, int)})
+    city.report.counts.update({k: v for k, v in city.summary(with_crs=False).items()
+                               if isinstance(v, int)})  # the counts (the CRS is no count)
     return city
 
 

@@ -179,9 +179,12 @@ def apply_programs(roads, programs: list[dict], path, *, strict_ids: bool = True
     node_ids = roads.node_ids
     kept: dict[str, dict] = {}
     done = []
+    by_tl: dict = {}  # tl id -> its connection rows (ascending)
+    for i, t in enumerate(c.tl.tolist()):
+        by_tl.setdefault(t, []).append(i)
     for prog in programs:
         tid = prog["id"]
-        rows = np.flatnonzero(c.tl == tid)
+        rows = np.array(by_tl.get(tid, ()), np.intp)
         what = f"tlLogic {tid!r} program {prog['programID']!r}"
         if not len(rows):
             if strict_ids:

@@ -45,6 +45,7 @@ from ..model import CityModel, RoadNetwork
 from ..model.roads import ALL_VCLASSES, RoadConnections, RoadLanes, vclass_mask
 from ..model.tables import _obj
 from ..roads import class_defaults
+from . import _sumo_fast
 from . import _sumo_tls as tls
 from ._xml import free, iterparse
 from .source import Source
@@ -141,14 +142,60 @@ def _location(el, path):
     return np.array(off[:2], float), crs, dict(el.attrib)
 
 
+class _Roots:
+    """State of a read: the root children other than edges, junctions and connections."""
+
+    def __init__(self, path):
+        self.path = path
+        self.programs, self.wauts, self.waut_j = [], {}, []
+        self.offset, self.crs, self.loc = np.zeros(2), None, None
+        self.other: Counter = Counter()
+
+    def take(self, el) -> None:
+        """Read one root child (location, tlLogic, WAUT, wautJunction; others counted)."""
+        tag, path = el.tag, self.path
+        if tag == "location":
+            self.offset, self.crs, self.loc = _location(el, path)
+        elif tag == "tlLogic":
+            self.programs.append(tls.parse_program(el, path))
+        elif tag == "WAUT":
+            w = tls.parse_waut(el, path)
+            self.wauts[w["id"]] = w
+        elif tag == "wautJunction":
+            self.waut_j.append((el.get("wautID"), el.get("junctionID"), el.get("procedure"),
+                                el.get("synchron"), el.sourceline))
+        elif isinstance(tag, str):
+            self.other[tag] += 1
+
+
 def read(source: Source, *, lenient: bool) -> CityModel:
     """Return the road network (or, for an additional file, the programs) of a SUMO file."""
     path = source.path
     report = LoadReport(files=[str(path)])
-    problems = Problems(path, lenient, report)
-    edges, junctions, conns, programs, wauts, waut_j = [], {}, [], [], {}, []
-    offset, crs, loc = np.zeros(2), None, None
-    other: Counter = Counter()
+    st = _Roots(path)
+    roads = _sumo_fast.read_net(source, st.take, lambda: st.offset)
+    root = "net"
+    if roads is None:
+        st = _Roots(path)
+        roads, root = _read_general(source, st, Problems(path, lenient, report))
+    if st.other:
+        report.notes.append(f"{path}: not read: {dict(st.other)}")
+    if root != "net":
+        meta = {"source_format": "SUMO additional",
+                "sumo_additional": {"file": str(path), "programs": st.programs,
+                                    "wauts": st.wauts, "waut_junctions": st.waut_j}}
+        return CityModel(metadata=meta, report=report)
+    tls.apply_programs(roads, st.programs, path)
+    tls.attach_wauts(roads, st.wauts, st.waut_j, path)
+    meta = {"source_format": "SUMO net", "sumo_location": st.loc or {},
+            "sumo_wauts": st.wauts}
+    return CityModel(roads=roads, crs=st.crs, metadata=meta, report=report)
+
+
+def _read_general(source: Source, st: _Roots, problems: Problems):
+    """The general reader (lxml iterparse): (RoadNetwork or None, root tag)."""
+    path = source.path
+    edges, junctions, conns = [], {}, []
     root = None
     for ev, el in iterparse(source, events=("start", "end")):
         if root is None:
@@ -161,9 +208,7 @@ def read(source: Source, *, lenient: bool) -> CityModel:
             continue  # only the children of the root, when complete
         tag = el.tag
         try:
-            if tag == "location":
-                offset, crs, loc = _location(el, path)
-            elif tag == "edge":
+            if tag == "edge":
                 if el.get("function", "normal") not in _SKIP_EDGES:
                     edges.append(_edge(el, path))
             elif tag == "junction":
@@ -174,34 +219,16 @@ def read(source: Source, *, lenient: bool) -> CityModel:
                     junctions[jid] = (xy, el.get("type", ""))
             elif tag == "connection":
                 conns.append((dict(el.attrib), el.sourceline))
-            elif tag == "tlLogic":
-                programs.append(tls.parse_program(el, path))
-            elif tag == "WAUT":
-                w = tls.parse_waut(el, path)
-                wauts[w["id"]] = w
-            elif tag == "wautJunction":
-                waut_j.append((el.get("wautID"), el.get("junctionID"), el.get("procedure"),
-                               el.get("synchron"), el.sourceline))
-            elif isinstance(tag, str):
-                other[tag] += 1
+            else:
+                st.take(el)
         except CIMError as e:
             problems.handle(e, obj_id=el.get("id"), line=el.sourceline)
         free(el)
     if root is None:
         raise FormatError("empty SUMO file", path=path)
-    if other:
-        report.notes.append(f"{path}: not read: {dict(other)}")
     if root != "net":
-        meta = {"source_format": "SUMO additional",
-                "sumo_additional": {"file": str(path), "programs": programs, "wauts": wauts,
-                                    "waut_junctions": waut_j}}
-        return CityModel(metadata=meta, report=report)
-    roads = _network(edges, junctions, conns, offset, path, problems)
-    tls.apply_programs(roads, programs, path)
-    tls.attach_wauts(roads, wauts, waut_j, path)
-    meta = {"source_format": "SUMO net", "sumo_location": loc or {},
-            "sumo_wauts": wauts}
-    return CityModel(roads=roads, crs=crs, metadata=meta, report=report)
+        return None, root
+    return _network(edges, junctions, conns, st.offset, path, problems), root
 
 
 def _network(edges, junctions, conns, offset, path, problems) -> RoadNetwork:

@@ -180,9 +180,11 @@ class CityModel:
         epsg = (32600 if 0.5 * (y0 + y1) >= 0 else 32700) + zone
         return self.to_crs(f"EPSG:{epsg}")
 
-    def summary(self) -> dict:
+    def summary(self, *, with_crs: bool = True) -> dict:
         """Return counts of each kind of object: ``f"{kind}_nodes"`` / ``f"{kind}_links"`` for
-        every network slot that holds one (``road_nodes``, ``road_links`` always)."""
+        every network slot that holds one (``road_nodes``, ``road_links`` always); ``crs``
+        the CRS as a string (``with_crs=False`` leaves it out: pyproj's ``to_string`` looks
+        the CRS up in its database, tens of ms)."""
         out: dict = {"buildings": len(self.buildings)}
         for net in self._network_slots().values():
             out[f"{net.kind}_nodes"] = net.n_nodes
@@ -193,8 +195,9 @@ class CityModel:
             "sites": len(self.sites),
             "other_objects": len(self.others),
             "terrain": None if self.terrain is None else list(self.terrain.shape),
-            "crs": None if self.crs is None else self.crs.to_string(),
         })
+        if with_crs:
+            out["crs"] = None if self.crs is None else self.crs.to_string()
         return out
 
     @staticmethod
