@@ -75,7 +75,7 @@ from . import kernel as _k
 from ._kstate import state_arrays
 from .network import Network, SignalPlan, two_phase_plan
 from .params import TrafficParams, fundamental_diagram
-from .routing import close_link, init_tables, open_link, rebuild_tables, reroute
+from .routing import close_link, init_tables, kernel_tables, open_link, rebuild_tables, reroute
 
 __all__ = [
     "TrafficError", "NetworkError", "TripError", "InvariantError",
@@ -269,7 +269,7 @@ def init_state(net: Network, trips: Trips, params: TrafficParams | None = None, 
 
 def _kernel_args(state):
     a = state.arrays
-    return tuple(a[name] for name in _k.ARG_NAMES)
+    return tuple(kernel_tables(a) if name == "route_next" else a[name] for name in _k.ARG_NAMES)
 
 
 def _raise_kernel_error(state, err):

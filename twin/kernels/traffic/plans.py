@@ -16,6 +16,9 @@ from .network import MAX_PHASES
 _SUMO_STATE = {"G": _c.GREEN, "g": _c.GREEN_MINOR, "s": _c.GREEN_MINOR, "y": _c.YELLOW,
                "Y": _c.YELLOW, "r": _c.RED, "u": _c.RED, "o": _c.FREE, "O": _c.FREE}
 
+_STATE_OF_BYTE = np.full(256, -1, np.int64)  # the same, indexed by the character's code
+_STATE_OF_BYTE[[ord(ch) for ch in _SUMO_STATE]] = list(_SUMO_STATE.values())
+
 
 def road_keys(roads) -> np.ndarray:
     """Return the road each link belongs to: its name, or its source road id when unnamed."""
@@ -44,18 +47,30 @@ def phase_roads(roads, node, keys=None) -> list[list[str]]:
     return [order[:1], order[1:]]
 
 
-def movement_rows(roads, node):
+def _controlled_by_node(roads):
+    """Index of the signal-controlled connections (``tl_index`` >= 0) of ``roads`` by the
+    node they lead through: (ptr (n_nodes + 1,), rows in ascending order per node, tl ids)."""
+    c = roads.connections
+    node = roads.link_to[np.asarray(c.from_link, np.int64)]
+    rows = np.flatnonzero(np.asarray(c.tl_index) >= 0)
+    rows = rows[np.argsort(node[rows], kind="stable")]
+    ptr = np.searchsorted(node[rows], np.arange(roads.n_nodes + 1))
+    return ptr, rows, np.asarray(c.tl, object)
+
+
+def movement_rows(roads, node, index=None):
     """Return (connection rows, SUMO phases) of signalized node ``node`` when its plan can
     run per movement: a SUMO program (``plan["sumo"]``) of at most ``MAX_PHASES`` phases
     controlling connections of ``roads.connections`` at the node (a program controlling
-    several junctions gives each its own rows); else None."""
+    several junctions gives each its own rows); else None. ``index``: the connections by
+    node (:func:`_controlled_by_node`), made here when not given."""
     plan = roads.node_signal_plan[node] or {}
     sumo, c = plan.get("sumo"), getattr(roads, "connections", None)
     if not sumo or c is None or not len(c) or not 0 < len(sumo["phases"]) <= MAX_PHASES:
         return None
-    at = roads.link_to[np.asarray(c.from_link, np.int64)] == node
-    rows = np.flatnonzero(at & (np.asarray(c.tl, object) == sumo["tl"])
-                          & (np.asarray(c.tl_index) >= 0))
+    ptr, rows, tl = _controlled_by_node(roads) if index is None else index
+    rows = rows[ptr[node]:ptr[node + 1]]
+    rows = rows[tl[rows] == sumo["tl"]]
     if not len(rows) or len(sumo["phases"][0]["state"]) <= int(c.tl_index[rows].max()):
         return None
     return rows, sumo["phases"]
@@ -69,10 +84,14 @@ def _movement_plan(roads, i, rows, phases, conn_state, link_phase):
     idx = np.asarray(c.tl_index, np.int64)[rows]
     dur = np.array([float(p["duration"]) for p in phases])
     for k, p in enumerate(phases):
-        conn_state[rows, k] = [_SUMO_STATE[p["state"][j]] for j in idx]
+        st = _STATE_OF_BYTE[np.frombuffer(p["state"].encode("latin-1", "replace"), np.uint8)[idx]]
+        if (st < 0).any():
+            raise KeyError(p["state"][idx[np.argmax(st < 0)]])
+        conn_state[rows, k] = st
     # the approach's own phase (used where a turn has no controlled connection): the one
     # in which most of its connections are green, weighted by duration
-    green = np.isin(conn_state[rows, :len(phases)], (_c.GREEN, _c.GREEN_MINOR)) * dur
+    s = conn_state[rows, :len(phases)]
+    green = ((s == _c.GREEN) | (s == _c.GREEN_MINOR)) * dur
     into, inv = np.unique(np.asarray(c.from_link, np.int64)[rows], return_inverse=True)
     w = np.zeros((into.size, len(phases)))
     np.add.at(w, inv, green)
@@ -103,7 +122,9 @@ def signal_plans(roads) -> traffic.SignalPlan:
     n_nodes, n_links = roads.n_nodes, roads.n_links
     keys = road_keys(roads)
     per_node = {i: phase_roads(roads, i, keys) for i in sig}
-    mov = {i: m for i in sig if (m := movement_rows(roads, i)) is not None}
+    c = getattr(roads, "connections", None)
+    index = _controlled_by_node(roads) if c is not None and len(c) and len(sig) else None
+    mov = {i: m for i in sig if (m := movement_rows(roads, i, index)) is not None}
     P = max([2] + [len(r) for r in per_node.values()]  # the kernel checks P <= its maximum
             + [len(m[1]) for m in mov.values()])
     conn_state = None

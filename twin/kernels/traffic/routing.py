@@ -24,6 +24,8 @@ still read are the same as if every table were solved in full.
 The public entry points are re-exported by :mod:`twin.kernels.traffic`.
 """
 
+import weakref
+
 import numpy as np
 
 from . import consts as _k
@@ -155,26 +157,80 @@ def init_tables(net, state, cache=None) -> None:
     """Add the first route-table version (from ``link_cost`` and ``link_open``, every
     destination) to a new state: ``route_next``, ``route_cost``, ``route_open``,
     ``latest_ver``. ``cache``: a folder where tables made before from the same inputs are
-    read and new ones stored (:class:`._route_tables.TableCache`); None: solved here."""
+    read and new ones stored (:class:`._route_tables.TableCache`); None: solved when first
+    read (:class:`LazyTables`)."""
     a = state.arrays
     cost, is_open = a["link_cost"], a["link_open"]
     shape = cost.shape[:1] + (a["dest_links"].size, net.n_links)
     g = _graph(net, state.params)
     rows = np.arange(a["dest_links"].size)
-    store = TableCache(cache) if cache is not None else None
-    key = store.key(g, a["dest_links"], cost, is_open, rows) if store else None
-    table = store.open(key, shape) if store else None
+    a["route_cost"] = cost[None].copy()
+    a["route_open"] = is_open[None].copy()
+    a["latest_ver"] = np.zeros(1, np.int64)
+    if cache is None:  # solved when first read (trips with their own routes may never need it)
+        state.arrays = LazyTables(a, g, state)
+        return
+    store = TableCache(cache)
+    key = store.key(g, a["dest_links"], cost, is_open, rows)
+    table = store.open(key, shape)
     if table is not None:
         out = table[None]  # not this state's buffer: a new version is added to a copy
     else:
         out = _own_buffer(state, (1,) + shape)
         build_version(g, a["dest_links"], cost, is_open, rows, out[0])
-        if store is not None:
-            store.write(key, out[0])
+        store.write(key, out[0])
     a["route_next"] = out
-    a["route_cost"] = cost[None].copy()
-    a["route_open"] = is_open[None].copy()
-    a["latest_ver"] = np.zeros(1, np.int64)
+
+
+class LazyTables(dict):
+    """A state's arrays whose first table version (``route_next``, all destinations, from
+    ``route_cost[0]`` and ``route_open[0]``) is solved when first read — ``arrays["route_next"]``
+    or ``state.route_next`` — bit for bit the tables :func:`init_tables` solves at once with no
+    cache. Until then ``"route_next" not in arrays``; the kernel runs without them while every
+    trip not yet arrived follows its own route (:func:`tables_needed`). Copies (``dict(a)``,
+    pickles, deep copies) keep the arrays; a pickle or deep copy stays lazy."""
+
+    def __init__(self, arrays, graph, state=None):
+        super().__init__(arrays)
+        self.graph = graph
+        self.owner = weakref.ref(state) if state is not None else None
+
+    def __missing__(self, key):
+        if key != "route_next":
+            raise KeyError(key)
+        shape = (1,) + self["route_cost"].shape[1:2] + (self["dest_links"].size,
+                                                        self.graph.n_links)
+        st = self.owner() if self.owner is not None else None
+        if st is not None and st.__dict__.get("arrays") is self:
+            out = _own_buffer(st, shape)  # this state may append versions in place
+        else:
+            out = np.empty(shape, np.int32)
+        build_version(self.graph, self["dest_links"], self["route_cost"][0],
+                      self["route_open"][0], np.arange(shape[2]), out[0])
+        self["route_next"] = out
+        return out
+
+    def __reduce__(self):
+        return (LazyTables, (dict(self), self.graph))
+
+
+# stands in for tables not solved yet while no vehicle reads them (the same array type)
+_NO_TABLES = np.full((1, 1, 1, 1), -1, np.int32)
+
+
+def tables_needed(arrays) -> bool:
+    """True if a vehicle not yet arrived has no route of its own (it reads the tables)."""
+    return bool(((arrays["v_status"] < _k.ARRIVED) & (arrays["v_route"] < 0)).any())
+
+
+def kernel_tables(arrays):
+    """``route_next`` for the compiled kernel: a stand-in while lazy tables are not solved and
+    no vehicle reads them (every one not yet arrived follows its own route), else the tables
+    (solved now if they were not)."""
+    if "route_next" not in arrays and isinstance(arrays, LazyTables) and not tables_needed(
+            arrays):
+        return _NO_TABLES
+    return arrays["route_next"]
 
 
 def _bases(cost, is_open, tables_):
