@@ -6,27 +6,50 @@ arterial's approaches and no idle all-red time; the other junctions keep their p
 is generated from the district's residents and jobs (600 veh/h through traffic); ``twin run``
 compares the result with the same morning on today's plans (``baseline``: same demand, same
 seed). With the plans' phases served as the city model defines them (major road first),
-today's plans already run the arterials well: the retiming costs ~3 % more vehicle-hours and
-~11 s more mean delay (an earlier gain came from phases wrongly given to the crossing streets).
+today's plans already run the arterials well: at the calibrated demand (scale 0.65) the
+retiming is about neutral — 3,263 instead of 3,269 vehicle-hours, 182 instead of 184 s mean
+delay, 111 instead of 147 trips teleported (2026-11-30, commit 7525877); at scale 0.25 it cost
+~3 % more vehicle-hours and ~11 s more mean delay (an earlier gain came from phases wrongly
+given to the crossing streets).
 
-Demand scale 0.25, as the Lihu baseline (``lihu_morning_peak.py``: the demand assumptions —
-car_share 0.30, occupancy 1.3, 2.1 person trips per resident a day — their sources, and the
-Wuxi figures used as checks; no published Wuxi trip rate, car share, peak-hour share or
-occupancy was found). Scale 1.0 is what ``agents.generate_trips`` makes from Liangxi's 354,000
-residents: ~22,000 car trips in 07:00–08:00, ~37,000 in 07:00–09:00 plus through traffic.
-Measured 2026-11-30 on today's plans (traffic kernel of commit 12ded7a):
+Demand scale 0.65: the scale at which today's plans run the peak at Wuxi's published peak
+network speed, calibrated as the Lihu baseline's (``lihu_morning_peak.py``: the demand
+assumptions — car_share 0.30, occupancy 1.3, 2.1 person trips per resident a day — and their
+sources; no published Wuxi trip rate, car share, peak-hour share or occupancy was found, those
+stay the assumptions of :mod:`agents.demand`). Scale 1.0 is what ``agents.generate_trips``
+makes from Liangxi's 354,000 residents: ~22,000 car trips in 07:00–08:00, ~37,000 in
+07:00–09:00 plus 600 veh/h through traffic.
 
-===========  ======  =======  ==========  ==========  ===============
-07:00–09:00  trips   arrived  teleported  unfinished  mean trip time
-===========  ======  =======  ==========  ==========  ===============
-0.25         9,634   9,341    0           293         392 s
-1.0          38,536  31,467   2,811       7,069       845 s
-===========  ======  =======  ==========  ==========  ===============
+Calibration (``benchmarks/demand_calibration.py``): the scale at which the simulated network
+space-mean speed VKT / VHT over 07:00–09:00 on today's plans equals 27.9 km/h, the mean
+road-network speed of Wuxi's urban area in the peak periods (Wuxi's first comprehensive urban
+transport survey, Wuxi Natural Resources and Planning Bureau, from traffic big data; Wuxi
+Daily 2022-12-02, reposted at http://hzgou.cn/news/chengshi/wuxi/2022-12-02/110222.html);
+32.44 km/h, Wuxi's mean driving speed in the commute peaks of 2015 (Amap (AutoNavi) 2015
+annual traffic report, reported at http://www.0510cn.com/lvyou/Info.asp?ID=3323, 2016-05-05),
+bounds the range. Interpolated: 0.66 (32.44 km/h at 0.56); the scenario uses 0.65, the 0.05
+step next to it, whose speed lies within 27.9–32.44 km/h. Measured 2026-11-30 on today's plans
+(traffic kernel of commit 7525877; busiest hour: the 60 min with the most vehicle-hours):
 
-At 1.0 the network jams (7 % of trips teleported out of deadlocks, 18 % unfinished at 09:00),
-so the scale stays at 0.25, as in Lihu.
+=====  ====  ============  ======  =======  ==========  ==========  ==============
+scale  km/h  busiest hour  trips   arrived  teleported  unfinished  mean trip time
+=====  ====  ============  ======  =======  ==========  ==========  ==============
+0.2    35.6  35.5 (07:21)  7,706   7,482    0           224         391 s
+0.3    35.6  35.4 (07:20)  11,560  11,230   0           330         394 s
+0.4    35.2  35.0 (07:21)  15,414  14,956   0           458         395 s
+0.5    33.8  33.0 (07:21)  19,267  18,721   14          546         415 s
+0.6    31.4  30.3 (07:25)  23,121  22,473   68          648         444 s
+0.65   29.2  27.2 (07:33)  25,049  24,324   147         725         475 s
+0.7    24.6  22.1 (07:38)  26,974  25,741   361         1,233       543 s
+1.0    11.6  8.0 (08:00)   38,536  31,467   2,811       7,069       845 s
+=====  ====  ============  ======  =======  ==========  ==========  ==============
 
-Quick version (``--quick``): 07:45–08:15 at half the scale (0.125).
+At 1.0 the network jams (7 % of trips teleported out of deadlocks, 18 % unfinished at 09:00);
+at 0.65, 0.6 % are teleported once. The limits of the comparison (a city-wide mean against one
+district, the model's free-flow speeds, fixed through traffic, an empty network at 07:00) are
+those of the Lihu calibration.
+
+Quick version (``--quick``): 07:45–08:15 at half the scale (0.325).
 """
 
 import datetime as dt
@@ -43,7 +66,7 @@ from twin.kernels.traffic.plans import signal_plans
 DISTRICT = "liangxi"
 DAY = dt.date(2024, 5, 14)  # a Tuesday
 SEED = 2024
-SCALE = 0.25
+SCALE = 0.65  # calibrated to Wuxi's peak network speed (see above)
 CYCLE_S = 110.0
 ARTERIAL_SHARE = 0.6  # of the green time
 YELLOW_S = 4.0

@@ -5,44 +5,59 @@ Commuter, errand and through traffic generated from the district's residents and
 between the boundary roads) drives on the whole street network, Lihu Avenue's tunnels and
 viaducts included, with the 221 signalized junctions on their planned fixed-time plans.
 
-Demand scale 0.25: a quarter of the car demand that ``agents.generate_trips`` makes from the
-district's 619,000 residents (residential floor area / 38.9 m²). Its defaults — 0.55
+Demand scale 0.5: half the car demand that ``agents.generate_trips`` makes from the
+district's 619,000 residents (residential floor area / 38.9 m²), the scale at which the
+simulated peak runs at Wuxi's published peak network speed. The generator's defaults — 0.55
 commuters per resident (home→work and work→home) and 1.0 other trip per resident (2.1 person
 trips a day), car_share 0.30 of them by car, occupancy 1.3 persons per car — give 0.485 car
 trips per resident a day, ~300,000 for the district; the time-of-day profiles
 (``agents.profiles``) put 12.6 % of them in 07:00–08:00 (44 % of all home→work trips). Scale
 1.0 is ~79,000 car trips in 07:00–10:00, ~38,000 of them in the busiest hour, plus 800 veh/h
-through traffic; scale 0.25 is ~20,400 trips.
+through traffic; scale 0.5 is ~40,000 trips.
 
-Sources. No published Wuxi figure was found for the trip rate, the car share, the peak-hour
-share or the occupancy (searched: the Wuxi comprehensive transport survey, the Wuxi transport
-and master plans, Jiangsu statistics); those four remain the assumptions of
+Calibration (issue 10 part 6; ``benchmarks/demand_calibration.py``). Sources: Wuxi's first
+comprehensive urban transport survey (Wuxi Natural Resources and Planning Bureau, from
+traffic big data; Wuxi Daily 2022-12-02, reposted at
+http://hzgou.cn/news/chengshi/wuxi/2022-12-02/110222.html): mean road-network speed of the
+urban area in the peak periods 27.9 km/h (same report: ~60 % of residents live and work in
+the same district, private cars 3× their 2011 number); Amap (AutoNavi) 2015 annual traffic
+report (navigation data; reported at http://www.0510cn.com/lvyou/Info.asp?ID=3323,
+2016-05-05): Wuxi's mean driving speed in the commute peaks 32.44 km/h (1.66 million motor
+vehicles at the end of 2015, 1.17 million private cars). Jiangsu traffic police, end of 2022
+(http://gw5u.cn/news/show-190156.html): 2.588 million motor vehicles in Wuxi. The scale is
+the one at which the simulated network space-mean speed VKT / VHT over 07:00–09:00 equals
+27.9 km/h: interpolated 0.53 (32.44 km/h at 0.47); the scenario uses 0.5, the 0.05 step next
+to it whose speed lies within the published 27.9–32.44 km/h. Measured 2026-11-30 (traffic
+kernel of commit 7525877; 07:00–09:00, trips departing by 09:00; busiest hour: the 60 min
+with the most vehicle-hours):
+
+=====  ========  ============  ======  ==========  ==========  ==========  =========
+scale  km/h      busiest hour  trips   completed   teleported  unfinished  trip time
+=====  ========  ============  ======  ==========  ==========  ==========  =========
+0.2    37.9      37.9 (07:25)  13,398  12,944      0           454         451 s
+0.3    37.4      37.3 (07:21)  20,152  19,449      0           703         458 s
+0.4    36.6      36.1 (07:21)  26,785  25,879      6           906         467 s
+0.5    30.5      28.6 (07:34)  33,334  32,003      251         1,331       557 s
+0.55   26.4      23.9 (07:39)  36,727  34,649      618         2,078       613 s
+0.7    18.2      14.4 (07:53)  46,716  40,992      2,320       5,724       713 s
+1.0    10.3      6.9 (08:00)   66,634  49,911      9,945       16,723      893 s
+=====  ========  ============  ======  ==========  ==========  ==========  =========
+
+Past ~0.45 queues spill back and the speed falls steeply; at 1.0 the network gridlocks (15 %
+of trips teleported out of deadlocks). At 0.5, 0.75 % of trips are teleported once. Limits:
+the published speeds are city-wide means over all roads the data cover (the old centre
+included), not this district's; the simulated speed depends on the city model's free-flow
+speeds and the junction model; the through traffic is a fixed 800 veh/h; the run starts from
+an empty network at 07:00; the survey's peak periods may include the evening peak. What
+remains an assumption: no published Wuxi figure was found for the trip rate, the car share,
+the peak-hour share or the occupancy (searched: the Wuxi comprehensive transport survey, the
+Wuxi transport and master plans, Jiangsu statistics); those four stay the defaults of
 :mod:`agents.demand` (its docstring: ranges usually reported for Chinese cities, not Wuxi
-figures). Published Wuxi figures found, used as checks only: the city's first comprehensive
-transport survey (Wuxi Natural Resources and Planning Bureau, Wuxi Daily 2022-12-02, reposted
-at http://hzgou.cn/news/chengshi/wuxi/2022-12-02/110222.html): mean road-network speed in the
-peak 27.9 km/h, ~60 % of residents live and work in the same district, private cars 3× their
-2011 number; Jiangsu traffic police, end of 2022 (http://gw5u.cn/news/show-190156.html): 2.588
-million motor vehicles in Wuxi.
-
-Why not 1.0 (issue 10 part 6; ``benchmarks/traffic_district.py``, 2026-11-30, traffic kernel
-of commit 12ded7a: junctions calibrated against SUMO, a vehicle crosses at most one node per
-step, teleport after 300 s standing at the head of its lane):
-
-=========  =======  =========  ==========  ===================
-full peak  trips    completed  teleported  vehicle-hours
-=========  =======  =========  ==========  ===================
-0.25       20,388   19,910     0           2,593 h
-1.0        81,553   68,922     14,840      37,698 h
-=========  =======  =========  ==========  ===================
-
-At 1.0 the network gridlocks: 18 % of trips are teleported out of deadlocks and 15 % are
-unfinished at 10:00. Either 1.0 is more than this network carries in the model, or the demand
-assumptions are high (the profiles put 44 % of a day's home→work trips into one hour). With no
-published Wuxi figure to set a scale, the peak stays at 0.25 (also issue 6's benchmark scale,
-which ``benchmarks/traffic_district.py`` pins); ``scenario(scale=...)`` runs another scale.
-(An earlier measurement on the kernel of commit 932f339 had ~4 % of trips teleported at every
-scale from a short-link defect, fixed in 12ded7a: 0 teleports at 0.25 now.)
+figures). The calibration says only that on this network half the demand they generate
+gives Wuxi's peak speed, not which of them is too high (or whether the model's road capacity
+is too low).
+Issue 6's speed figures were measured at scale 0.25, which ``benchmarks/traffic_district.py``
+pins; ``scenario(scale=...)`` runs another scale.
 
 Quick version (``--quick``): the busiest half hour, 07:45–08:15, at half that demand — well
 under a minute of simulation.
@@ -59,7 +74,7 @@ from twin.store import cache
 DISTRICT = "lihu"
 DAY = dt.date(2024, 5, 14)  # a Tuesday
 SEED = 2024
-SCALE = 0.25
+SCALE = 0.5  # calibrated to Wuxi's peak network speed (see above)
 THROUGH_VEH_PER_H = 800
 
 
