@@ -64,8 +64,9 @@ def scan(buf, n_str, ids, beg, end, table, ptr, succ, link_from, link_to, use_co
 
     Returns ``flat`` (int64 link per edge, −1 where unknown), ``start`` ((n_str + 1,) int64:
     string k's edges are flat[start[k]:start[k + 1]]) and ``bad`` ((n_str,) bool: an empty
-    edge, an unknown edge or two consecutive edges not joined — by a connection key
-    ``from·n_links + to`` in the sorted ``pairs`` when ``use_pairs``, else by a shared node).
+    edge (no edges, or spaces not single), an unknown edge, or two consecutive edges not
+    joined — by a connection when ``use_conn`` (link a's successors: ``succ[ptr[a]:ptr[a +
+    1]]``), else by a shared node: ``link_to[a] == link_from[b]``).
     """
     flat = np.empty(len(buf) + 1, np.int64)
     start = np.zeros(n_str + 1, np.int64)
@@ -78,7 +79,7 @@ def scan(buf, n_str, ids, beg, end, table, ptr, succ, link_from, link_to, use_co
     n = len(buf)
     for i in range(n + 1):
         c = buf[i] if i < n else 0
-        if c != 32 and c != 0:
+        if c > 32 or (c != 32 and c != 0):      # a byte of an edge id
             h = (h ^ np.uint64(c)) * _FNV_PRIME
             continue
         if i == t0:

@@ -106,8 +106,8 @@ class _Target:
 
 
 def collect_fast(path):
-    """Return what :func:`collect` returns, with every line ``None``, read without building a
-    tree; or None where only :func:`collect` can say what is wrong or what lines are (no
+    """Return what :func:`collect` returns (lists for tuples), with every line ``None``, read
+    without building a tree; or None where only :func:`collect` can say what is wrong or what lines are (no
     file, malformed XML, a DOCTYPE, a root other than ``<routes>``)."""
     target = _Target()
     parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True,
@@ -122,7 +122,7 @@ def collect_fast(path):
         return None
     if target.root != "routes":
         return None
-    return [tuple(c) for c in target.items], target.other
+    return target.items, target.other
 
 
 def route_strings(items):

@@ -197,14 +197,42 @@ def read_sumo_routes(path, city, *, start="00:00", begin: float = 0.0, seed=0,
         # lines its errors name (from the same random state)
         state = rng.bit_generator.state
         try:
-            return _read(path, city, *fast, links, t0, begin, rng, False)
+            return _read(path, city, *fast, links, t0, begin, rng, None)
         except DemandError:
             rng.bit_generator.state = state
     return _read(path, city, *collect(path), links, t0, begin, rng, lenient)
 
 
+def _plain_vehicles(items, vtypes, dists, links):
+    """Return the rows (ids, departs, routes, origin links, destination links, vtypes) of a
+    file whose vehicles all are ``<vehicle>`` with a ``<route>`` child, a plain type and a
+    depart in s, as the loop in :func:`_read` makes them; None for any other file. Raises a
+    DemandError, without a line, where one of them is bad."""
+    veh = [a for tag, a, _, child in items if tag in _VEHICLES]
+    kids = [child for tag, _, _, child in items if tag == "vehicle" and child is not None]
+    if len(kids) != len(veh):
+        return None
+    bad = DemandError("a bad vehicle")
+    ids = [a.get("id") for a in veh]
+    typs = [a.get("type", "DEFAULT_VEHTYPE") for a in veh]
+    if not all(ids) or any(t not in vtypes or t in dists for t in set(typs)):
+        raise bad
+    try:
+        dep = [float(a["depart"]) for a in veh]
+    except (KeyError, ValueError):
+        raise bad from None
+    d = np.array(dep, float)
+    if not (np.isfinite(d) & (d >= 0)).all():
+        raise bad
+    rts = list(map(links.cache.get, kids))
+    for k in [k for k, r in enumerate(rts) if r is None]:   # not mapped in advance
+        rts[k] = links.route(kids[k], "vehicle", None)
+    return ids, dep, rts, [r[0] for r in rts], [r[-1] for r in rts], typs
+
+
 def _read(path, city, items, other, links, t0, begin, rng, lenient) -> SumoTrips:
-    """Return the trips of the elements ``items`` of :func:`collect` (see read_sumo_routes)."""
+    """Return the trips of the elements ``items`` of :func:`collect` (see read_sumo_routes;
+    ``lenient`` None: a clean file read fast, every error raised without a line)."""
     links.prepare(route_strings(items))
     skipped: list[str] = []
 
@@ -254,8 +282,9 @@ def _read(path, city, items, other, links, t0, begin, rng, lenient) -> SumoTrips
         members, p = dists[name]
         return [members[k] for k in rng.choice(len(members), size=n, p=p)]
     # one entry per vehicle: id, depart, route or None, origin and destination link, vtype
-    ids, dep, rts, org, dst, typs = [], [], [], [], [], []
-    for tag, a, line, child in items:
+    plain = _plain_vehicles(items, vtypes, dists, links) if lenient is None else None
+    ids, dep, rts, org, dst, typs = plain or ([], [], [], [], [], [])
+    for tag, a, line, child in ([] if plain else items):
         if tag not in _VEHICLES:
             continue
         vid = a.get("id")

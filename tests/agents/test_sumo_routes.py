@@ -141,3 +141,146 @@ def test_lenient_skips_bad_elements(net, tmp_path):
                    '<trip id="t" depart="1" from="ab" to="bc"/></routes>')
     trips = agents.read_trips(rou, city, lenient=True)
     assert list(trips.trip_id) == ["t"] and len(trips.meta["skipped"]) == 1
+
+
+def _reference(city):
+    """Edge id -> link, and the (from, to) link pairs the network joins, from its tables."""
+    link = {k: i for i, k in enumerate(city.roads.link_ids)}
+    c = city.roads.connections
+    return link, set(zip(c.from_link.tolist(), c.to_link.tolist()))
+
+
+def test_many_routes_good_and_bad_lenient(net, tmp_path):
+    """Hundreds of vehicles on generated routes, some with an unknown edge, a gap in the
+    middle, a repeated edge, an empty route or odd spacing; each kept or skipped (with its
+    line) as the network's own tables say."""
+    city = cim.load(net)
+    link, joined = _reference(city)
+    rng = np.random.default_rng(5)
+    edges = list(link)
+    lines, expect, bad_lines = ["<routes>"], {}, []
+    for k in range(400):
+        r = [str(e) for e in rng.choice(edges, size=int(rng.integers(1, 5)))]
+        kind = rng.integers(0, 10)
+        if kind == 0:
+            r[int(rng.integers(len(r)))] = "nope"
+        elif kind == 1:
+            r = r + r[-1:]                      # a repeated edge (no U-turn here)
+        text = " ".join(r)
+        if kind == 2:
+            text = ""
+        elif kind == 3:
+            text = "  " + "   ".join(r) + " "   # spaces around and between: still read
+        lines.append(f'<vehicle id="v{k}" depart="{k}"><route edges="{text}"/></vehicle>')
+        ids = text.split()
+        ok = bool(ids) and all(e in link for e in ids) and all(
+            (link[a], link[b]) in joined for a, b in zip(ids, ids[1:]))
+        if ok:
+            expect[f"v{k}"] = [link[e] for e in ids]
+        else:
+            bad_lines.append(len(lines))
+    rou = tmp_path / "x.rou.xml"
+    rou.write_text("\n".join(lines + ["</routes>"]))
+    assert 50 < len(bad_lines) < 350
+    trips = agents.read_trips(rou, city, lenient=True)
+    assert list(trips.trip_id) == list(expect)
+    for tid, r in zip(trips.trip_id, trips.route):
+        assert r.tolist() == expect[tid] and not r.flags.writeable
+        assert trips.origin_link[list(trips.trip_id).index(tid)] == expect[tid][0]
+    assert [int(s.split(":")[1]) for s in trips.meta["skipped"]] == bad_lines
+    with pytest.raises(agents.DemandError, match=rf"x.rou.xml:{bad_lines[0]}: .*vehicle 'v"):
+        agents.read_trips(rou, city)
+
+
+@pytest.mark.parametrize("routes, match", [
+    ("ab bc|db bc|ab bd bc", r"x.rou.xml:4: .*vehicle 'v2': route edges 'bd' and 'bc' are "
+                             r"not connected"),
+    ("ab bc|ab ab|db bc", r"x.rou.xml:3: .*vehicle 'v1': route edges 'ab' and 'ab'"),
+    ("ab bc|db bc bc|ab", r"x.rou.xml:3: .*vehicle 'v1': route edges 'bc' and 'bc'"),
+    ("ab bc|db x bc|ab", r"x.rou.xml:3: .*vehicle 'v1': route edge 'x' is not a road link"),
+    ("ab bc|ab bc|ab bd db bc", r"x.rou.xml:4: .*'bd' and 'db' are not connected"),
+])
+def test_bad_route_named_by_line(net, tmp_path, routes, match):
+    city = cim.load(net)
+    rou = tmp_path / "x.rou.xml"
+    rou.write_text("<routes>\n" + "\n".join(
+        f'<vehicle id="v{k}" depart="{k}"><route edges="{r}"/></vehicle>'
+        for k, r in enumerate(routes.split("|"))) + "\n</routes>")
+    with pytest.raises(agents.DemandError, match=match):
+        agents.read_trips(rou, city)
+
+
+def test_flows_trips_and_routed_vehicles_mixed(net, tmp_path):
+    """Route strings shared by vehicles, flows with a route child, trips and flows with
+    from/to, a named route: every row's route (or link pair) as written."""
+    city = cim.load(net)
+    link, _ = _reference(city)
+    rou = tmp_path / "x.rou.xml"
+    rou.write_text("""<routes>
+<route id="r" edges="db bc"/>
+<vehicle id="a" depart="3"><route edges="ab bd"/></vehicle>
+<trip id="t" depart="1" from="db" to="bc"/>
+<flow id="f" begin="0" end="20" period="10"><route edges="ab bd"/></flow>
+<vehicle id="b" depart="2" route="r"/>
+<flow id="g" begin="5" end="6" number="1" from="ab" to="bd"/>
+<vehicle id="c" depart="4"><route edges="ab  bc"/></vehicle>
+<trip id="u" depart="0" from="bd" to="db"/>
+</routes>""")
+    trips = agents.read_trips(rou, city)
+    ids = list(trips.trip_id)
+    assert ids == ["f.0", "u", "t", "b", "a", "c", "g.0", "f.1"]
+    want = {"a": ["ab", "bd"], "f.0": ["ab", "bd"], "f.1": ["ab", "bd"], "b": ["db", "bc"],
+            "c": ["ab", "bc"]}
+    for k, tid in enumerate(ids):
+        if tid in want:
+            assert trips.route[k].tolist() == [link[e] for e in want[tid]]
+        else:
+            assert trips.route[k] is None
+    od = {"t": ("db", "bc"), "g.0": ("ab", "bd"), "u": ("bd", "db")}
+    for tid, (o, d) in od.items():
+        k = ids.index(tid)
+        assert (trips.origin_link[k], trips.destination_link[k]) == (link[o], link[d])
+    bad = rou.read_text().replace('from="db" to="bc"', 'from="db" to="zz"')
+    rou.write_text(bad)
+    with pytest.raises(agents.DemandError, match=r"x.rou.xml:4: .*trip 't': route edge 'zz'"):
+        agents.read_trips(rou, city)
+    trips = agents.read_trips(rou, city, lenient=True)
+    assert "t" not in list(trips.trip_id) and len(trips) == 7
+
+
+def test_random_flows_keep_their_draws_when_a_bad_element_is_skipped(net, tmp_path):
+    """A file with an error is read twice (the second time for the lines): a Generator
+    passed as seed must draw as if read once."""
+    city = cim.load(net)
+    good = ('<routeDistribution id="rd"><route id="x1" edges="ab bc" probability="1"/>'
+            '<route id="x2" edges="ab bd" probability="3"/></routeDistribution>'
+            '<flow id="p" begin="0" end="300" probability="0.2" route="rd"/>'
+            '<flow id="e" begin="0" end="300" period="exp(0.05)" route="rd"/>')
+    a, b = tmp_path / "a.rou.xml", tmp_path / "b.rou.xml"
+    a.write_text(f"<routes>{good}</routes>")
+    b.write_text(f'<routes>{good}<vehicle id="v" depart="0"><route edges="ab zz"/>'
+                 "</vehicle></routes>")
+    ta = agents.read_trips(a, city, seed=np.random.default_rng(7))
+    tb = agents.read_trips(b, city, seed=np.random.default_rng(7), lenient=True)
+    assert len(tb.meta["skipped"]) == 1 and len(ta) > 20
+    assert list(ta.trip_id) == list(tb.trip_id)
+    assert np.array_equal(ta.depart_s, tb.depart_s)
+    assert [r.tolist() for r in ta.route] == [r.tolist() for r in tb.route]
+
+
+def test_route_strings_are_mapped_in_one_pass(net):
+    """The good routes of a file are all mapped before the elements are read, the bad ones
+    left for the element's own error."""
+    from agents._sumo_routes_links import RouteLinks
+    city = cim.load(net)
+    link, _ = _reference(city)
+    links = RouteLinks(city.roads, "x")
+    good = ["ab bc", "ab", "db bc", "ab bd"]
+    bad = ["ab zz", "", " ", "ab ab", "bd db", "ab\tbc", "ab  bc", "ab bc "]
+    links.prepare(good + bad + good)
+    assert sorted(links.cache) == sorted(good)
+    for s in good:
+        assert links.cache[s].tolist() == [link[e] for e in s.split()]
+    assert links.route("ab  bc", "x", 1).tolist() == [link["ab"], link["bc"]]
+    with pytest.raises(agents.DemandError, match="'bd' and 'db' are not connected"):
+        links.route("bd db", "vehicle 'v'", 3)
