@@ -1,10 +1,14 @@
 """The parsing half of :mod:`agents.sumo_routes`: the file's top-level elements
-(:func:`collect`) and SUMO edge-id strings → checked link-index routes (:class:`RouteLinks`).
+(:func:`collect`, with lines; :func:`collect_fast`, without building a tree nor lines, for a
+clean file) and SUMO edge-id strings → checked link-index routes (:class:`RouteLinks`).
 
-:meth:`RouteLinks.prepare` maps every distinct route string of a file in one pass (one split
-per string, one dict lookup per edge, one binary search per consecutive edge pair over the
-network's sorted connection keys); :meth:`RouteLinks.route` then answers from that table and
-re-reads a string on its own only when it is bad, to raise the detailed error.
+:meth:`RouteLinks.prepare` maps every distinct route string of a file in one compiled pass
+(:mod:`agents._sumo_routes_jit`: a byte-exact hash table of the link ids, each consecutive
+edge pair looked up among the first edge's successors); :meth:`RouteLinks.route` then answers
+from that table, and reads a string on its own (``str.split``, a dict, the sorted connection
+keys) only where the pass found it bad, to raise the detailed error. The per-network tables
+are kept for the last network read against (while it is the same object with the same
+arrays).
 """
 
 from __future__ import annotations

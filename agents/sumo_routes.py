@@ -25,6 +25,11 @@ connection table, by a shared node).
 
 Bad input raises :class:`~agents.errors.DemandError` naming the file, the line and the
 element (``vehicle 'v3': route edge 'x' is not a road link of the city``); malformed XML too.
+
+Speed: a file is first read without building a tree or keeping lines, its routes mapped and
+checked in one compiled pass (:mod:`agents._sumo_routes_links`); only a file with something
+amiss (an error, a DOCTYPE, malformed XML) is read again the line-keeping way, from the same
+random state, so that results and errors are those of one careful read.
 """
 
 from __future__ import annotations
