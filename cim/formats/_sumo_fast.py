@@ -5,23 +5,16 @@
 handles exactly — the caller then runs the general reader, which also produces every error
 (file, line, element) and the lenient-mode report. It never raises a CIMError itself.
 
-How: the whole document is first checked by libxml2 (a parse with a no-op target, entity-safe
-as :mod:`._xml`: no entity expansion, no DTD, no network; a DOCTYPE sends the file to the
-general reader, which refuses declared entities). The element structure then comes from the
-positions of ``<`` and ``>`` (numpy): the file is taken only when, inside the root element,
-there are no comments, CDATA, processing instructions, apostrophes, tabs,
-carriage returns, default namespaces, tags spread over lines, or ``=`` / ``>`` inside
-attribute values — so that every ``<`` opens a tag, every ``>`` closes one and an attribute
-``name="value"`` is found by a regular expression in any attribute order. Attributes are
-extracted per element kind in bulk; lane shapes are converted in one call. Root children
+How: :func:`._sumo_doc.open_doc` checks the document with libxml2 (entity-safe) and
+finds its tags with numpy, provided it is laid out as SUMO writes it; attributes are then
+read by name in bulk per element kind (any attribute order), lane shapes converted in one
+call, edge geometry and the link and connection columns built with numpy. Root children
 other than ``edge`` / ``junction`` / ``connection`` (``location``, ``tlLogic``, ``WAUT``…) are
-cut out, at their original line numbers, into a small document parsed by lxml and handed to
-the general reader's ``take`` (one element at a time).
+cut out, at their original lines, into a small document parsed by lxml and handed to the
+general reader's ``take`` one element at a time.
 """
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 from lxml import etree
@@ -30,81 +23,11 @@ from ..model import RoadNetwork
 from ..model.roads import ALL_VCLASSES, RoadConnections, RoadLanes, vclass_mask
 from ..model.tables import _obj
 from ..roads import class_defaults
+from ._sumo_doc import PARSER_KW, Doc, open_doc
 from ._sumo_shapes import Fallback, bulk_shapes, lane_rows
 
 LANE_WIDTH_M = 3.2
 _SKIP_EDGES = ("internal", "crossing", "walkingarea")
-_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?\s*(<\?xml\s[^>]*\?>)?(?:\s+|<!--.*?-->|<\?.*?\?>)*"
-                     rb"(?=<net[\s/>])", re.S)
-_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([^\"']*)")
-_UNSAFE = (b"'", b"\t", b"\r", b"xmlns=")
-_REF = re.compile(r"&(#[xX][0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
-_PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-_PATTERNS: dict[str, re.Pattern] = {}
-_PARSER_KW = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
-
-class _Null:
-    """lxml parser target that builds nothing (well-formedness check only)."""
-
-    def close(self):
-        return None
-
-
-def _unref(m: re.Match) -> str:
-    r = m.group(1)
-    if r[0] == "#":
-        return chr(int(r[2:], 16) if r[1] in "xX" else int(r[1:]))
-    return _PREDEFINED[r]
-
-
-def _decode(vals: list[bytes]) -> list[str]:
-    """Attribute values as str, the XML references (predefined entities and character
-    references, the only ones a document without DTD may hold) replaced."""
-    if not vals:
-        return []
-    joined = b"\n".join(vals)
-    out = joined.decode("utf-8").split("\n")
-    if b"&" in joined:
-        out = [_REF.sub(_unref, v) if "&" in v else v for v in out]
-    return out
-
-
-class _Attrs:
-    """Attributes of n tags (each ``b'<name a="v" …>'``, no newline), fetched by name."""
-
-    def __init__(self, tags: list[bytes]):
-        self.n = len(tags)
-        self.text = b"\n".join(tags)
-        if self.text.count(b"=") * 2 != self.text.count(b'"'):
-            raise Fallback  # an '=' inside a value: names could be matched inside values
-        lens = np.fromiter(map(len, tags), np.int64, count=self.n) + 1
-        self.starts = np.cumsum(lens) - lens
-
-    def get(self, name: str, default=None) -> list:
-        """Return the value of attribute ``name`` of each tag (``default`` where absent)."""
-        pat = _PATTERNS.get(name)
-        if pat is None:
-            # a tag is one line without tabs: the space before a name is a literal " "
-            pat = _PATTERNS[name] = re.compile(b" " + name.encode() + rb'\s*=\s*"([^"]*)"')
-        vals = pat.findall(self.text)
-        if len(vals) == self.n:  # no tag repeats an attribute: one value per tag, in order
-            return _decode(vals)
-        out = [default] * self.n
-        if vals:
-            own = np.searchsorted(self.starts, [m.start() for m in pat.finditer(self.text)],
-                                  "right") - 1
-            for k, v in zip(own.tolist(), _decode(vals)):
-                out[k] = v
-        return out
-
-    def required(self, name: str) -> list[str]:
-        vals = self.get(name)
-        if None in vals:
-            raise Fallback
-        return vals
-
-
 def _floats(vals, minimum=None) -> np.ndarray:
     """float() of each string (as the general reader), finite and >= minimum, else Fallback."""
     try:
@@ -123,90 +46,13 @@ def _ints(vals) -> np.ndarray:
         raise Fallback from None
 
 
-class _Doc:
-    """Tag structure of the root element ``span`` (bytes) of a checked document."""
-
-    def __init__(self, span: bytes, line0: int):
-        a = np.frombuffer(span, np.uint8)
-        lt, gt = np.flatnonzero(a == 60), np.flatnonzero(a == 62)
-        if (len(lt) != len(gt) or not len(lt) or not (lt < gt).all()
-                or not (gt[:-1] < lt[1:]).all()):
-            raise Fallback
-        nl = np.flatnonzero(a == 10)
-        self.line = np.searchsorted(nl, lt) + line0  # line of each tag
-        if (np.searchsorted(nl, gt) + line0 != self.line).any():
-            raise Fallback  # a tag over several lines
-        if np.isin(a[lt + 1], (33, 63)).any():
-            raise Fallback  # <! (comment, CDATA) or <? inside the root element
-        close, selfc = a[lt + 1] == 47, a[gt - 1] == 47
-        delta = np.where(close, -1, np.where(selfc, 0, 1))
-        self.depth = np.cumsum(delta) - delta  # depth of each start tag (root 0)
-        self.span, self.lt, self.gt, self.close = span, lt, gt, close
-        w = 12
-        pad = np.concatenate([a, np.zeros(w + 1, np.uint8)])
-        self.win = pad[lt[:, None] + 1 + np.arange(w)]
-        self.children = np.flatnonzero(~close & (self.depth == 1))
-
-    def named(self, name: str) -> np.ndarray:
-        """Bool per tag: a start tag of element ``name``."""
-        k = len(name)
-        m = (self.win[:, :k] == np.frombuffer(name.encode(), np.uint8)).all(axis=1)
-        return m & np.isin(self.win[:, k], (32, 47, 62))
-
-    def tags(self, idx) -> list[bytes]:
-        s = self.span
-        return [s[i:j] for i, j in zip(self.lt[idx].tolist(), (self.gt[idx] + 1).tolist())]
-
-    def others_doc(self, idx) -> bytes:
-        """A document of the root start tag and root children ``idx`` (tag indices) at
-        their original lines."""
-        s, lt, gt = self.span, self.lt, self.gt
-        nxt = np.append(self.children, len(lt) - 1)
-        ends = nxt[np.searchsorted(nxt, idx, "right")] - 1  # last tag of each child
-        line = int(self.line[0])
-        parts = [b"\n" * (line - 1), s[: gt[0] + 1]]
-        line += parts[-1].count(b"\n")
-        for i, j in zip(idx.tolist(), ends.tolist()):
-            parts.append(b"\n" * (int(self.line[i]) - line))
-            parts.append(s[lt[i]: gt[j] + 1])
-            line = int(self.line[i]) + parts[-1].count(b"\n")
-        parts.append(b"</net>")
-        return b"".join(parts)
-
-
-def _open(source):
-    """Return (Doc, line offset) of a SUMO net eligible for the fast path, or None."""
-    try:
-        data = source.read_bytes()
-    except Exception:  # noqa: BLE001 — the general reader reports it
-        return None
-    m = _PROLOG.match(data)
-    if m is None or b"<!DOCTYPE" in data:
-        return None
-    if m.group(1):
-        enc = _ENCODING.search(m.group(1))
-        if enc and enc.group(1).lower() not in (b"utf-8", b"utf8"):
-            return None
-    end = data.rfind(b"</net")
-    if end < 0 or data[end:].rstrip()[-1:] != b">" or b"<" in data[end + 1:]:
-        return None
-    span = data[m.end(): end + data[end:].index(b">") + 1]
-    if any(bad in span for bad in _UNSAFE):
-        return None
-    try:
-        etree.fromstring(data, etree.XMLParser(target=_Null(), **_PARSER_KW))
-    except etree.XMLSyntaxError:
-        return None
-    return _Doc(span, data.count(b"\n", 0, m.end()) + 1)
-
-
 def read_net(source, take, offset_of):
     """Return the RoadNetwork of the SUMO net ``source`` or None (use the general reader).
 
     ``take(el)`` reads one other root child (lxml element: location, tlLogic…) into the
     caller's state; ``offset_of()`` then gives the ``netOffset`` (2,) to subtract."""
     try:
-        doc = _open(source)
+        doc = open_doc(source)
         if doc is None:
             return None
         return _read(doc, take, offset_of)
@@ -216,7 +62,7 @@ def read_net(source, take, offset_of):
         return None
 
 
-def _read(doc: _Doc, take, offset_of) -> RoadNetwork:
+def _read(doc: Doc, take, offset_of) -> RoadNetwork:
     is_edge, is_lane = doc.named("edge"), doc.named("lane")
     is_junc, is_conn = doc.named("junction"), doc.named("connection")
     d1 = doc.depth == 1
@@ -226,19 +72,19 @@ def _read(doc: _Doc, take, offset_of) -> RoadNetwork:
     others = ch[~(is_edge | is_junc | is_conn)[ch]]
     if len(others):
         root = etree.fromstring(doc.others_doc(others), etree.XMLParser(
-            remove_comments=True, remove_pis=True, **_PARSER_KW))
+            remove_comments=True, remove_pis=True, **PARSER_KW))
         for el in root:
             take(el)
     offset = offset_of()
     # edges
     ei = np.flatnonzero(is_edge)
-    ea = _Attrs(doc.tags(ei))
+    ea = doc.attrs(ei)
     func = ea.get("function", "normal")
     keep = np.array([f not in _SKIP_EDGES for f in func], bool)
     ei = ei[keep]
     if not len(ei):
         raise Fallback
-    ea = _Attrs(doc.tags(ei))
+    ea = doc.attrs(ei)
     ids, frm, to = ea.get("id"), ea.get("from"), ea.get("to")
     if None in ids or not all(frm) or not all(to):
         raise Fallback
@@ -251,7 +97,7 @@ def _read(doc: _Doc, take, offset_of) -> RoadNetwork:
     ordinal[ei] = np.arange(len(ei))
     lane_edge = ordinal[owner]
     li, lane_edge = li[lane_edge >= 0], lane_edge[lane_edge >= 0]
-    la = _Attrs(doc.tags(li))
+    la = doc.attrs(li)
     n_lanes = np.bincount(lane_edge, minlength=len(ei))
     if (n_lanes == 0).any():
         raise Fallback
@@ -267,7 +113,7 @@ def _read(doc: _Doc, take, offset_of) -> RoadNetwork:
     lane_xy, lane_off = bulk_shapes(la.get("shape", ""))
     geom, goff = _geometry(ea.get("shape", ""), lane_xy, lane_off, n_lanes, first)
     # junctions
-    ja = _Attrs(doc.tags(np.flatnonzero(is_junc)))
+    ja = doc.attrs(np.flatnonzero(is_junc))
     jtype = ja.get("type")
     jkeep = [t != "internal" for t in jtype]
     jids = [j for j, k in zip(ja.get("id"), jkeep) if k]
@@ -354,13 +200,19 @@ def _geometry(eshape, lane_xy, lane_off, n_lanes, first):
 
 
 def _connections(doc, is_conn, lidx, n_lanes) -> RoadConnections:
-    ca = _Attrs(doc.tags(np.flatnonzero(is_conn)))
+    """The connections between normal edges (those from or to a ':' internal lane skipped,
+    those written as SUMO does first, by their first bytes)."""
+    ci = np.flatnonzero(is_conn)
+    ci = ci[~doc.starts_with(ci, b'connection from=":')]
+    ca = doc.attrs(ci)
     f, t = ca.required("from"), ca.required("to")
-    keep = np.array([not (a.startswith(":") or b.startswith(":")) for a, b in zip(f, t)], bool)
-    ca = _Attrs(doc.tags(np.flatnonzero(is_conn)[keep]))
+    keep = [not (a.startswith(":") or b.startswith(":")) for a, b in zip(f, t)]
+    if not all(keep):
+        ca = doc.attrs(ci[np.array(keep, bool)])
+        f, t = ca.required("from"), ca.required("to")
     try:
-        fl = np.array([lidx[a] for a, k in zip(f, keep) if k], np.int64)
-        tl_ = np.array([lidx[b] for b, k in zip(t, keep) if k], np.int64)
+        fl = np.array([lidx[a] for a in f], np.int64)
+        tl_ = np.array([lidx[b] for b in t], np.int64)
     except KeyError:
         raise Fallback from None
     fln, tln = _ints(ca.required("fromLane")), _ints(ca.required("toLane"))
