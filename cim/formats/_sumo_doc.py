@@ -22,7 +22,7 @@ from ._sumo_shapes import Fallback
 _PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?\s*(<\?xml\s[^>]*\?>)?(?:\s+|<!--.*?-->|<\?.*?\?>)*"
                      rb"(?=<net[\s/>])", re.S)
 _ENCODING = re.compile(rb"encoding\s*=\s*[\"']([^\"']*)")
-_UNSAFE = (b"'", b"\t", b"\r", b"xmlns=")
+_UNSAFE = (b"'", b"\t", b"\r")
 _REF = re.compile(r"&(#[xX][0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _PATTERNS: dict[tuple, re.Pattern] = {}
@@ -30,7 +30,15 @@ PARSER_KW = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_t
 
 
 class _Null:
-    """lxml parser target that builds nothing (well-formedness check only)."""
+    """lxml parser target that builds nothing (well-formedness check only) and notes
+    namespace declarations."""
+
+    def __init__(self):
+        self.default_ns = False
+
+    def start_ns(self, prefix, uri):
+        if not prefix:
+            self.default_ns = True  # element names would get a namespace: general reader
 
     def close(self):
         return None
@@ -64,6 +72,14 @@ def _pattern(before: str, name: str, after: str) -> re.Pattern:
         pat = _PATTERNS[key] = re.compile(
             (before + re.escape(name) + r'\s*=\s*"' + after).encode())
     return pat
+
+
+def _code4(a: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The 4 bytes of ``a`` from each position ``at`` as one uint32 (clipped at the end)."""
+    out = np.zeros(len(at), np.uint32)
+    for k in range(4):
+        out |= a[np.minimum(at + k, len(a) - 1)].astype(np.uint32) << np.uint32(8 * k)
+    return out
 
 
 class Attrs:
@@ -116,8 +132,8 @@ class Doc:
         delta = np.where(close, -1, np.where(selfc, 0, 1))
         self.depth = np.cumsum(delta) - delta
         self.data, self.close = data, close
-        w = 12
-        self.win = a[np.minimum(lt[:, None] + np.arange(1, w + 1), len(a) - 1)]
+        self._a = a
+        self.code = _code4(a, lt + 1)
         self.lt, self.gt = lt + rs, gt + rs
         self.children = np.flatnonzero(~close & (self.depth == 1))
 
@@ -134,10 +150,16 @@ class Doc:
             raise Fallback  # a newline inside a tag (attribute values would be normalized)
 
     def named(self, name: str) -> np.ndarray:
-        """Bool per tag: a start tag of element ``name``."""
-        k = len(name)
-        m = (self.win[:, :k] == np.frombuffer(name.encode(), np.uint8)).all(axis=1)
-        return m & np.isin(self.win[:, k], (32, 47, 62))
+        """Bool per tag: a start tag of element ``name`` (4 or more letters)."""
+        b = name.encode()
+        out = self.code == _code4(np.frombuffer(b, np.uint8), np.zeros(1, np.int64))[0]
+        cand = np.flatnonzero(out)
+        rest = np.frombuffer(b[4:] + b" ", np.uint8)
+        a, lt = self._a, self.lt[cand] - self.lt[0] + 5  # in a (which starts at the root)
+        got = a[np.minimum(lt[:, None] + np.arange(len(rest)), len(a) - 1)]
+        ok = (got[:, :-1] == rest[:-1]).all(axis=1) & np.isin(got[:, -1], (32, 47, 62))
+        out[cand[~ok]] = False
+        return out
 
     def starts_with(self, idx: np.ndarray, text: bytes) -> np.ndarray:
         """Bool per tag of ``idx``: its bytes after ``<`` begin with ``text``."""
@@ -183,8 +205,8 @@ def open_doc(source) -> Doc | None:
         data = source.read_bytes()
     except Exception:  # noqa: BLE001 — the general reader reports it
         return None
-    m = _PROLOG.match(data)
-    if m is None or b"<!DOCTYPE" in data:
+    m = _PROLOG.match(data)  # no match with a DOCTYPE (left to the general reader)
+    if m is None:
         return None
     if m.group(1):
         enc = _ENCODING.search(m.group(1))
@@ -199,8 +221,11 @@ def open_doc(source) -> Doc | None:
     rs, re_ = m.end(), close + 1
     if any(data.find(bad, rs, re_) >= 0 for bad in _UNSAFE):
         return None
+    null = _Null()
     try:
-        etree.fromstring(data, etree.XMLParser(target=_Null(), **PARSER_KW))
+        etree.fromstring(data, etree.XMLParser(target=null, **PARSER_KW))
     except etree.XMLSyntaxError:
+        return None
+    if null.default_ns:
         return None
     return Doc(data, rs, re_)

@@ -174,7 +174,6 @@ def _geometry(eshape, lane_xy, lane_off, n_lanes, first):
     own = np.array([bool(s) for s in eshape], bool)
     exy, eoff = bulk_shapes([s for s in eshape if s])
     lc = np.diff(lane_off)
-    last = first + n_lanes - 1
     same = np.maximum.reduceat(lc, first) == np.minimum.reduceat(lc, first)
     mid = first + n_lanes // 2
     glen = np.where(same, lc[first], lc[mid])
@@ -189,11 +188,9 @@ def _geometry(eshape, lane_xy, lane_off, n_lanes, first):
         geom[lane_rows(goff, e_mid)] = lane_xy[lane_rows(lane_off, mid[e_mid])]
     e_mean = np.flatnonzero(~own & same)
     if len(e_mean):
-        lanes = np.concatenate([np.arange(f, g + 1) for f, g in zip(first[e_mean],
-                                                                    last[e_mean])])
-        edge_of = np.repeat(e_mean, n_lanes[e_mean])
-        dst = lane_rows(goff, edge_of)
-        np.add.at(geom, dst, lane_xy[lane_rows(lane_off, lanes)])
+        for r in range(int(n_lanes[e_mean].max())):  # lane 0, 1, … summed in that order
+            e = e_mean[n_lanes[e_mean] > r]
+            geom[lane_rows(goff, e)] += lane_xy[lane_rows(lane_off, first[e] + r)]
         rows = lane_rows(goff, e_mean)
         geom[rows] /= np.repeat(n_lanes[e_mean], glen[e_mean])[:, None]
     return geom, goff

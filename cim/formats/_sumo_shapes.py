@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-_MULTI = re.compile(r",[^\s,]*,")  # a point with two commas or more (x,y,z)
+_PLAIN = np.zeros(256, bool)  # the bytes of plain decimal shapes
+_PLAIN[np.frombuffer(b"0123456789.eE+-, ", np.uint8)] = True
 
 
 class Fallback(Exception):
@@ -31,27 +30,48 @@ def _one(s: str) -> np.ndarray:
     return xy
 
 
+def _numeric(joined: str, strs: list[str]):
+    """(xy, counts) of ``joined`` (the shapes joined by spaces) when every shape is plain
+    ``x,y x,y …`` with decimal numbers only, else None. numpy's parser is exact there: both
+    it and ``float`` round correctly, and it refuses anything but whole numbers."""
+    jb = np.frombuffer(joined.encode("ascii"), np.uint8)
+    if not _PLAIN[jb].all():
+        return None
+    sp = jb == 32
+    start = ~sp
+    start[1:] &= sp[:-1]
+    tpos, cpos = np.flatnonzero(start), np.flatnonzero(jb == 44)
+    n = len(tpos)
+    # one comma per point, neither first nor last in it
+    if len(cpos) != n or (np.searchsorted(tpos, cpos, "right") - 1 != np.arange(n)).any():
+        return None
+    end = np.minimum(cpos + 1, len(jb) - 1)
+    if (cpos == tpos).any() or (cpos + 1 >= len(jb)).any() or (jb[end] == 32).any():
+        return None
+    try:
+        xy = np.fromstring(joined.replace(",", " "), sep=" ")
+    except ValueError:
+        return None
+    if len(xy) != 2 * n:
+        return None
+    lens = np.fromiter(map(len, strs), np.int64, count=len(strs)) + 1
+    lane = np.searchsorted(np.cumsum(lens) - lens, tpos, "right") - 1
+    return xy.reshape(n, 2), np.bincount(lane, minlength=len(strs))
+
+
 def bulk_shapes(strs: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Return (xy (n_vertices, 2) float64, offsets (n + 1,) int64) of n shape strings, the
     same values as ``float`` of each coordinate (3-D points: x, y kept). Raises Fallback for
     a shape the general reader refuses (empty, not numeric, not finite)."""
     if not strs:
         return np.zeros((0, 2)), np.zeros(1, np.int64)
-    counts = np.fromiter(map(len, map(str.split, strs)), np.int64, count=len(strs))
-    n = int(counts.sum())
-    if (counts == 0).any():
-        raise Fallback
     joined = " ".join(strs)
-    xy = None
-    if joined.count(",") == n and not _MULTI.search(joined):  # one comma per point
-        tokens = joined.replace(",", " ").split()
-        if len(tokens) == 2 * n:  # and two non-empty coordinates
-            try:
-                xy = np.fromiter(map(float, tokens), float, count=2 * n).reshape(n, 2)
-            except ValueError:
-                raise Fallback from None
-    if xy is None:
-        xy = np.concatenate([_one(s) for s in strs])
-    if not np.isfinite(xy).all():
+    got = _numeric(joined, strs) if joined.isascii() else None
+    if got is None:
+        counts = np.fromiter(map(len, map(str.split, strs)), np.int64, count=len(strs))
+        xy = np.concatenate([_one(s) for s in strs]) if counts.all() else None
+    else:
+        xy, counts = got
+    if not counts.all() or not np.isfinite(xy).all():
         raise Fallback
     return xy, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
