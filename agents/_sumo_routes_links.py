@@ -2,20 +2,23 @@
 (:func:`collect`, with lines; :func:`collect_fast`, without building a tree nor lines, for a
 clean file) and SUMO edge-id strings → checked link-index routes (:class:`RouteLinks`).
 
-:meth:`RouteLinks.prepare` maps every distinct route string of a file in one compiled pass
-(:mod:`agents._sumo_routes_jit`: a byte-exact hash table of the link ids, each consecutive
-edge pair looked up among the first edge's successors); :meth:`RouteLinks.route` then answers
-from that table, and reads a string on its own (``str.split``, a dict, the sorted connection
-keys) only where the pass found it bad, to raise the detailed error. The per-network tables
-are kept for the last network read against (while it is the same object with the same
-arrays).
+:meth:`RouteLinks.prepare` maps every distinct route string of a file at once: in one
+compiled pass (:mod:`agents._sumo_routes_jit`: a byte-exact hash table of the link ids, each
+consecutive edge pair looked up among the first edge's successors), or, where numba is not
+loaded yet and the file is small (see :data:`COMPILED`), by numpy over all edges (one dict
+lookup per edge, one binary search per pair in the sorted connection keys). Both find the same
+routes good. :meth:`RouteLinks.route` then answers from that table, and reads a string on its
+own only where it was found bad, to raise the detailed error. The per-network tables are kept
+for the last network read against (while it is the same object with the same arrays).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import sys
 import weakref
+from itertools import chain
 
 import numpy as np
 from lxml import etree
@@ -29,6 +32,12 @@ from .errors import DemandError
 _READ = frozenset(("vType", "route", "vehicle", "trip", "flow"))
 _DISTS = {"vTypeDistribution": "vType", "routeDistribution": "route"}
 _SPACE = re.compile(r"\s")   # what str.split() splits at
+
+#: map routes by the compiled pass (True), by numpy (False), or (None) by the compiled pass
+#: where numba is already loaded in the process or the routes are long: its first use in a
+#: process costs ~0.3 s (1 s with numba's import), more than numpy takes for ~10⁵ edges
+COMPILED: bool | None = None
+_COMPILED_MIN_CHARS = 1 << 22
 
 
 def collect(path):
@@ -172,16 +181,21 @@ class _Tables:
         else:   # link a's successors: succ[ptr[a]:ptr[a + 1]]
             self.ptr = np.searchsorted(self.pairs, np.arange(self.L + 1) * self.L)
             self.succ = self.pairs % self.L
-        self.table = None
+
+    @functools.cached_property
+    def table(self):
+        """The compiled kernels' hash table of the ids (``ids``, ``beg``, ``end`` their UTF-8
+        bytes); None where an id is empty or holds whitespace or NUL."""
         text = "\0".join(self.names)
-        if (self.names and "" not in self.names and not _SPACE.search(text)
-                and text.count("\0") == len(self.names) - 1):
-            from . import _sumo_routes_jit as jit
-            self.ids = np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)
-            nul = np.flatnonzero(self.ids == 0)     # id k: ids[beg[k]:end[k]]
-            self.beg = np.concatenate([[0], nul + 1])
-            self.end = np.concatenate([nul, [len(self.ids)]])
-            self.table = jit.build_table(self.ids, self.beg, self.end)
+        if (not self.names or "" in self.names or _SPACE.search(text)
+                or text.count("\0") != len(self.names) - 1):
+            return None
+        from . import _sumo_routes_jit as jit
+        self.ids = np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)
+        nul = np.flatnonzero(self.ids == 0)     # id k: ids[beg[k]:end[k]]
+        self.beg = np.concatenate([[0], nul + 1])
+        self.end = np.concatenate([nul, [len(self.ids)]])
+        return jit.build_table(self.ids, self.beg, self.end)
 
     @functools.cached_property
     def index(self) -> dict:
@@ -220,24 +234,57 @@ class RouteLinks:
         self.cache: dict[str, np.ndarray] = {}
 
     def prepare(self, strings) -> None:
-        """Map and check all distinct ``strings`` at once (compiled); the good routes are
-        cached, the bad ones are left for :meth:`route` to find and report."""
-        t = self.t
+        """Map and check all distinct ``strings`` at once; the good routes are cached, the
+        bad ones are left for :meth:`route` to find and report."""
         todo = [s for s in dict.fromkeys(strings) if s not in self.cache]
-        if not todo or t.table is None:
+        if not todo:
             return
         text = "\0".join(todo)
-        if text.count("\0") != len(todo) - 1:    # (XML text holds no NUL)
-            return
-        from . import _sumo_routes_jit as jit
-        buf = np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)
-        flat, start, bad = jit.scan(buf, len(todo), t.ids, t.beg, t.end, t.table, t.ptr,
-                                    t.succ, t.link_from, t.link_to, t.pairs is not None)
+        use = COMPILED if COMPILED is not None else (
+            "numba" in sys.modules or len(text) >= _COMPILED_MIN_CHARS)
+        if use and text.count("\0") == len(todo) - 1 and self.t.table is not None:
+            flat, start, bad = self._scan(text, len(todo))   # (XML text holds no NUL)
+        else:
+            flat, start, bad = self._split(todo)
         flat.setflags(write=False)           # each route is a read-only view
         cache = self.cache
         for s, i, j, b in zip(todo, start[:-1].tolist(), start[1:].tolist(), bad.tolist()):
             if not b:
                 cache[s] = flat[i:j]
+
+    def _scan(self, text, n):
+        """(flat, start, bad) of the NUL-joined strings, by the compiled pass."""
+        from . import _sumo_routes_jit as jit
+        t = self.t
+        table = t.table                      # (sets t.ids, t.beg, t.end)
+        buf = np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)
+        return jit.scan(buf, n, t.ids, t.beg, t.end, table, t.ptr, t.succ, t.link_from,
+                        t.link_to, t.pairs is not None)
+
+    def _split(self, todo):
+        """(flat, start, bad) of the strings, by numpy over all their edges: string k's
+        links are flat[start[k]:start[k + 1]]; bad where empty, unknown or not joined."""
+        t = self.t
+        parts = [s.split() for s in todo]
+        n = np.fromiter(map(len, parts), np.int64, len(parts))
+        start = np.zeros(len(todo) + 1, np.int64)
+        np.cumsum(n, out=start[1:])
+        flat = np.fromiter(map(t.index.__getitem__, chain.from_iterable(parts)), np.int64,
+                           int(start[-1]))
+        seg = np.repeat(np.arange(len(todo)), n)
+        bad = n == 0
+        bad[seg[flat < 0]] = True
+        if len(flat) > 1:
+            a, b = flat[:-1], flat[1:]
+            if t.pairs is None:
+                ok = t.link_to[a] == t.link_from[b]
+            elif len(t.pairs):
+                key = a * t.L + b
+                ok = t.pairs[np.minimum(np.searchsorted(t.pairs, key), len(t.pairs) - 1)] == key
+            else:
+                ok = np.zeros(len(a), bool)
+            bad[seg[:-1][(seg[:-1] == seg[1:]) & ~ok]] = True
+        return flat, start, bad
 
     def route(self, edges: str, what, line) -> np.ndarray:
         """Return the link indices of ``edges``; raise DemandError (naming ``what`` and
