@@ -137,27 +137,32 @@ def _plan(prog: dict, conn_rows: np.ndarray, roads) -> dict:
     plan = {"cycle_s": total, "offset_s": prog["offset"] % total, "yellow_s": y}
     if not greens:
         return plan
-    approach = c.from_link[conn_rows]
-    links, ai = np.unique(approach, return_inverse=True)
-    # w[a, g]: green connections of approach a in green phase g x the phase's duration
-    w = np.zeros((len(links), len(greens)))
+    approach = c.from_link[conn_rows].tolist()
+    links = sorted(set(approach))  # the approaches (incoming links), ascending
+    at = {a: j for j, a in enumerate(links)}
+    pairs = [(i, at[a]) for i, a in zip(c.tl_index[conn_rows].tolist(), approach)]
+    # w[a][g]: green connections of approach a in green phase g x the phase's duration
+    # (summed connection by connection, in row order)
+    w = [[0.0] * len(greens) for _ in links]
     for g, k in enumerate(greens):
-        st = phases[k]["state"]
-        on = np.array([st[i] in _GREEN for i in c.tl_index[conn_rows]], bool)
-        np.add.at(w[:, g], ai[on], dur[k])
-    main = np.where(w.max(axis=1) > 0, np.argmax(w, axis=1), -1)
+        st, d = phases[k]["state"], dur[k]
+        for i, a in pairs:
+            if st[i] in _GREEN:
+                w[a][g] += d
+    main = [row.index(max(row)) if max(row) > 0 else -1 for row in w]  # first largest
     keys = [road_key(roads.link_name[a], roads.link_source[a]) for a in links]
     # a green phase that is no approach's main phase (a protected left after the through,
     # say) extends the green phase before it, as the kernel serves an approach in one phase
     kept: list[list] = []  # [green phase index, start s, end s]
+    served = set(main)
     for g, k in enumerate(greens):
-        if (main == g).any() or not kept:
+        if g in served or not kept:
             kept.append([g, start[k], start[k] + dur[k]])
         else:
             kept[-1][2] = start[k] + dur[k]
     plan["offset_s"] = float((prog["offset"] + kept[0][1]) % total)
     plan["green_s"] = [float(e - b) for _, b, e in kept]
-    plan["phase_roads"] = [sorted({keys[a] for a in np.flatnonzero(main == g)})
+    plan["phase_roads"] = [sorted({keys[a] for a, m in enumerate(main) if m == g})
                            for g, _, _ in kept]
     if any("minDur" in phases[k] or "maxDur" in phases[k] for k in greens):
         plan["min_green_s"] = [phases[greens[g]].get("minDur", dur[greens[g]])

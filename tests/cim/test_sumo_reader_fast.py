@@ -39,6 +39,10 @@ NET = """<?xml version="1.0" encoding="UTF-8"?>
         <phase duration="30" state="rrG"/>
         <phase duration="3" state="rry"/>
     </tlLogic>
+    <WAUT id="w" refTime="0" startProg="0">
+        <wautSwitch time="100" to="0"/>
+    </WAUT>
+    <wautJunction wautID="w" junctionID="c"/>
     <junction id="a" type="dead_end" x="0.00" y="0.00" incLanes="ca_0 ca_1" intLanes=""
               shape="0,0"/>
     <junction id="c" type="traffic_light" x="100.00" y="0.00" incLanes="ac_0 ac_1"
@@ -125,7 +129,10 @@ def test_fast_reader_equals_general_reader(tmp_path, monkeypatch):
     assert list(r.link_width) == [3.2 + 3.5, 3.2, 6.4]
     assert len(r.connections) == 3 and list(r.connections.tl_index) == [0, 1, 2]
     assert city.report.notes == [f"{p}: not read: {{'type': 1}}"]
-    assert r.node_signal_plan[list(r.node_ids).index("c")]["cycle_s"] == 66.0
+    plan = r.node_signal_plan[list(r.node_ids).index("c")]
+    assert plan["cycle_s"] == 66.0 and plan["sumo"]["waut"] == "w"
+    lines = _one_line(NET).splitlines()
+    assert lines[city.metadata["sumo_wauts"]["w"]["line"] - 1].strip().startswith("<WAUT")
 
 
 def test_reordered_attributes_and_layouts(tmp_path, monkeypatch):
