@@ -99,11 +99,20 @@ class Attrs:
             return _decode(vals)
         out = [default] * self.n
         if vals:
-            pos = [m.start() for m in pat.finditer(self.text)]
-            own = np.searchsorted(self.starts, pos, "right") - 1
+            own = np.searchsorted(self.starts, self._where(pat, name, len(vals)), "right") - 1
             for k, v in zip(own.tolist(), _decode(vals)):
                 out[k] = v
         return out
+
+    def _where(self, pat: re.Pattern, name: str, m: int) -> np.ndarray:
+        """Positions of the m matches of ``pat`` (attribute ``name``) in the text: by
+        splitting at `` name="`` when all m are written so (cheaper than match objects)."""
+        mark = b" " + name.encode() + b'="'
+        parts = self.text.split(mark)
+        if len(parts) - 1 != m:
+            return np.array([x.start() for x in pat.finditer(self.text)], np.int64)
+        lens = np.fromiter(map(len, parts), np.int64, count=len(parts)) + len(mark)
+        return np.cumsum(lens[:-1]) - len(mark)
 
     def required(self, name: str) -> list[str]:
         vals = self.get(name)
