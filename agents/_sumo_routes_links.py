@@ -138,21 +138,16 @@ def collect_fast(path):
     return target.items, target.other
 
 
-def route_strings(items):
-    """Yield every edge-id string the elements name (routes, children, members, from/to)."""
-    for tag, a, _, kids in items:
-        if tag == "routeDistribution":
-            for k, _ in kids:
-                yield k.get("edges", "")
-            continue
-        if tag in _READ:
-            if tag == "route":
-                yield a.get("edges", "")
-            if kids is not None:
-                yield kids
-            if a.get("from") and a.get("to"):
-                yield a["from"]
-                yield a["to"]
+def route_strings(items) -> list:
+    """Return the edge-id strings the elements name (route children, named routes,
+    distribution members, from/to), in no particular order."""
+    out = [c for t, _, _, c in items if c is not None and t in _READ]
+    out += [a.get("edges", "") for t, a, _, _ in items if t == "route"]
+    out += [k.get("edges", "") for t, _, _, c in items if t == "routeDistribution"
+            for k, _ in c]
+    out += [x for t, a, _, _ in items if "from" in a and t in _READ and a["from"] and a.get("to")
+            for x in (a["from"], a["to"])]
+    return out
 
 
 class _Index(dict):

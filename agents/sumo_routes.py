@@ -58,6 +58,7 @@ _EXTRA = ("origin_link", "destination_link", "route", "vtype", "length", "min_ga
 _EXP = re.compile(r"exp\(\s*([0-9.eE+-]+)\s*\)")
 DAY_S = 86400.0
 _VEHICLES = ("vehicle", "trip", "flow")
+_DEFINITIONS = frozenset(("vType", "route", "vTypeDistribution", "routeDistribution"))
 
 
 @dataclass
@@ -262,7 +263,7 @@ def _read(path, city, items, other, links, t0, begin, rng, lenient) -> SumoTrips
         vtypes[a["id"]] = vt
         return a["id"]
 
-    for tag, a, line, kids in items:
+    for tag, a, line, kids in [it for it in items if it[0] in _DEFINITIONS]:
         try:
             if tag == "vType":
                 vtype(a, line)
