@@ -16,6 +16,8 @@ general reader's ``take`` one element at a time.
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 from lxml import etree
 
@@ -129,7 +131,8 @@ def _read(doc: Doc, take, offset_of) -> RoadNetwork:
         raise Fallback from None
     types = _obj(["" if t is None else t for t, k in zip(jtype, jkeep) if k])
     typ = ["" if t is None else t for t in ea.get("type")]
-    cls = [t.split(".", 1)[1] if t.startswith("highway.") else "unclassified" for t in typ]
+    cls_of = {t: t[8:] if t.startswith("highway.") else "unclassified" for t in set(typ)}
+    cls = [cls_of[t] for t in typ]
     cap_of = {c: class_defaults(c)[2] for c in set(cls)}
     n16 = n_lanes.astype(np.int16)
     lane_tab = RoadLanes(
@@ -152,20 +155,17 @@ def _read(doc: Doc, take, offset_of) -> RoadNetwork:
 
 
 def _allow(allow: list, disallow: list) -> np.ndarray:
-    masks: dict = {}
-    out = []
-    for a, d in zip(allow, disallow):
-        key = (a, None) if a is not None else (None, d)
-        m = masks.get(key)
-        if m is None:
-            try:
-                m = (vclass_mask(a.split()) if a is not None else
-                     ALL_VCLASSES & ~vclass_mask(d.split()) if d is not None else ALL_VCLASSES)
-            except KeyError:
-                raise Fallback from None
-            masks[key] = m
-        out.append(m)
-    return np.array(out, np.int64)
+    """Vehicle-class masks of the lanes (``allow`` first, else all but ``disallow``)."""
+    keys = list(zip(allow, disallow))
+    masks = {}
+    for a, d in set(keys):
+        try:
+            masks[a, d] = (vclass_mask(a.split()) if a is not None else
+                           ALL_VCLASSES & ~vclass_mask(d.split()) if d is not None
+                           else ALL_VCLASSES)
+        except KeyError:
+            raise Fallback from None
+    return np.fromiter(map(masks.__getitem__, keys), np.int64, count=len(keys))
 
 
 def _geometry(eshape, lane_xy, lane_off, n_lanes, first):
@@ -203,8 +203,8 @@ def _connections(doc, is_conn, lidx, n_lanes) -> RoadConnections:
     ci = ci[~doc.starts_with(ci, b'connection from=":')]
     ca = doc.attrs(ci)
     f, t = ca.required("from"), ca.required("to")
-    keep = [not (a.startswith(":") or b.startswith(":")) for a, b in zip(f, t)]
-    if not all(keep):
+    if any(map(str.startswith, f, repeat(":"))) or any(map(str.startswith, t, repeat(":"))):
+        keep = [not (a.startswith(":") or b.startswith(":")) for a, b in zip(f, t)]
         ca = doc.attrs(ci[np.array(keep, bool)])
         f, t = ca.required("from"), ca.required("to")
     try:
