@@ -186,6 +186,8 @@ def test_reordered_attributes_and_layouts(tmp_path, monkeypatch):
     ('allow="bus"', 'allow="hovercraft"', cim.SchemaError, "hovercraft"),
     ('</net>', '<edge', cim.FormatError, r"n.net.xml:\d+.*malformed XML"),
     ('<type id', '<type foo="&bar;" id', cim.FormatError, "malformed XML"),
+    ('<param key', '<foo:param key', cim.FormatError, "malformed XML"),
+    ('<edge id="cb"', '<edge foo:x="1" id="cb"', cim.FormatError, "malformed XML"),
 ])
 def test_bad_files_same_errors(tmp_path, monkeypatch, old, new, err, match):
     text = _one_line(NET)
