@@ -32,6 +32,7 @@ from .errors import DemandError
 _READ = frozenset(("vType", "route", "vehicle", "trip", "flow"))
 _DISTS = {"vTypeDistribution": "vType", "routeDistribution": "route"}
 _SPACE = re.compile(r"\s")   # what str.split() splits at
+_ASCII_SPACE = b" \t\n\v\f\r\x1c\x1d\x1e\x1f"   # the ASCII characters among them
 
 #: map routes by the compiled pass (True), by numpy (False), or (None) by the compiled pass
 #: where numba is already loaded in the process or the routes are long: its first use in a
@@ -165,7 +166,7 @@ class _Tables:
     def __init__(self, roads):
         self.parts = _parts(roads)
         self.ref = weakref.ref(roads)
-        self.names = list(map(str, roads.link_ids.tolist()))
+        self.names = roads.link_ids.tolist()   # (str where the ids are; see table, index)
         c = getattr(roads, "connections", None)
         self.L = max(roads.n_links, 1)
         self.pairs = None if c is None else np.sort(c.from_link * self.L + c.to_link)
@@ -181,12 +182,18 @@ class _Tables:
     def table(self):
         """The compiled kernels' hash table of the ids (``ids``, ``beg``, ``end`` their UTF-8
         bytes); None where an id is empty or holds whitespace or NUL."""
-        text = "\0".join(self.names)
-        if (not self.names or "" in self.names or _SPACE.search(text)
-                or text.count("\0") != len(self.names) - 1):
-            return None
+        try:
+            text = "\0".join(self.names)
+        except TypeError:
+            text = "\0".join(map(str, self.names))
+        raw = text.encode("utf-8", "surrogatepass")
+        if (not raw or raw.count(b"\0") != len(self.names) - 1
+                or b"\0\0" in raw or raw.startswith(b"\0") or raw.endswith(b"\0")
+                or (len(raw.translate(None, _ASCII_SPACE)) != len(raw) if text.isascii()
+                    else _SPACE.search(text))):
+            return None                      # an id empty, or holding whitespace or NUL
         from . import _sumo_routes_jit as jit
-        self.ids = np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)
+        self.ids = np.frombuffer(raw, np.uint8)
         nul = np.flatnonzero(self.ids == 0)     # id k: ids[beg[k]:end[k]]
         self.beg = np.concatenate([[0], nul + 1])
         self.end = np.concatenate([nul, [len(self.ids)]])
@@ -195,7 +202,7 @@ class _Tables:
     @functools.cached_property
     def index(self) -> dict:
         """{edge id: link index}; the last link of a repeated id."""
-        return _Index(zip(self.names, range(len(self.names))))
+        return _Index(zip(map(str, self.names), range(len(self.names))))
 
 
 def _parts(roads):
