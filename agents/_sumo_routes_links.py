@@ -75,7 +75,7 @@ def collect(path):
 
 
 class _Doctype(Exception):
-    pass
+    """A DOCTYPE: left to :func:`collect` (which refuses entity declarations)."""
 
 
 class _Target:
@@ -121,7 +121,7 @@ class _Target:
 
 def collect_fast(path):
     """Return what :func:`collect` returns (lists for tuples), with every line ``None``, read
-    without building a tree; or None where only :func:`collect` can say what is wrong or what lines are (no
+    without building a tree; or None where only :func:`collect` can say what is wrong (no
     file, malformed XML, a DOCTYPE, a root other than ``<routes>``)."""
     target = _Target()
     parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True,
