@@ -21,7 +21,8 @@ scale the scenarios use. Figures: ``calibrated_scale_<district>`` (to 27.9 km/h)
 ``calibrated_scale_fast_<district>`` (to 32.44 km/h: the other end of the range),
 ``speed_kmh_at_calibrated_<district>``, ``busiest_hour_speed_kmh_at_calibrated_<district>``,
 ``teleported_share_at_calibrated_<district>``, ``unfinished_share_at_calibrated_<district>``,
-``rounded_scale_<district>``; ``speed_kmh_<district>_s<scale>`` per scale. The speed falls
+``rounded_scale_<district>`` (to compare with ``scenario_scale_<district>``, the SCALE the
+scenario module uses); ``speed_kmh_<district>_s<scale>`` per scale. The speed falls
 steeply past ~0.5 (queues spill back), so the scales 0.05 apart on either side of the crossing
 are run too and the interpolation uses every scale run. ``--quick``: Liangxi only, scales 0.5
 and 1.0 (and the refinement), 07:00–08:00.
@@ -125,6 +126,13 @@ def measure(run, trips: int) -> dict:
             "vht_h": float(cum[-1] / 3600.0)}
 
 
+def scenario_scale(district: str) -> float:
+    """Return the SCALE the district's scenario module uses today."""
+    from twin.cli import scenario_file
+
+    return float(scenario_file.load_module(ROOT / "scenarios" / SCENARIOS[district][0]).SCALE)
+
+
 def run_one(district: str, scale: float, end_s: float = END_S) -> dict:
     """Run the district's peak at ``scale`` up to 07:00 + ``end_s``; return :func:`measure`'s
     figures plus the wall time (s)."""
@@ -214,6 +222,7 @@ def main() -> None:
                 side = "slower" if sp[0] < target else "faster"
                 print(f"{d}: every scale {ss[0]:g}–{ss[-1]:g} runs {side} than "
                       f"{target} km/h", file=sys.stderr)
+        figures[f"scenario_scale_{d}"] = scenario_scale(d)
         if x is not None:
             rounded = pick(x, {sc: r["speed_kmh"] for sc, r in rows[d].items()})
             r = at(rounded)
@@ -239,7 +248,9 @@ def main() -> None:
                   f"{r['mean_trip_time_s']:7.0f} {r['wall_s']:7.0f}")
         print(f"calibrated scale: {figures[f'calibrated_scale_{d}']} at {PUBLISHED_KMH} km/h, "
               f"{figures[f'calibrated_scale_fast_{d}']} at {PUBLISHED_FAST_KMH} km/h; "
-              f"speeds fall with the scale: {figures[f'monotone_{d}']}")
+              f"speeds fall with the scale: {figures[f'monotone_{d}']}; on the 0.05 grid: "
+              f"{figures.get(f'rounded_scale_{d}')}, the scenario's SCALE: "
+              f"{figures[f'scenario_scale_{d}']}")
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps(
