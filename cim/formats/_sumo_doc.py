@@ -3,8 +3,9 @@
 :func:`open_doc` accepts a document only when libxml2 parses it (entity-safe, as
 :mod:`._xml`; a DOCTYPE is left to the general reader, which refuses declared entities) and,
 inside the root ``<net>`` element, there are no comments, CDATA, processing instructions,
-apostrophes, tabs, carriage returns, default namespace declarations, text, tags over several
-lines, nor ``>`` / ``=`` inside attribute values. Then every ``<`` opens a tag and every
+default namespace declarations, undefined prefixes, text, tags over several lines, nor ``>``
+inside attribute values (and, in the tags read in bulk, no apostrophes, tabs, carriage
+returns or ``=`` inside values). Then every ``<`` opens a tag and every
 ``>`` closes one (their positions, found with numpy, give the tree: depth of each tag, root
 children), and each attribute is `` name="value"`` with a literal space before it, which a
 regular expression finds in any attribute order. Anything else raises :class:`Fallback`.
@@ -26,6 +27,8 @@ _UNSAFE = (b"'", b"\t", b"\r")
 _REF = re.compile(r"&(#[xX][0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _PATTERNS: dict[tuple, re.Pattern] = {}
+_BLANK = np.zeros(256, bool)  # a space or a newline
+_BLANK[[10, 32]] = True
 PARSER_KW = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
@@ -90,6 +93,8 @@ class Attrs:
         self.n, self.text, self.starts = len(starts), text, starts
         if text.count(b"=") * 2 != text.count(b'"'):
             raise Fallback  # an '=' inside a value: names could be matched inside values
+        if any(c in text for c in _UNSAFE):
+            raise Fallback  # a value in '…' or one that XML would normalize (tab, CR)
 
     def get(self, name: str, default=None) -> list:
         """Return the value of attribute ``name`` of each tag (``default`` where absent)."""
@@ -151,11 +156,13 @@ class Doc:
         """Only spaces and newlines between tags, and every newline there (none in a tag)."""
         gl = lt[1:] - gt[:-1] - 1
         n = int(gl.sum())
-        b = a[np.repeat(gt[:-1] + 1 - (np.cumsum(gl) - gl), gl) + np.arange(n)]
-        nl = b == 10
-        if not (nl | (b == 32)).all():
+        it = np.int32 if len(a) < 2**31 else np.int64
+        at = np.repeat((gt[:-1] + 1 - (np.cumsum(gl) - gl)).astype(it), gl)
+        at += np.arange(n, dtype=it)
+        b = a[at]  # the bytes between tags
+        if not _BLANK[b].all():
             raise Fallback  # text between tags
-        if int(nl.sum()) != data.count(b"\n", rs + lt[0], rs + gt[-1]):
+        if np.count_nonzero(b == 10) != data.count(b"\n", rs + lt[0], rs + gt[-1]):
             raise Fallback  # a newline inside a tag (attribute values would be normalized)
 
     def named(self, name: str) -> np.ndarray:
@@ -175,6 +182,13 @@ class Doc:
         k = np.arange(1, len(text) + 1)
         got = np.frombuffer(self.data, np.uint8)[np.minimum(self.lt[idx, None] + k,
                                                             len(self.data) - 1)]
+        return (got == np.frombuffer(text, np.uint8)).all(axis=1)
+
+    def ends_with(self, idx: np.ndarray, text: bytes) -> np.ndarray:
+        """Bool per tag of ``idx``: its bytes before ``>`` (or ``/>``) end with ``text``."""
+        d = np.frombuffer(self.data, np.uint8)
+        end = self.gt[idx] - (d[self.gt[idx] - 1] == 47)
+        got = d[np.maximum(end[:, None] + np.arange(-len(text), 0), 0)]
         return (got == np.frombuffer(text, np.uint8)).all(axis=1)
 
     def attrs(self, idx: np.ndarray) -> Attrs:
@@ -228,8 +242,6 @@ def open_doc(source) -> Doc | None:
     if close < 0 or data[end + 5: close].strip() or data[close + 1:].strip():
         return None
     rs, re_ = m.end(), close + 1
-    if any(data.find(bad, rs, re_) >= 0 for bad in _UNSAFE):
-        return None
     null = _Null()
     parser = etree.XMLParser(target=null, **PARSER_KW)
     try:

@@ -80,10 +80,9 @@ def _read(doc: Doc, take, offset_of) -> RoadNetwork:
     offset = offset_of()
     # edges
     ei = np.flatnonzero(is_edge)
-    ea = doc.attrs(ei)
-    func = ea.get("function", "normal")
-    keep = np.array([f not in _SKIP_EDGES for f in func], bool)
-    ei = ei[keep]
+    ei = ei[~doc.ends_with(ei, b' function="internal"')]  # as SUMO writes them: cheap
+    func = doc.attrs(ei).get("function", "normal")
+    ei = ei[np.array([f not in _SKIP_EDGES for f in func], bool)]
     if not len(ei):
         raise Fallback
     ea = doc.attrs(ei)

@@ -159,7 +159,9 @@ def test_reordered_attributes_and_layouts(tmp_path, monkeypatch):
                     _one_line(NET).replace('shape="98,8 0,8"', 'shape="+98.,8e0 .5,1_6"'),
                     _one_line(NET).replace('shape="98,8 0,8"', 'shape="98,8 \u0663,8"'),
                     _one_line(NET).replace("<net ", '<net xmlns="http://x" '),
-                    _one_line(NET).replace(' width="3.5"', ' width = "3.5"')):
+                    _one_line(NET).replace(' width="3.5"', ' width = "3.5"'),
+                    _one_line(NET).replace('name="b&#233;"', 'name="b\tc"'),
+                    _one_line(NET).replace('name="b&#233;"', 'name=\'b"q=1\'')):
         p = _write(tmp_path, variant)
         try:
             city = cim.load(p)
