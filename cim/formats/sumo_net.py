@@ -1,6 +1,9 @@
 """SUMO network reader (``.net.xml``) and SUMO additional files (``.add.xml`` with programs).
 
-Streamed with lxml ``iterparse`` (entity-safe, see :mod:`cim.formats._xml`). Read:
+A net laid out as SUMO writes it is read by the fast path :mod:`._sumo_fast` (libxml2 check,
+then the tags in bulk with numpy and regular expressions), which gives the same model; any
+other file, and every file with an error, is read by the general reader below, streamed with
+lxml ``iterparse`` (entity-safe, see :mod:`cim.formats._xml`). Read:
 
 - ``location``: ``netOffset`` and ``projParameter``. Coordinates become SUMO's original
   projected coordinates (net coordinates − ``netOffset``) in the CRS of ``projParameter``
