@@ -122,7 +122,8 @@ class _Target:
 def collect_fast(path):
     """Return what :func:`collect` returns (lists for tuples), with every line ``None``, read
     without building a tree; or None where only :func:`collect` can say what is wrong (no
-    file, malformed XML, a DOCTYPE, a root other than ``<routes>``)."""
+    file, malformed XML, anything the parser logged, a DOCTYPE, a root other than
+    ``<routes>``)."""
     target = _Target()
     parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True,
                              load_dtd=False, huge_tree=False, remove_comments=True,
@@ -134,8 +135,8 @@ def collect_fast(path):
         parser.close()
     except (_Doctype, etree.XMLSyntaxError, CIMError, OSError, EOFError):
         return None
-    if target.root != "routes":
-        return None
+    if target.root != "routes" or len(parser.feed_error_log):
+        return None    # (a target parser only logs what iterparse raises: undefined prefixes)
     return target.items, target.other
 
 

@@ -125,6 +125,15 @@ def test_sumo_example_route_files():
     ('<routes><flow id="f" begin="0" end="10" route="x"', r"malformed XML"),
     ('<!DOCTYPE r [<!ENTITY e "e">]><routes/>', r"entit"),
     ('<routes><trip id="t" depart="soon" from="ab" to="bc"/></routes>', r"depart"),
+    # namespace errors: lxml's tree-less (target) parser only logs them
+    ('<routes><x:vehicle id="v" depart="0"><route edges="ab bc"/></x:vehicle></routes>',
+     r"malformed XML: Namespace prefix x"),
+    ('<routes><vehicle id="v" depart="0" x:a="1"><route edges="ab bc"/></vehicle></routes>',
+     r"malformed XML: Namespace prefix x"),
+    ('<routes xmlns:x=""><vehicle id="v" depart="0"><route edges="ab bc"/></vehicle></routes>',
+     r"malformed XML: xmlns:x"),
+    ('<!DOCTYPE routes><routes><vehicle id="v" depart="0"><route edges="ab zz"/></vehicle>'
+     "</routes>", r"x.rou.xml:1: .*vehicle 'v': route edge 'zz'"),
 ])
 def test_bad_route_files(net, tmp_path, text, match):
     city = cim.load(net)
