@@ -29,6 +29,10 @@ _PREDEFINED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _PATTERNS: dict[tuple, re.Pattern] = {}
 _BLANK = np.zeros(256, bool)  # a space or a newline
 _BLANK[[10, 32]] = True
+_END = np.zeros(256, bool)  # what may follow an element name: " ", "/", ">"
+_END[[32, 47, 62]] = True
+_MARKUP = np.zeros(256, bool)  # "<!" (comment, CDATA), "<?" (processing instruction)
+_MARKUP[[33, 63]] = True
 PARSER_KW = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
@@ -139,7 +143,7 @@ class Doc:
                 or not (gt[:-1] < lt[1:]).all()):
             raise Fallback
         first = a[lt + 1]
-        if np.isin(first, (33, 63)).any():
+        if _MARKUP[first].any():
             raise Fallback  # <! (comment, CDATA) or <? inside the root element
         self._check_gaps(data, a, rs, lt, gt)
         close, selfc = first == 47, a[gt - 1] == 47
@@ -173,7 +177,7 @@ class Doc:
         rest = np.frombuffer(b[4:] + b" ", np.uint8)
         a, lt = self._a, self.lt[cand] - self.lt[0] + 5  # in a (which starts at the root)
         got = a[np.minimum(lt[:, None] + np.arange(len(rest)), len(a) - 1)]
-        ok = (got[:, :-1] == rest[:-1]).all(axis=1) & np.isin(got[:, -1], (32, 47, 62))
+        ok = (got[:, :-1] == rest[:-1]).all(axis=1) & _END[got[:, -1]]
         out[cand[~ok]] = False
         return out
 

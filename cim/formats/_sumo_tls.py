@@ -180,7 +180,8 @@ def apply_programs(roads, programs: list[dict], path, *, strict_ids: bool = True
     c = roads.connections
     if c is None or not programs:
         return []
-    node_of = roads.link_to[c.from_link]
+    node_of = roads.link_to[c.from_link].tolist()  # (lists: few rows per program)
+    tl_index = c.tl_index.tolist()
     node_ids = roads.node_ids
     kept: dict[str, dict] = {}
     done = []
@@ -189,24 +190,25 @@ def apply_programs(roads, programs: list[dict], path, *, strict_ids: bool = True
         by_tl.setdefault(t, []).append(i)
     for prog in programs:
         tid = prog["id"]
-        rows = np.array(by_tl.get(tid, ()), np.intp)
+        rows = by_tl.get(tid, [])
         what = f"tlLogic {tid!r} program {prog['programID']!r}"
-        if not len(rows):
+        if not rows:
             if strict_ids:
                 raise MissingReferenceError(f"{what}: no connection of the network is "
                                             "controlled by this traffic light",
                                             path=path, line=prog["line"])
             continue
-        need = int(c.tl_index[rows].max()) + 1
+        need = max(tl_index[i] for i in rows) + 1
         have = len(prog["phases"][0]["state"])
         if have < need:
             raise SchemaError(f"{what}: its states have {have} signals but the traffic "
                               f"light controls connections up to index {need - 1} "
                               f"({need} signals needed)", path=path, line=prog["line"])
         entry = {k: v for k, v in prog.items() if k not in ("id", "programID", "line")}
-        nodes = np.unique(node_of[rows])
+        nodes = sorted({node_of[i] for i in rows})
         if tid not in kept:  # programs loaded before (the network's, for an additional)
-            old = next((p["sumo"]["programs"] for p in roads.node_signal_plan[nodes]
+            old = next((p["sumo"]["programs"] for p in (roads.node_signal_plan[n]
+                                                        for n in nodes)
                         if p and "sumo" in p), {})
             kept[tid] = dict(old)
         store = kept[tid]
@@ -215,7 +217,8 @@ def apply_programs(roads, programs: list[dict], path, *, strict_ids: bool = True
                 "offset": prog["offset"], "phases": prog["phases"], "programs": store,
                 "junctions": [str(node_ids[n]) for n in nodes]}
         for n in nodes:
-            plan = _plan(prog, rows[node_of[rows] == n], roads)
+            conn = np.array([i for i in rows if node_of[i] == n], np.intp)
+            plan = _plan(prog, conn, roads)
             plan["sumo"] = sumo
             roads.node_signal[n] = True
             roads.node_signal_plan[n] = plan
