@@ -78,9 +78,14 @@ def test_lazy_tables_equal_those_of_the_table_cache(setup, tmp_path):
     g = setup[0]
     st = _state(g, _trips(setup), False)
     cached = traffic.init_state(g.net, _trips(setup), PARAMS, seed=[1, 2], n_members=2,
-                                route_cache=tmp_path)       # solved at once (and stored)
-    assert "route_next" in cached.arrays
+                                route_cache=tmp_path)
+    traffic.advance(g.net, cached, 50)
+    assert not list(tmp_path.glob("routes-*.i32"))      # not needed yet: not solved, not stored
     np.testing.assert_array_equal(st.route_next, cached.route_next)
+    assert len(list(tmp_path.glob("routes-*.i32"))) == 1
+    again = traffic.init_state(g.net, _trips(setup), PARAMS, seed=[1, 2], n_members=2,
+                               route_cache=tmp_path)
+    np.testing.assert_array_equal(again.route_next, st.route_next)   # read from the cache
 
 
 def _reroute_all(net, st):

@@ -155,63 +155,58 @@ def pending_dest_rows(state):
 
 def init_tables(net, state, cache=None) -> None:
     """Add the first route-table version (from ``link_cost`` and ``link_open``, every
-    destination) to a new state: ``route_next``, ``route_cost``, ``route_open``,
-    ``latest_ver``. ``cache``: a folder where tables made before from the same inputs are
-    read and new ones stored (:class:`._route_tables.TableCache`); None: solved when first
-    read (:class:`LazyTables`)."""
+    destination) to a new state: ``route_cost``, ``route_open``, ``latest_ver`` now and
+    ``route_next`` when first read (:class:`LazyTables`: trips that all follow routes of their
+    own never need it). ``cache``: a folder where tables made before from the same inputs are
+    read and new ones stored (:class:`._route_tables.TableCache`); None: solved."""
     a = state.arrays
-    cost, is_open = a["link_cost"], a["link_open"]
-    shape = cost.shape[:1] + (a["dest_links"].size, net.n_links)
-    g = _graph(net, state.params)
-    rows = np.arange(a["dest_links"].size)
-    a["route_cost"] = cost[None].copy()
-    a["route_open"] = is_open[None].copy()
+    a["route_cost"] = a["link_cost"][None].copy()
+    a["route_open"] = a["link_open"][None].copy()
     a["latest_ver"] = np.zeros(1, np.int64)
-    if cache is None:  # solved when first read (trips with their own routes may never need it)
-        state.arrays = LazyTables(a, g, state)
-        return
-    store = TableCache(cache)
-    key = store.key(g, a["dest_links"], cost, is_open, rows)
-    table = store.open(key, shape)
-    if table is not None:
-        out = table[None]  # not this state's buffer: a new version is added to a copy
-    else:
-        out = _own_buffer(state, (1,) + shape)
-        build_version(g, a["dest_links"], cost, is_open, rows, out[0])
-        store.write(key, out[0])
-    a["route_next"] = out
+    state.arrays = LazyTables(a, _graph(net, state.params), state, cache)
 
 
 class LazyTables(dict):
     """A state's arrays whose first table version (``route_next``, all destinations, from
-    ``route_cost[0]`` and ``route_open[0]``) is solved when first read — ``arrays["route_next"]``
-    or ``state.route_next`` — bit for bit the tables :func:`init_tables` solves at once with no
-    cache. Until then ``"route_next" not in arrays``; the kernel runs without them while every
-    trip not yet arrived follows its own route (:func:`tables_needed`). Copies (``dict(a)``,
-    pickles, deep copies) keep the arrays; a pickle or deep copy stays lazy."""
+    ``route_cost[0]`` and ``route_open[0]``; read from or stored in the table cache ``cache``
+    when given) is made when first read — ``arrays["route_next"]`` or ``state.route_next`` —
+    bit for bit the tables solved at once. Until then ``"route_next" not in arrays``; the
+    kernel runs without them while every trip not yet arrived follows its own route
+    (:func:`kernel_tables`). Copies: ``dict(a)`` has no tables (as a checkpoint's arrays);
+    pickles and deep copies stay lazy."""
 
-    def __init__(self, arrays, graph, state=None):
+    def __init__(self, arrays, graph, state=None, cache=None):
         super().__init__(arrays)
         self.graph = graph
+        self.cache = cache
         self.owner = weakref.ref(state) if state is not None else None
 
     def __missing__(self, key):
         if key != "route_next":
             raise KeyError(key)
-        shape = (1,) + self["route_cost"].shape[1:2] + (self["dest_links"].size,
-                                                        self.graph.n_links)
-        st = self.owner() if self.owner is not None else None
-        if st is not None and st.__dict__.get("arrays") is self:
-            out = _own_buffer(st, shape)  # this state may append versions in place
+        g, dest, cost, is_open = (self.graph, self["dest_links"], self["route_cost"][0],
+                                  self["route_open"][0])
+        shape = cost.shape[:1] + (dest.size, g.n_links)
+        rows = np.arange(dest.size)
+        store = TableCache(self.cache) if self.cache is not None else None
+        key = store.key(g, dest, cost, is_open, rows) if store else None
+        table = store.open(key, shape) if store else None
+        if table is not None:
+            out = table[None]  # not this state's buffer: a new version is added to a copy
         else:
-            out = np.empty(shape, np.int32)
-        build_version(self.graph, self["dest_links"], self["route_cost"][0],
-                      self["route_open"][0], np.arange(shape[2]), out[0])
+            st = self.owner() if self.owner is not None else None
+            if st is not None and st.__dict__.get("arrays") is self:
+                out = _own_buffer(st, (1,) + shape)  # this state may append in place
+            else:
+                out = np.empty((1,) + shape, np.int32)
+            build_version(g, dest, cost, is_open, rows, out[0])
+            if store is not None:
+                store.write(key, out[0])
         self["route_next"] = out
         return out
 
     def __reduce__(self):
-        return (LazyTables, (dict(self), self.graph))
+        return (LazyTables, (dict(self), self.graph, None, self.cache))
 
 
 # stands in for tables not solved yet while no vehicle reads them (the same array type)
