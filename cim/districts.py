@@ -56,7 +56,7 @@ def load_district(name: str, *, lenient: bool = False):
         extra = load(*nets, lenient=lenient)
         extra.crs = resolve_crs(crs)
         city = CityModel.merge([city, extra]).to_crs(LOCAL_CRS)
-        city.report.counts.update({k: v for k, v in city.summary().items()
+        city.report.counts.update({k: v for k, v in city.summary(with_crs=False).items()
                                    if isinstance(v, int)})
     city.metadata["district"] = name
     city.metadata.setdefault("title", DISTRICTS[name])
