@@ -4,7 +4,7 @@ efficiency, and what batching members in one task gains.
     python benchmarks/ensemble_scaling.py [--quick] [--json PATH]
 
 The members are seeds of the Lihu morning peak's quick version (``scenarios/
-lihu_morning_peak.py --quick``: 07:45–08:15, ~2,700 trips), run with ``twin.run_ensemble``
+lihu_morning_peak.py --quick``: 07:45–08:15, ~5,300 trips at its scale 0.5 / 2), run with ``twin.run_ensemble``
 on a LocalCluster (worker processes, one thread each, on loopback) into one store. Each
 cluster first runs one member per worker (not timed): the workers import the engine, load
 the district, build the scenario (cached in each worker) and load the compiled kernels.

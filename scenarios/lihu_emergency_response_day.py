@@ -12,8 +12,10 @@ the hospitals at one per 30,000 residents (the national guideline for pre-hospit
 emergency care, 2020: 城市地区每3万人口配置1辆救护车; 21 for Lihu's ~620,000 synthetic
 residents, 7 a hospital), a water crew at each pumping station, a power crew at each
 substation.
-Units drive as vehicles in the morning traffic (the peak's demand, as in
-``lihu_morning_peak.py``) along their route and meet its queues. The main break takes a
+Units drive as vehicles in the morning traffic along their route and meet its queues: the
+peak's generated demand at scale 0.25, a light morning — half the scale
+``lihu_morning_peak.py`` calibrates against Wuxi's published peak speed (0.5; the response
+times of issue 8 were measured on this lighter traffic). The main break takes a
 lane from the street above it (water → traffic) and leaks until its crew arrives and closes
 the segment's valves; the repair follows (3 h on site). Ambulances take 70 % of medical
 patients to the nearest hospital by live travel time.
@@ -41,7 +43,7 @@ from twin.kernels.water.process import WaterProcess
 DISTRICT = "lihu"
 DAY = dt.date(2024, 5, 14)  # a Tuesday
 SEED = 2024
-TRAFFIC_SCALE = 0.25        # as lihu_morning_peak.py
+TRAFFIC_SCALE = 0.25        # a light morning: half the calibrated peak (lihu_morning_peak 0.5)
 THROUGH_VEH_PER_H = 800
 INCIDENT_SCALE = 2.0        # a busy morning: twice the average rates
 RESIDENTS_PER_AMBULANCE = 30_000
