@@ -44,7 +44,7 @@ from .consts import FREE, RED
 
 # lanes (in index order and in stop-line order) and links are swept in blocks of this many,
 # skipping blocks with no vehicle, so that a step costs per vehicle, not per lane
-BLOCK = 64
+BLOCK = 16
 
 
 @njit(cache=True, inline="always")

@@ -100,7 +100,16 @@ def _approaching(b, o, so, skip_left, link_open, link_vmax, link_len, link_lane0
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _occupied(b, lnk, link_lane0, lane_count):
+    """True if a lane of link ``lnk`` holds a vehicle (else nobody on it to give way to)."""
+    for g in range(link_lane0[lnk], link_lane0[lnk + 1]):
+        if lane_count[b, g] > 0:
+            return True
+    return False
+
+
+@njit(cache=True, inline="always")
 def _must_yield(b, lnk, kind, st, link_open, link_vmax, link_to, link_opposing, link_priority,
                 sig, tk, node_in_ptr, node_in_link, link_len,
                 link_lane0, lane_slot0, lane_count, lane_buf, v_pos, v_speed, v_next, v_tlane,
@@ -120,7 +129,8 @@ def _must_yield(b, lnk, kind, st, link_open, link_vmax, link_to, link_opposing, 
             if o == lnk:
                 continue
             po = link_priority[o]
-            if po > pr or (po == pr and kind == TURN_LEFT and o == opp):
+            if (po > pr or (po == pr and kind == TURN_LEFT and o == opp)) and _occupied(
+                    b, o, link_lane0, lane_count):
                 if _approaching(b, o, FREE, po == pr, link_open, link_vmax, link_len,
                                 link_lane0, lane_slot0, lane_count, lane_buf, v_pos, v_speed,
                                 v_next, v_tlane, turn_ptr, turn_to, turn_kind, par, link_to,
@@ -133,6 +143,8 @@ def _must_yield(b, lnk, kind, st, link_open, link_vmax, link_to, link_opposing, 
         return False  # protected
     o = link_opposing[lnk]
     if o < 0:
+        return False
+    if not _occupied(b, o, link_lane0, lane_count):
         return False
     so = approach_state(b, o, link_to, link_phase, node_phase, node_color)
     if so == RED and (tk < 0 or turn_sig[tk, 0] < 0):
@@ -264,7 +276,8 @@ def car_following(b, net, sig, links, lanes, veh, fixed, vt, route_next, par, th
                         credit = link_credit[b, lnk] if link_out_cap[b, lnk] < np.inf else np.inf
                         stop = _held_at_line(nx < 0 or link_open[b, nx] == 0, st, L - x, sp,
                                              credit, par[P_YELLOW_DECEL])
-                        if not stop:
+                        # (at a signal only a left turn may have to give way)
+                        if not stop and (st == FREE or kind == TURN_LEFT):
                             stop = _must_yield(b, lnk, kind, st, link_open, link_vmax, link_to,
                                                link_opposing, link_priority, sig, tk,
                                                node_in_ptr,

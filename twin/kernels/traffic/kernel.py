@@ -54,6 +54,7 @@ A step of one member (:func:`_advance_member`) runs these compiled steps in turn
 """
 
 import hashlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -322,15 +323,23 @@ def advance(link_to, link_len, link_lane0, link_opposing, link_priority,
 
 
 def _cache_on_sources(dispatchers, modules):
-    """Key numba's on-disk cache of ``dispatchers`` on the source of ``modules`` as well.
+    """Key numba's on-disk cache of ``dispatchers`` and of every compiled function of
+    ``modules`` on the source of ``modules`` as well.
 
     numba keys a cached function on its own file only, but the kernel inlines and links the
-    steps of the modules next to it: without this, editing one of them would leave the cached
-    kernel running the old code. (numba's cache class is private API: if it changes, the
-    default cache stays.)
+    steps of the modules next to it, and they use each other's helpers and constants (a
+    compiled function freezes the globals it reads, e.g. ``BLOCK``): without this, editing one
+    of them would leave cached code running the old version. (numba's cache class is private
+    API: if it changes, the default cache stays.)
     """
     try:
         from numba.core.caching import FunctionCache
+        from numba.core.registry import CPUDispatcher
+
+        dispatchers = list(dispatchers) + [
+            d for m in modules for d in vars(m).values()
+            if isinstance(d, CPUDispatcher) and d.py_func.__module__ == m.__name__
+            and d._cache.__class__ is FunctionCache]
 
         digest = hashlib.sha256(b"".join(Path(m.__file__).read_bytes()
                                          for m in modules)).hexdigest()
@@ -346,4 +355,5 @@ def _cache_on_sources(dispatchers, modules):
 
 
 _cache_on_sources((advance, _advance_member), (_kcommon, _kentry, _kfollow, _kteleport,
-                                              _ktransfer, consts, signals))
+                                              _ktransfer, consts, signals,
+                                              sys.modules[__name__]))
