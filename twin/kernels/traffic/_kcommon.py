@@ -121,26 +121,43 @@ def next_hop(v, ahead, b, d, lnk, ver, route_next, fixed):
 
 
 @njit(cache=True, inline="always")
-def turn_lanes(tk, from_lane, nx, nn, turn_ptr, turn_to, turn_mask, turn_lane_to):
-    """Bit mask of the lanes of link ``nx`` a vehicle may take after turn ``tk`` from its lane
-    ``from_lane``: the lanes that serve its turn after that (``nn``; -1: none, all lanes)
-    and, of those, the lanes its own lane's connection leads to, when any (the lane change
-    its next turn needs is made at the node)."""
+def turn_lanes(tk, from_lane, nx, nn, turn_ptr, turn_to, turn_mask, turn_lane_to, wide):
+    """Lanes of link ``nx`` a vehicle may take after turn ``tk`` from its lane ``from_lane``:
+    ``(mask, own)`` bit masks. ``mask``: the lanes that serve its turn after that (``nn``;
+    -1: none, all lanes) and, unless ``wide``, of those the lanes its own lane's connection
+    leads to, when any (the lane change its next turn needs is made at the node); ``own``: 0.
+    With ``wide`` (``TrafficParams.own_lane_bonus`` >= 0), ``mask`` keeps every lane that
+    serves its next turn and is open to the vehicles (a lane some turn of ``nx`` leaves from,
+    or turn ``tk`` leads to: never a lane closed to them, such as a bus lane), and ``own`` is
+    the part of it that its own lane's connection leads to (preferred by
+    :func:`choose_lane`); it stands in for lane changes on the link after entry."""
     mask = -1
     if nn >= 0:
         tk2 = find_turn(nx, nn, turn_ptr, turn_to)
         if tk2 >= 0:
             mask = turn_mask[tk2]
-    if tk >= 0:
-        both = mask & turn_lane_to[tk, from_lane]
-        if both != 0:
-            mask = both
-    return mask
+    if tk < 0:
+        return mask, 0
+    conn = turn_lane_to[tk, from_lane]
+    if wide:
+        open_ = 0
+        for k in range(turn_ptr[nx], turn_ptr[nx + 1]):
+            open_ |= turn_mask[k]
+        for i in range(turn_lane_to.shape[1]):
+            open_ |= turn_lane_to[tk, i]
+        widened = mask & open_
+        if widened != 0:
+            return widened, widened & conn
+    both = mask & conn
+    if both != 0:
+        mask = both
+    return mask, 0
 
 
 @njit(cache=True)
-def choose_lane(b, lnk, mask, link_lane0, lane_slot0, lane_count, lane_buf, pos):
-    """Global lane index of the lane of `lnk` allowed by `mask` with most room at its start."""
+def choose_lane(b, lnk, mask, own, bonus, link_lane0, lane_slot0, lane_count, lane_buf, pos):
+    """Global lane index of the lane of `lnk` allowed by `mask` with most room at its start
+    (m; lanes in ``own`` get ``bonus`` m more; any lane when `mask` allows none)."""
     g0 = link_lane0[lnk]
     n = link_lane0[lnk + 1] - g0
     best = -1
@@ -155,6 +172,8 @@ def choose_lane(b, lnk, mask, link_lane0, lane_slot0, lane_count, lane_buf, pos)
                 room = np.inf
             else:
                 room = pos[lane_buf[b, lane_slot0[g] + c - 1]]
+            if (own >> i) & 1:
+                room += bonus
             if room > best_room:
                 best_room = room
                 best = g

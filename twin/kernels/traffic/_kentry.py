@@ -70,7 +70,7 @@ def enter_queued(b, net, links, lanes, veh, fixed, vt, queues, route_next, lates
                     nx = next_hop(v, 1, b, d, o, ver, route_next, fixed)
                     tk = find_turn(o, nx, turn_ptr, turn_to)
                     mask = turn_mask[tk] if tk >= 0 else -1
-                g = choose_lane(b, o, mask, link_lane0, lane_slot0, lane_count, lane_buf,
+                g = choose_lane(b, o, mask, 0, 0.0, link_lane0, lane_slot0, lane_count, lane_buf,
                                 v_pos_new)
                 c = lane_count[b, g]
                 u = min(link_vmax[b, o], v_vmax[v])

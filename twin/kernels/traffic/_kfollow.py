@@ -25,6 +25,7 @@ from .consts import (
     P_ACCEL,
     P_GAP_CRIT,
     P_JAM_SPACING,
+    P_OWN_LANE_BONUS,
     P_SIGMA,
     P_TURN_LEFT,
     P_TURN_RIGHT,
@@ -227,6 +228,7 @@ def car_following(b, net, sig, links, lanes, veh, fixed, vt, route_next, par, th
      v_arrive, v_link_enter, v_ver, v_qnext, v_pos_new, v_speed_new, v_tlane, v_nn) = veh
     n_lanes = lane_count.shape[1]
     sigma = par[P_SIGMA]
+    bonus = par[P_OWN_LANE_BONUS]
     for bi in range(lane_blk.shape[1]):
         if lane_blk[b, bi] == 0:
             continue
@@ -300,10 +302,11 @@ def car_following(b, net, sig, links, lanes, veh, fixed, vt, route_next, par, th
                                 nn = next_hop(v, 2, b, v_dest[v], nx, v_ver[v], route_next,
                                               fixed)
                             v_nn[v] = nn
-                            mask = turn_lanes(tk, g - link_lane0[lnk], nx, nn, turn_ptr,
-                                              turn_to, turn_mask, turn_lane_to)
-                            tl = choose_lane(b, nx, mask, link_lane0, lane_slot0, lane_count,
-                                             lane_buf, v_pos)
+                            mask, own = turn_lanes(tk, g - link_lane0[lnk], nx, nn,
+                                                   turn_ptr, turn_to, turn_mask,
+                                                   turn_lane_to, bonus >= 0.0)
+                            tl = choose_lane(b, nx, mask, own, bonus, link_lane0, lane_slot0,
+                                             lane_count, lane_buf, v_pos)
                             v_tlane[v] = tl
                             tc = lane_count[b, tl]
                             if tc > 0:

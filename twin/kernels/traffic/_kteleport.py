@@ -61,7 +61,7 @@ def teleport(b, v, g, s0, cnt, lnk, net, links, lanes, veh, fixed, route_next, t
             if nn >= 0:
                 tk = find_turn(cur, nn, turn_ptr, turn_to)
                 mask = turn_mask[tk] if tk >= 0 else -1
-            tl = choose_lane(b, cur, mask, link_lane0, lane_slot0, lane_count, lane_buf,
+            tl = choose_lane(b, cur, mask, 0, 0.0, link_lane0, lane_slot0, lane_count, lane_buf,
                              v_pos_new)
             tc = lane_count[b, tl]
             room = tc < lane_cap[tl]

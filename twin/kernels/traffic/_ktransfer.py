@@ -11,7 +11,7 @@ from numba import njit
 
 from ._kcommon import BLOCK, find_turn, move_count, pop_front, turn_lanes
 from ._kteleport import due, teleport
-from .consts import ARRIVED, C_ACTIVE, C_ARRIVED, C_STUCK, STUCK
+from .consts import ARRIVED, C_ACTIVE, C_ARRIVED, C_STUCK, P_OWN_LANE_BONUS, STUCK
 
 
 @njit(cache=True, inline="always")
@@ -111,8 +111,9 @@ def node_transfers(b, net, links, lanes, veh, fixed, tele, vt, route_next, stats
                 if xn <= L or lane_count[b, tl] >= lane_cap[tl]:
                     # a vehicle served before took the room on that lane in this step:
                     # another lane that serves its next turn, the one with most room
-                    mask = turn_lanes(tk, g - link_lane0[lnk], nx, v_nn[v], turn_ptr, turn_to,
-                                      turn_mask, turn_lane_to)
+                    mask, _own = turn_lanes(tk, g - link_lane0[lnk], nx, v_nn[v], turn_ptr,
+                                            turn_to, turn_mask, turn_lane_to,
+                                            par[P_OWN_LANE_BONUS] >= 0.0)
                     for h in range(link_lane0[nx], link_lane0[nx + 1]):
                         if h == tl or not (mask >> (h - link_lane0[nx])) & 1 or (
                                 lane_count[b, h] >= lane_cap[h]):

@@ -43,7 +43,8 @@ P_TURN_RIGHT = 9
 P_TURN_LEFT = 10
 P_TELEPORT = 11
 P_SIGMA = 12
-N_PARAMS = 13
+P_OWN_LANE_BONUS = 13
+N_PARAMS = 14
 
 # error codes returned by advance()
 ERR_OK = 0

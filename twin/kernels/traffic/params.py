@@ -54,6 +54,13 @@ class TrafficParams:
         SUMO takes a random ``U(0, 1) sigma a dt`` off each new speed (``U sigma v`` below
         ``a dt``); the kernel takes its mean: cruising at ``u - sigma a dt / 2`` and starting
         with ``a (1 - sigma / 2)``.
+    own_lane_bonus : float, m
+        Lane choice on the next link. Negative (default -1, or ``None``): a vehicle takes
+        only lanes its own lane's connection leads to (that serve its following turn), with
+        no lane change later on the link. ``>= 0``: any lane of the next link open to it that
+        serves its following turn, the connection's own lanes preferred by this many metres
+        of room (a stand-in for lane changes on the link after entry, as SUMO drivers make;
+        tried: 50).
     debug : bool
         Check conservation, overlap and monotonic motion every step; raise on violation.
     """
@@ -74,6 +81,7 @@ class TrafficParams:
     reroute_share: float = 0.1
     time_to_teleport: float = 300.0
     sigma: float = 0.5
+    own_lane_bonus: float | None = -1.0
     debug: bool = False
 
     @property
@@ -97,6 +105,8 @@ class TrafficParams:
         tp = float(self.time_to_teleport)
         p[_c.P_TELEPORT] = tp if np.isfinite(tp) and tp > 0 else 0.0
         p[_c.P_SIGMA] = self.sigma
+        b = self.own_lane_bonus
+        p[_c.P_OWN_LANE_BONUS] = float(b) if b is not None and float(b) >= 0 else -1.0
         return p
 
 
