@@ -8,7 +8,7 @@ compares the result with the same morning on today's plans (``baseline``: same d
 seed). With the plans' phases served as the city model defines them (major road first),
 today's plans already run the arterials well: at the calibrated demand (scale 0.65) the
 retiming is about neutral — 3,263 instead of 3,269 vehicle-hours, 182 instead of 184 s mean
-delay, 111 instead of 147 trips teleported (2026-11-30, commit 7525877); at scale 0.25 it cost
+delay, 111 instead of 147 trips teleported (2026-11-30, commit 7525877, before the lane choice); at scale 0.25 it cost
 ~3 % more vehicle-hours and ~11 s more mean delay (an earlier gain came from phases wrongly
 given to the crossing streets).
 
@@ -29,7 +29,8 @@ Daily 2022-12-02, reposted at http://hzgou.cn/news/chengshi/wuxi/2022-12-02/1102
 annual traffic report, reported at http://www.0510cn.com/lvyou/Info.asp?ID=3323, 2016-05-05),
 bounds the range. Interpolated: 0.66 (32.44 km/h at 0.56); the scenario uses 0.65, the 0.05
 step next to it, whose speed lies within 27.9–32.44 km/h. Measured 2026-11-30 on today's plans
-(traffic kernel of commit 7525877; busiest hour: the 60 min with the most vehicle-hours):
+(traffic kernel with the lane choice of ``TrafficParams.own_lane_bonus`` = 200 m; on commit
+7525877, before it, the same scales: 29.2 km/h at 0.65; busiest hour: the 60 min with the most vehicle-hours):
 
 =====  ====  ============  ======  =======  ==========  ==========  ==============
 scale  km/h  busiest hour  trips   arrived  teleported  unfinished  mean trip time
@@ -37,15 +38,15 @@ scale  km/h  busiest hour  trips   arrived  teleported  unfinished  mean trip ti
 0.2    35.6  35.5 (07:21)  7,706   7,482    0           224         391 s
 0.3    35.6  35.4 (07:20)  11,560  11,230   0           330         394 s
 0.4    35.2  35.0 (07:21)  15,414  14,956   0           458         395 s
-0.5    33.8  33.0 (07:21)  19,267  18,721   14          546         415 s
-0.6    31.4  30.3 (07:25)  23,121  22,473   68          648         444 s
-0.65   29.2  27.2 (07:33)  25,049  24,324   147         725         475 s
-0.7    24.6  22.1 (07:38)  26,974  25,741   361         1,233       543 s
-1.0    11.6  8.0 (08:00)   38,536  31,467   2,811       7,069       845 s
+0.5    33.8  33.0 (07:21)  19,267  18,721   15          546         415 s
+0.6    31.5  30.4 (07:25)  23,121  22,472   36          649         443 s
+0.65   29.0  27.0 (07:33)  25,049  24,321   117         728         478 s
+0.7    24.7  22.1 (07:38)  26,974  25,768   338         1,206       543 s
+1.0    12.0  8.4 (07:59)   38,536  31,977   2,858       6,559       851 s
 =====  ====  ============  ======  =======  ==========  ==========  ==============
 
-At 1.0 the network jams (7 % of trips teleported out of deadlocks, 18 % unfinished at 09:00);
-at 0.65, 0.6 % are teleported once. The limits of the comparison (a city-wide mean against one
+At 1.0 the network jams (7 % of trips teleported out of deadlocks, 17 % unfinished at 09:00);
+at 0.65, 0.5 % are teleported once. The limits of the comparison (a city-wide mean against one
 district, the model's free-flow speeds, fixed through traffic, an empty network at 07:00) are
 those of the Lihu calibration.
 

@@ -28,29 +28,30 @@ vehicles at the end of 2015, 1.17 million private cars). Jiangsu traffic police,
 the one at which the simulated network space-mean speed VKT / VHT over 07:00–09:00 equals
 27.9 km/h: interpolated 0.53 (32.44 km/h at 0.47); the scenario uses 0.5, the 0.05 step next
 to it whose speed lies within the published 27.9–32.44 km/h. Measured 2026-11-30 (traffic
-kernel of commit 7525877; 07:00–09:00, trips departing by 09:00; busiest hour: the 60 min
+kernel with the lane choice of ``TrafficParams.own_lane_bonus`` = 200 m; before it, on commit
+7525877, the same scales: 30.5 km/h at 0.5, 251 teleported; 07:00–09:00, trips departing by 09:00; busiest hour: the 60 min
 with the most vehicle-hours):
 
 =====  ========  ============  ======  ==========  ==========  ==========  =========
 scale  km/h      busiest hour  trips   completed   teleported  unfinished  trip time
 =====  ========  ============  ======  ==========  ==========  ==========  =========
 0.2    37.9      37.9 (07:25)  13,398  12,944      0           454         451 s
-0.3    37.4      37.3 (07:21)  20,152  19,449      0           703         458 s
-0.4    36.6      36.1 (07:21)  26,785  25,879      6           906         467 s
-0.5    30.5      28.6 (07:34)  33,334  32,003      251         1,331       557 s
-0.55   26.4      23.9 (07:39)  36,727  34,649      618         2,078       613 s
-0.7    18.2      14.4 (07:53)  46,716  40,992      2,320       5,724       713 s
-1.0    10.3      6.9 (08:00)   66,634  49,911      9,945       16,723      893 s
+0.3    37.5      37.3 (07:21)  20,152  19,449      0           703         458 s
+0.4    36.3      35.7 (07:22)  26,785  25,879      23          906         471 s
+0.5    30.5      28.8 (07:34)  33,334  31,921      202         1,413       552 s
+0.55   26.6      24.1 (07:39)  36,727  34,688      585         2,039       608 s
+0.7    18.5      14.6 (07:53)  46,716  41,230      2,159       5,486       712 s
+1.0    10.3      7.0 (08:00)   66,634  49,683      9,572       16,951      886 s
 =====  ========  ============  ======  ==========  ==========  ==========  =========
 
-Past ~0.45 queues spill back and the speed falls steeply; at 1.0 the network gridlocks (15 %
-of trips teleported out of deadlocks). At 0.5, 0.75 % of trips are teleported once. SUMO
+Past ~0.45 queues spill back and the speed falls steeply; at 1.0 the network gridlocks (14 %
+of trips teleported out of deadlocks). At 0.5, 0.6 % of trips are teleported once. SUMO
 (1.28, the network written by ``cim.write_sumo``, the same trips junction to junction,
 rerouting every 300 s; 07:00–07:45, trips departing by 07:45) slows with the demand too, less
 steeply: network speed per quarter hour at 0.5 36.2 / 32.9 / 30.4 km/h (ours 36.5 / 36.4 /
 33.7), at 1.0 32.4 / 27.2 / 23.3 km/h (ours 33.5 / 25.7 / 17.7; SUMO 18,028 of 27,317 trips
-arrived by 07:45, ours 17,208) — the jam at 1.0 is the demand's on this network, our kernel's
-builds faster. Limits:
+arrived by 07:45, ours 17,208; ours measured on commit ee62484, before the lane choice) — the
+jam at 1.0 is the demand's on this network, our kernel's builds faster. Limits:
 the published speeds are city-wide means over all roads the data cover (the old centre
 included), not this district's; the simulated speed depends on the city model's free-flow
 speeds and the junction model; the through traffic is a fixed 800 veh/h; the run starts from

@@ -55,12 +55,14 @@ class TrafficParams:
         ``a dt``); the kernel takes its mean: cruising at ``u - sigma a dt / 2`` and starting
         with ``a (1 - sigma / 2)``.
     own_lane_bonus : float, m
-        Lane choice on the next link. Negative (default -1, or ``None``): a vehicle takes
-        only lanes its own lane's connection leads to (that serve its following turn), with
-        no lane change later on the link. ``>= 0``: any lane of the next link open to it that
-        serves its following turn, the connection's own lanes preferred by this many metres
-        of room (a stand-in for lane changes on the link after entry, as SUMO drivers make;
-        tried: 50).
+        Lane choice on the next link. ``>= 0`` (default 200): any lane of the next link open
+        to the vehicle that serves its following turn, the connection's own lanes preferred
+        by this many metres of room — a stand-in for the lane changes SUMO drivers make on a
+        link after entering it: a driver leaves its connection's lane only for a queue 200 m
+        shorter. Negative (-1, or ``None``): only the lanes its connection leads to, and no
+        lane change later — through traffic then queued behind a waiting left-turner while
+        the other lane stayed empty (congested random net: lane imbalance 0.61 against
+        SUMO's 0.38, trip time +14 %; with 200 m: −4 %, other nets unchanged within 1 %).
     debug : bool
         Check conservation, overlap and monotonic motion every step; raise on violation.
     """
@@ -81,7 +83,7 @@ class TrafficParams:
     reroute_share: float = 0.1
     time_to_teleport: float = 300.0
     sigma: float = 0.5
-    own_lane_bonus: float | None = -1.0
+    own_lane_bonus: float | None = 200.0
     debug: bool = False
 
     @property
