@@ -16,7 +16,6 @@ standing in for SUMO's lane changes after entry. Checked:
   option on or off.
 """
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -38,20 +37,12 @@ from twin.kernels import traffic as tr  # noqa: E402
 from twin.kernels.traffic.demand import kernel_network, kernel_trips  # noqa: E402
 from twin.kernels.traffic.plans import signal_plans  # noqa: E402
 
+from .test_traffic_sumo_nets import _bench  # noqa: E402
+
 BONUS = 200.0  # m: the default preference for the connection's own lanes
 CONGESTED = {"name": "rand_congested", "period": 0.5, "end": 400.0,
              "args": ["--rand", "--rand.iterations", "60", "--seed", "1",
                       "--rand.min-distance", "150", "--rand.max-distance", "300"]}
-
-
-def _bench():
-    path = os.path.join(ROOT, "benchmarks", "traffic_sumo_nets.py")
-    spec = importlib.util.spec_from_file_location("bench_sumo_nets_lanes", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    if mod.sumo_bin("sumo") is None:
-        pytest.skip("eclipse-sumo is importable but has no sumo binary")
-    return mod
 
 
 def _load(net_path: str, rou: str):
