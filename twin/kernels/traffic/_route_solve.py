@@ -108,56 +108,17 @@ def bucket_search(src, ptr, nbr, wt, delta, dist, head, e_node, e_key, e_next):
     """Fill ``dist`` like :func:`dijkstra`, scanning nodes bucket by bucket (``head``: one
     list per bucket, circular, more buckets than the largest finite weight / ``delta`` + 1;
     ``e_*``: the entry pool). Returns False if the pool ran out (``dist`` is then invalid)."""
-    nb = head.shape[0]
-    inv = 1.0 / delta
-    dist[:] = np.inf
-    head[:] = -1
-    dist[src] = 0.0
-    e_node[0] = src
-    e_key[0] = 0.0
-    e_next[0] = -1
-    head[0] = 0
-    n_ent = 1
-    live = 1
-    k = 0
-    while live > 0:
-        b = k % nb
-        while head[b] >= 0:
-            e = head[b]
-            head[b] = e_next[e]
-            live -= 1
-            u = e_node[e]
-            d = e_key[e]
-            if d > dist[u]:
-                continue  # superseded by a later entry
-            for j in range(ptr[u], ptr[u + 1]):
-                nd = d + wt[j]
-                v = nbr[j]
-                if nd < dist[v]:
-                    dist[v] = nd
-                    if n_ent == e_node.shape[0]:
-                        return False
-                    kb = int(nd * inv)
-                    if kb < k:
-                        kb = k
-                    bb = kb % nb
-                    e_node[n_ent] = v
-                    e_key[n_ent] = nd
-                    e_next[n_ent] = head[bb]
-                    head[bb] = n_ent
-                    n_ent += 1
-                    live += 1
-        k += 1
-    return True
+    return bucket_until(src, ptr, nbr, wt, delta, dist, head, e_node, e_key, e_next, head, 0,
+                        0)
 
 
 @njit(cache=True)
 def bucket_until(src, ptr, nbr, wt, delta, dist, head, e_node, e_key, e_next, mark, stamp,
                  n_need):
     """:func:`bucket_search`, stopping once the ``n_need`` nodes with ``mark == stamp`` are
-    final: when all have a label and the buckets below the largest of those labels are
-    done (their ``dist`` is then that of :func:`dijkstra`; the other nodes' is not final).
-    Returns False if the pool ran out."""
+    final (``n_need <= 0``: never): when all have a label and the buckets below the largest
+    of those labels are done (their ``dist`` is then that of :func:`dijkstra`; the other
+    nodes' is not final). Returns False if the pool ran out."""
     nb = head.shape[0]
     inv = 1.0 / delta
     dist[:] = np.inf
@@ -170,10 +131,10 @@ def bucket_until(src, ptr, nbr, wt, delta, dist, head, e_node, e_key, e_next, ma
     n_ent = 1
     live = 1
     k = 0
-    n_lab = 1 if mark[src] == stamp else 0
+    n_lab = 1 if n_need > 0 and mark[src] == stamp else 0
     bound = 0.0
     while live > 0:
-        if n_lab == n_need and bound < k * delta:
+        if n_need > 0 and n_lab == n_need and bound < k * delta:
             return True
         b = k % nb
         while head[b] >= 0:
@@ -188,7 +149,7 @@ def bucket_until(src, ptr, nbr, wt, delta, dist, head, e_node, e_key, e_next, ma
                 nd = d + wt[j]
                 v = nbr[j]
                 if nd < dist[v]:
-                    if dist[v] == np.inf and mark[v] == stamp:
+                    if n_need > 0 and dist[v] == np.inf and mark[v] == stamp:
                         n_lab += 1
                         if nd > bound:
                             bound = nd
