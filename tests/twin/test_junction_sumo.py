@@ -34,6 +34,8 @@ from twin.kernels import traffic as tr  # noqa: E402
 from twin.kernels.traffic.demand import kernel_network, kernel_trips  # noqa: E402
 from twin.kernels.traffic.plans import signal_plans  # noqa: E402
 
+from .test_signals_movement import _sumo, _write_routes  # noqa: E402
+
 ARM = 200.0
 
 
@@ -65,17 +67,8 @@ def _net(tmp, jtype):
 def _run(tmp, net, vehicles):
     """Run SUMO and the twin on ``vehicles`` [(id, depart s, route edges)]; return their
     trip times {id: (SUMO s, ours s)}."""
-    rou, ti = os.path.join(tmp, "x.rou.xml"), os.path.join(tmp, "ti.xml")
-    with open(rou, "w") as f:
-        f.write("<routes>\n")
-        for i, d, r in sorted(vehicles, key=lambda v: v[1]):
-            f.write(f'<vehicle id="{i}" depart="{d:.1f}" departLane="best" departSpeed="max">'
-                    f'<route edges="{r}"/></vehicle>\n')
-        f.write("</routes>\n")
-    subprocess.run([sumo_bin("sumo"), "-n", net, "-r", rou, "--step-length", "1",
-                    "--no-step-log", "true", "--no-warnings", "true", "--tripinfo-output", ti,
-                    "--seed", "42"], check=True, capture_output=True)
-    sumo = {e.get("id"): float(e.get("duration")) for e in ET.parse(ti).getroot().iter("tripinfo")}
+    rou = _write_routes(tmp, vehicles)
+    sumo = _sumo(net, rou, tmp)
     city = cim.load(net)
     trips = agents.read_trips(rou, city)
     knet = kernel_network(city.roads, signal_plans(city.roads))

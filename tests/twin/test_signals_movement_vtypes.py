@@ -5,9 +5,7 @@ per-vehicle parameters, and compared with SUMO on the signalized cross of
 """
 
 import os
-import subprocess
 import sys
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ pytest.importorskip("sumo", reason="eclipse-sumo is not installed: no SUMO to co
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_signals_movement import _net, _route, sumo_bin  # noqa: E402
+from test_signals_movement import _net, _route, _sumo  # noqa: E402
 
 import agents  # noqa: E402
 import cim  # noqa: E402
@@ -54,14 +52,6 @@ def _ours(net, rou):
     done = tr.completed_trips(state)
     ids = np.asarray(trips.trip_id).astype(str)
     return kt, dict(zip(ids[done["trip_id"]].tolist(), done["travel_time"].tolist()))
-
-
-def _sumo(net, rou, tmp):
-    ti = os.path.join(tmp, "ti.xml")
-    subprocess.run([sumo_bin("sumo"), "-n", net, "-r", rou, "--step-length", "1",
-                    "--no-step-log", "true", "--no-warnings", "true", "--tripinfo-output", ti,
-                    "--seed", "42"], check=True, capture_output=True)
-    return {e.get("id"): float(e.get("duration")) for e in ET.parse(ti).getroot().iter("tripinfo")}
 
 
 def test_vtypes_reach_the_kernel(tmp_path):
